@@ -1,0 +1,191 @@
+"""The bundle format: file names, the manifest schema, the report and SHA256SUMS formats.
+
+A bundle is ``<publish_root>/<version>/`` holding ``manifest.json`` (the contract), the
+snapshots ``params.yaml``, ``metrics.json``, ``lock.yaml``, the human ``report.md``,
+``SHA256SUMS`` and the promoted files. Both ``promote`` (writing) and the collect step
+(reading) go through the functions here, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from promote_gate.dvcfiles import flatten
+from promote_gate.yamlio import DocumentError, dump_yaml, load_yaml
+
+MANIFEST = "manifest.json"
+MANIFEST_SCHEMA_ID = "promote-gate/manifest/1"
+REPORT_FORMAT = "promote-gate/report/1"
+DEFAULT_NAMES = {
+    "params": "params.yaml",
+    "metrics": "metrics.json",
+    "lock": "lock.yaml",
+    "report": "report.md",
+    "checksums": "SHA256SUMS",
+}
+ROLES = tuple(DEFAULT_NAMES)
+
+
+def manifest_schema() -> dict[str, Any]:
+    text = resources.files("promote_gate").joinpath("schemas/manifest.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def doc_names(manifest: Any) -> dict[str, str]:
+    """Role -> bundle-relative name, from the manifest where it says, else the defaults."""
+    names = dict(DEFAULT_NAMES)
+    if isinstance(manifest, dict):
+        for role in ROLES:
+            if isinstance(manifest.get(role), str):
+                names[role] = manifest[role]
+    return names
+
+
+def render_manifest(manifest: Mapping[str, Any]) -> str:
+    return json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+# --------------------------------------------------------------------------- SHA256SUMS
+
+
+def render_sha256sums(entries: Mapping[str, str]) -> str:
+    """``sha256sum`` text format: ``<hex>  <path>``, one line a file, sorted."""
+    return "".join(f"{sha}  {path}\n" for path, sha in sorted(entries.items()))
+
+
+def parse_sha256sums(text: str) -> dict[str, str]:
+    """Parse ``sha256sum`` output (text or ``*`` binary mode). Raises DocumentError."""
+    entries: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        match = re.fullmatch(r"([0-9a-fA-F]{64}) [ *](.+)", line)
+        if not match:
+            raise DocumentError(f"SHA256SUMS line {number} is not '<sha256>  <path>'")
+        entries[match.group(2)] = match.group(1).lower()
+    return entries
+
+
+# --------------------------------------------------------------------------- report.md
+
+_FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
+_BLOCK = "<!-- promote-gate:{0} -->\n(.*?)<!-- /promote-gate:{0} -->"
+
+
+def cell(value: Any) -> str:
+    """How a value is written in a report table: JSON, so it reads back exactly."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False).replace("|", "\\|")
+
+
+def table_rows(values: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """``{file: {key: value}}`` -> ``{(file, dotted key): cell}`` as the report tables show it."""
+    return {
+        (fname, key): cell(value)
+        for fname, inner in values.items()
+        for key, value in flatten(inner).items()
+    }
+
+
+def parse_report(text: str) -> tuple[dict[str, Any] | None, dict[str, dict[tuple[str, str], str] | None]]:
+    """(front matter, {"params"|"metrics": table rows or None when the block is absent})."""
+    front: dict[str, Any] | None = None
+    match = _FRONT.match(text.replace("\r\n", "\n"))
+    if match:
+        loaded = load_yaml(match.group(1).encode(), "report front matter")
+        front = loaded if isinstance(loaded, dict) else None
+    tables: dict[str, dict[tuple[str, str], str] | None] = {}
+    for block in ("params", "metrics"):
+        found = re.search(_BLOCK.format(block), text, re.DOTALL)
+        if not found:
+            tables[block] = None
+            continue
+        rows: dict[tuple[str, str], str] = {}
+        for line in found.group(1).splitlines():
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            if len(cells) < 3 or cells[0] in {"file", ""} or set(cells[0]) <= {"-", ":"}:
+                continue
+            rows[(cells[0].strip("`"), cells[1].strip("`"))] = cells[2]
+        tables[block] = rows
+    return front, tables
+
+
+def render_report(
+    *,
+    version: str,
+    source_commit: str,
+    lock_sha256: str,
+    created: str,
+    params: Mapping[str, Mapping[str, Any]],
+    metrics: Mapping[str, Mapping[str, Any]],
+    files: list[dict[str, Any]],
+    previous: tuple[str, Mapping[str, Mapping[str, Any]]] | None,
+) -> str:
+    """The human report, with YAML front matter and marked tables the gate re-reads."""
+    front = {
+        "format": REPORT_FORMAT,
+        "version": version,
+        "source_commit": source_commit,
+        "params": {f: dict(v) for f, v in params.items()},
+        "metrics": {f: dict(v) for f, v in metrics.items()},
+    }
+    prev_rows = table_rows(previous[1]) if previous else {}
+    lines = [
+        "---",
+        dump_yaml(front).rstrip("\n"),
+        "---",
+        f"# Release {version}",
+        "",
+        f"Promoted from commit `{source_commit}` (dvc.lock sha256 `{lock_sha256[:16]}…`) on {created}.",
+        "The tables below are checked by promote-gate against the bundle's snapshots;"
+        " an edit by hand is reported as PG304/PG403.",
+        "",
+        "## Params",
+        "",
+        "<!-- promote-gate:params -->",
+        "| file | param | value |",
+        "|---|---|---|",
+        *(f"| `{f}` | `{k}` | {v} |" for (f, k), v in table_rows(params).items()),
+        "<!-- /promote-gate:params -->",
+        "",
+        "## Metrics",
+        "",
+        "<!-- promote-gate:metrics -->",
+        f"| file | metric | value | {'vs ' + previous[0] if previous else 'baseline'} |",
+        "|---|---|---|---|",
+        *(
+            f"| `{f}` | `{k}` | {v} | {_delta(prev_rows.get((f, k)), v)} |"
+            for (f, k), v in table_rows(metrics).items()
+        ),
+        "<!-- /promote-gate:metrics -->",
+        "",
+        "## Files",
+        "",
+        "| path | size | md5 | storage | promoted from |",
+        "|---|---:|---|---|---|",
+        *(
+            f"| `{f['path']}` | {f['size']} | `{f['md5']}` | {f['storage']} "
+            f"| `{f['source']['path']}` (stage `{f['source']['stage']}`) |"
+            for f in files
+        ),
+        "",
+        "Verify this bundle with `sha256sum -c SHA256SUMS` or `promote-gate verify <dir>`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _delta(before: str | None, after: str) -> str:
+    if before is None:
+        return "new"
+    try:
+        old, new = json.loads(before), json.loads(after)
+    except json.JSONDecodeError:
+        return "—"
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)) and not isinstance(old, bool):
+        return f"{new - old:+.6g} (was {before})"
+    return "unchanged" if old == new else f"was {before}"

@@ -1,0 +1,133 @@
+"""Command line: argument parsing and the one error handler that maps failures to exit codes.
+
+Exit codes: 0 clean, 1 violations, 2 the gate could not evaluate (usage, unreadable
+repository, internal error). Heavy modules are imported by the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from promote_gate import __version__
+from promote_gate.errors import GateError, RefusedError
+from promote_gate.report import EXIT_ERROR, EXIT_VIOLATIONS
+
+
+def _codes(value: str) -> list[str]:
+    codes = [c.strip().upper() for c in value.split(",") if c.strip()]
+    for code in codes:
+        if not code.startswith("PG") or not code[2:].isdigit() or len(code) > 5:
+            raise argparse.ArgumentTypeError(f"{code!r} is not a rule code or prefix (PG104, PG1)")
+    return codes
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
+    p.add_argument("--config", metavar="FILE", help="configuration file (default: .promote-gate.yaml or pyproject.toml)")
+
+
+def _output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=["text", "json"], default="text", help="stdout format")
+    p.add_argument("--output", metavar="FILE", help="write the --format output here instead of stdout")
+    p.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report")
+    p.add_argument("--select", type=_codes, default=[], metavar="CODES", help="only these rules (codes or prefixes, comma-separated)")
+    p.add_argument("--ignore", type=_codes, default=[], metavar="CODES", help="skip these rules")
+    p.add_argument("--require-data", action="store_true", help="fail where evidence (DVC-tracked content) is not available instead of skipping")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="promote-gate",
+        description="Create, check and verify versioned release bundles of a DVC pipeline.",
+    )
+    parser.add_argument("--version", action="version", version=f"promote-gate {__version__}")
+    parser.add_argument("--traceback", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="check bundles against dvc.lock, params, metrics and git history")
+    _common(p)
+    p.add_argument("--rev", help="check this commit's tree (from git objects) instead of the working tree")
+    p.add_argument("--bundle", action="append", default=[], metavar="NAME", help="only this bundle (repeatable)")
+    _output(p)
+
+    p = sub.add_parser("verify", help="verify a bundle directory with nothing but the bundle")
+    p.add_argument("directory", help="the bundle directory (e.g. publish/v1, or what dvc get wrote)")
+    _output(p)
+
+    p = sub.add_parser("promote", help="create a bundle from the reproduced pipeline")
+    _common(p)
+    p.add_argument("version", help="the version to create, e.g. v1")
+    p.add_argument("--out", action="append", default=[], metavar="PATH", help="a pipeline output to promote (repeatable; default: config 'outputs')")
+
+    p = sub.add_parser("rules", help="list the rules")
+    p.add_argument("--format", choices=["text", "markdown"], default="text")
+
+    p = sub.add_parser("explain", help="explain one rule")
+    p.add_argument("code", help="a rule code, e.g. PG104")
+
+    p = sub.add_parser("schema", help="print a JSON Schema")
+    p.add_argument("which", choices=["manifest", "config"])
+
+    p = sub.add_parser("demo", help="build an example DVC project, promote v1, and show the gate pass and fail")
+    p.add_argument("directory", nargs="?", help="where to build it (default: a new temporary directory)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "check":
+            from promote_gate.commands import check
+
+            return check.run(args)
+        if args.command == "verify":
+            from promote_gate.commands import verify
+
+            return verify.run(args)
+        if args.command == "promote":
+            from promote_gate.commands import promote
+
+            return promote.run(args)
+        if args.command in {"rules", "explain", "schema"}:
+            from promote_gate.commands import catalogue
+
+            return catalogue.run(args)
+        if args.command == "demo":
+            from promote_gate.commands import demo
+
+            return demo.run(args)
+        parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
+    except RefusedError as exc:
+        print(f"promote-gate: refused: {exc}", file=sys.stderr)
+        return EXIT_VIOLATIONS
+    except GateError as exc:
+        return _fail(args, str(exc))
+    except KeyboardInterrupt:
+        print("promote-gate: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.traceback:
+            traceback.print_exc()
+        message = f"internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"
+        return _fail(args, message)
+    return EXIT_ERROR  # pragma: no cover
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    """Exit 2 with a clear message; a requested JUnit file still records the error."""
+    print(f"promote-gate: error: {message}", file=sys.stderr)
+    junit_path = getattr(args, "junit_xml", None)
+    if junit_path:
+        from promote_gate.commands.check import write_file
+        from promote_gate.report import Report
+        from promote_gate.reporters import junit
+
+        try:
+            write_file(junit_path, junit.render(Report((), "repository", errors=(message,))))
+        except OSError as exc:
+            print(f"promote-gate: error: cannot write {junit_path}: {exc.strerror}", file=sys.stderr)
+    return EXIT_ERROR

@@ -1,0 +1,222 @@
+"""``promote-gate demo``: a real DVC project, promoted and checked, then broken six ways.
+
+The demo runs git and DVC for real (``dvc init``, ``dvc add``, ``dvc repro``), so what it
+shows is what the gate does on a user's repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from promote_gate.errors import GateError
+from promote_gate.report import Report
+from promote_gate.repo import git_env
+
+PREPARE = '''\
+import csv, os, random, yaml
+p = yaml.safe_load(open("params.yaml"))["prepare"]
+rows = list(csv.reader(open("data/raw.csv")))[1:]
+random.Random(p["seed"]).shuffle(rows)
+cut = int(len(rows) * (1 - p["split"]))
+os.makedirs("data/prepared", exist_ok=True)
+for name, part in (("train", rows[:cut]), ("test", rows[cut:])):
+    with open(f"data/prepared/{name}.csv", "w", newline="") as f:
+        csv.writer(f).writerows(part)
+'''
+TRAIN = '''\
+import csv, json, math, os, yaml
+p = yaml.safe_load(open("params.yaml"))["train"]
+rows = [[float(x) for x in r] for r in csv.reader(open("data/prepared/train.csv"))]
+w = [0.0] * (len(rows[0]))
+history = []
+for epoch in range(p["epochs"]):
+    loss = 0.0
+    for *x, y in rows:
+        z = w[-1] + sum(wi * xi for wi, xi in zip(w, x))
+        pr = 1 / (1 + math.exp(-z))
+        loss -= y * math.log(pr + 1e-12) + (1 - y) * math.log(1 - pr + 1e-12)
+        for i, xi in enumerate(x):
+            w[i] -= p["lr"] * (pr - y) * xi
+        w[-1] -= p["lr"] * (pr - y)
+    history.append(round(loss / len(rows), 6))
+os.makedirs("models", exist_ok=True)
+json.dump({"weights": [round(v, 8) for v in w], "loss_history": history}, open("models/model.json", "w"), indent=1)
+'''
+EVALUATE = '''\
+import csv, json, math, os
+m = json.load(open("models/model.json"))
+w = m["weights"]
+rows = [[float(x) for x in r] for r in csv.reader(open("data/prepared/test.csv"))]
+hits, loss = 0, 0.0
+for *x, y in rows:
+    pr = 1 / (1 + math.exp(-(w[-1] + sum(a * b for a, b in zip(w, x)))))
+    hits += (pr > 0.5) == (y == 1)
+    loss -= y * math.log(pr + 1e-12) + (1 - y) * math.log(1 - pr + 1e-12)
+os.makedirs("eval", exist_ok=True)
+json.dump({"acc": round(hits / len(rows), 4), "loss": round(loss / len(rows), 4)}, open("eval/metrics.json", "w"), indent=2)
+'''
+DVC_YAML = """\
+stages:
+  prepare:
+    cmd: python3 src/prepare.py
+    deps: [src/prepare.py, data/raw.csv]
+    params: [prepare.split, prepare.seed]
+    outs: [data/prepared]
+  train:
+    cmd: python3 src/train.py
+    deps: [src/train.py, data/prepared]
+    params: [train.lr, train.epochs]
+    outs: [models/model.json]
+  evaluate:
+    cmd: python3 src/evaluate.py
+    deps: [src/evaluate.py, models/model.json, data/prepared]
+    metrics:
+      - eval/metrics.json:
+          cache: false
+"""
+PARAMS = "prepare:\n  split: 0.25\n  seed: 7\ntrain:\n  lr: 0.05\n  epochs: 8\n"
+CONFIG = """\
+# promote-gate configuration (see `promote-gate schema config`)
+publish_root: publish
+outputs: [models/model.json]
+dvc_threshold_bytes: 128   # files above this are DVC-tracked in the bundle
+"""
+
+
+def run_tool(cwd: Path, *argv: str) -> str:
+    """Run git or dvc for the demo; a failure is the demo's error, with the tool's output."""
+    cmd = [sys.executable, "-m", "dvc", *argv[1:]] if argv[0] == "dvc" else list(argv)
+    env = git_env() | {"DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "promote-gate demo", "GIT_AUTHOR_EMAIL": "demo@example.invalid", "GIT_COMMITTER_NAME": "promote-gate demo", "GIT_COMMITTER_EMAIL": "demo@example.invalid"}
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise GateError(f"demo step `{' '.join(argv)}` failed:\n{proc.stdout}{proc.stderr}")
+    return proc.stdout
+
+
+def build_project(root: Path) -> None:
+    """A three-stage DVC pipeline (prepare -> train -> evaluate), reproduced and committed."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(0)
+    lines = ["x1,x2,x3,y"]
+    for _ in range(400):
+        x = [rng.gauss(0, 1) for _ in range(3)]
+        y = int(1.5 * x[0] - x[1] + 0.5 * x[2] + rng.gauss(0, 0.7) > 0)
+        lines.append(",".join(f"{v:.4f}" for v in x) + f",{y}")
+    files = {
+        "data/raw.csv": "\n".join(lines) + "\n",
+        "src/prepare.py": PREPARE,
+        "src/train.py": TRAIN,
+        "src/evaluate.py": EVALUATE,
+        "dvc.yaml": DVC_YAML,
+        "params.yaml": PARAMS,
+        ".promote-gate.yaml": CONFIG,
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    run_tool(root, "git", "init", "-q", "-b", "main")
+    run_tool(root, "dvc", "init", "-q")
+    run_tool(root, "dvc", "config", "core.autostage", "false")
+    run_tool(root, "dvc", "add", "-q", "data/raw.csv")
+    run_tool(root, "dvc", "repro", "-q")
+    run_tool(root, "git", "add", "-A")
+    run_tool(root, "git", "commit", "-q", "-m", "Pipeline: prepare, train, evaluate")
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    if old not in text:
+        raise GateError(f"demo: {old!r} not found in {path}")
+    path.write_text(text.replace(old, new, 1))
+
+
+def _stale(root: Path) -> None:
+    _edit(root / "params.yaml", "lr: 0.05", "lr: 0.2")
+
+
+def _report(root: Path) -> None:
+    _edit(root / "publish/v1/report.md", '| `train.lr` | 0.05 |', '| `train.lr` | 0.02 |')
+
+
+def _params(root: Path) -> None:
+    _edit(root / "publish/v1/params.yaml", "lr: 0.05", "lr: 0.02")
+
+
+def _metrics(root: Path) -> None:
+    path = root / "publish/v1/metrics.json"
+    text = path.read_text()
+    start = text.index('"acc": ') + len('"acc": ')
+    end = text.index(",", start)
+    path.write_text(text[:start] + "0.99" + text[end:])
+
+
+def _unlisted(root: Path) -> None:
+    (root / "publish/v1/notes.txt").write_text("copied in after promotion\n")
+
+
+def _swapped(root: Path) -> None:
+    pointer = root / "publish/v1/model.json.dvc"
+    text = pointer.read_text()
+    start = text.index("md5: ") + len("md5: ")
+    pointer.write_text(text[:start] + "0" * 32 + text[start + 32 :])
+
+
+MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
+    ("stale", "params.yaml changed and committed without dvc repro", _stale, "PG204"),
+    ("report", "report.md edited by hand (lr 0.05 -> 0.02)", _report, "PG304"),
+    ("params", "params snapshot edited", _params, "PG302"),
+    ("metrics", "metrics snapshot inflated (acc -> 0.99)", _metrics, "PG402"),
+    ("unlisted", "a file copied into the released bundle", _unlisted, "PG103"),
+    ("swapped", "the released model's pointer replaced in place", _swapped, "PG104"),
+]
+
+
+def run(args: argparse.Namespace) -> int:
+    from promote_gate.commands.check import check_repo, write_file
+    from promote_gate.commands.promote import promote
+    from promote_gate.reporters import junit, text
+
+    base = Path(args.directory or tempfile.mkdtemp(prefix="promote-gate-demo-")).resolve()
+    if base.exists() and any(base.iterdir()):
+        raise GateError(f"{base} is not empty: give the demo a new directory")
+    clean = base / "repo"
+    print(f"Building a DVC project in {clean} (git init, dvc init, dvc add, dvc repro) ...", flush=True)
+    build_project(clean)
+    bundle = promote(str(clean), "v1", [])
+    run_tool(clean, "git", "add", "-A")
+    run_tool(clean, "git", "commit", "-q", "-m", "Promote v1")
+    print(f"Promoted {bundle} and committed it. Checking the committed tree:\n")
+
+    def gate(repo: Path, name: str) -> Report:
+        report = check_repo(str(repo), rev="HEAD")
+        write_file(str(base / f"junit-{name}.xml"), junit.render(report))
+        return report
+
+    report = gate(clean, "clean")
+    print(text.render(report, colour=text.use_colour()))
+    ok = report.exit_code == 0
+    print("Now the same repository, broken in copies; each is committed and checked:\n")
+    for name, what, mutate, code in MUTATIONS:
+        copy = base / f"broken-{name}"
+        shutil.copytree(clean, copy, symlinks=True)
+        mutate(copy)
+        run_tool(copy, "git", "add", "-A")
+        run_tool(copy, "git", "commit", "-q", "-m", f"demo: {what}")
+        broken = gate(copy, name)
+        fired = sorted({r.rule.code for b in broken.bundles for r in b.failed})
+        caught = broken.exit_code == 1 and code in fired
+        ok = ok and caught
+        mark = "caught" if caught else "MISSED"
+        print(f"  {mark:7} {what}\n          exit {broken.exit_code}: {', '.join(fired) or 'no violation'}")
+    print(f"\nJUnit reports: {base}/junit-*.xml")
+    print(f"Try it yourself: cd {clean} && promote-gate check")
+    return 0 if ok else 1

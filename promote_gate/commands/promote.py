@@ -1,0 +1,319 @@
+"""``promote-gate promote VERSION``: write a bundle from the reproduced pipeline, or refuse.
+
+Nothing is written unless every precondition holds: the bundle is assembled in a
+temporary directory next to its destination and renamed into place at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from promote_gate import __version__
+from promote_gate import config as config_mod
+from promote_gate.bundle import (
+    DEFAULT_NAMES,
+    MANIFEST,
+    MANIFEST_SCHEMA_ID,
+    render_manifest,
+    render_report,
+    render_sha256sums,
+)
+from promote_gate.collect import list_bundles
+from promote_gate.dvcfiles import (
+    DEFAULT_PARAMS,
+    DVC_LOCK,
+    DVC_YAML,
+    DvcIgnore,
+    LockFile,
+    LockStage,
+    cache_dir,
+    cache_paths,
+    flatten,
+    norm,
+    parse_lock,
+    parse_project,
+    read_dir_listing,
+    read_metrics_file,
+)
+from promote_gate.errors import RefusedError, UsageError
+from promote_gate.hashing import Digest, digest_bytes, digest_file, sha256_hex
+from promote_gate.repo import Git, WorktreeView
+from promote_gate.yamlio import DocumentError, dump_yaml, load_json
+
+
+@dataclass(frozen=True)
+class Promoted:
+    bundle_path: str  # inside the bundle
+    workspace_path: str  # repository-relative, where it is now
+    stage: str
+    source_path: str  # the pipeline output path it comes from (a file inside a directory output too)
+    digest: Digest
+
+
+def closure(lock: LockFile, stages: Iterable[str]) -> list[str]:
+    """``stages`` and every stage upstream of them, in dvc.lock order."""
+    wanted: set[str] = set()
+    todo = list(stages)
+    while todo:
+        name = todo.pop()
+        if name in wanted:
+            continue
+        wanted.add(name)
+        for dep in lock.stages[name].deps:
+            hit = lock.producer(dep.path)
+            if hit is not None:
+                todo.append(hit[0].name)
+    return [name for name in lock.stages if name in wanted]
+
+
+def _dvc_status(root: str, stages: list[str]) -> dict[str, Any]:
+    """Real ``dvc status`` for the stages: promote trusts DVC itself here."""
+    from dvc.repo import Repo
+
+    with Repo(root) as repo:
+        # DVC resolves bare targets against the process's cwd; name the dvc.yaml explicitly.
+        targets = [f"{os.path.join(root, DVC_YAML)}:{name}" for name in stages]
+        status: dict[str, Any] = repo.status(targets=targets, with_deps=True)
+    return status
+
+
+def _expected_md5(stage: LockStage, src: str, cache: str) -> str | None:
+    for out in stage.outs:
+        if out.path == src:
+            return out.md5
+        if src.startswith(out.path + "/") and out.md5:
+            listing = read_dir_listing(cache, out.md5)
+            return listing.get(src[len(out.path) + 1 :]) if listing else None
+    return None
+
+
+def _gather(view: WorktreeView, lock: LockFile, outs: list[str], cache: str) -> list[Promoted]:
+    ignore = DvcIgnore(view)
+    found: list[Promoted] = []
+    for out in outs:
+        hit = lock.producer(out)
+        if hit is None:
+            raise RefusedError(f"--out {out} is not an output recorded in {DVC_LOCK}")
+        stage, lock_out = hit
+        entry = view.entry(out)
+        files = [out] if entry is not None else [
+            e.path for e in view.files_under(out) if not ignore.ignored(e.path)
+        ]
+        if not files:
+            raise RefusedError(f"{out} is not in the workspace: run `dvc checkout {out}` (or dvc pull)")
+        name = out.rsplit("/", 1)[-1]
+        for path in files:
+            item = view.entry(path)
+            if item is None or item.kind != "file":
+                raise RefusedError(f"{path} is a {item.kind if item else 'missing file'}, not a regular file")
+            digest = view.digest(path)
+            assert digest is not None
+            expected = _expected_md5(stage, path, cache)
+            actual = digest.md5_for(lock_out.hash_name)
+            if expected is None:
+                raise RefusedError(
+                    f"{path}: the .dir listing of {lock_out.path} is not in the DVC cache (dvc fetch)"
+                )
+            if expected != actual:
+                raise RefusedError(
+                    f"{path} in the workspace (md5 {actual}) is not what {DVC_LOCK} recorded "
+                    f"({expected}): run `dvc checkout {lock_out.path}` or `dvc repro`"
+                )
+            bundle_path = name if path == out else f"{name}/{path[len(out) + 1 :]}"
+            found.append(Promoted(bundle_path, path, stage.name, path, digest))
+    seen: dict[str, str] = {}
+    for item in found:
+        key = item.bundle_path.casefold()
+        if key in seen:
+            raise RefusedError(f"{seen[key]} and {item.workspace_path} would both be {item.bundle_path} in the bundle")
+        seen[key] = item.workspace_path
+    return found
+
+
+def _metrics(view: WorktreeView, lock: LockFile, metrics_files: Iterable[str], cache: str) -> dict[str, Any]:
+    snap: dict[str, Any] = {}
+    for path in metrics_files:
+        hit = lock.producer(path)
+        if hit is None:
+            continue  # declared but produced by no stage in dvc.lock: not evidence of this state
+        data = view.read(path)
+        if data is None:
+            raise RefusedError(f"metrics file {path} is not in the workspace: run `dvc checkout {path}`")
+        stage, out = hit
+        md5 = digest_bytes(data).md5_for(out.hash_name)
+        if md5 != _expected_md5(stage, path, cache):
+            raise RefusedError(f"metrics file {path} differs from {DVC_LOCK}: run `dvc repro`")
+        try:
+            values = read_metrics_file(data, path)
+        except DocumentError as exc:
+            raise RefusedError(f"metrics file {path}: {exc}") from exc
+        snap[path] = {"md5": digest_bytes(data).md5, "stage": stage.name, "values": values}
+    return snap
+
+
+def _previous(view: WorktreeView, config: config_mod.Config, version: str) -> tuple[str, dict[str, Any]] | None:
+    older = [n for n in list_bundles(view, config) if (config.version_number(n) or 0) < (config.version_number(version) or 0)]
+    if not older:
+        return None
+    name = older[-1]
+    data = view.read(f"{config.publish_root}/{name}/{DEFAULT_NAMES['metrics']}")
+    try:
+        snap = load_json(data, "metrics") if data else None
+    except DocumentError:
+        return None
+    if not isinstance(snap, dict):
+        return None
+    return name, {f: e.get("values", {}) for f, e in snap.items() if isinstance(e, dict)}
+
+
+def _ensure_cached(cache: str, src: str, md5: str) -> None:
+    """Put content into the DVC cache (read-only, as DVC keeps it) if it is not there yet."""
+    if any(os.path.exists(p) for p in cache_paths(cache, md5)):
+        return
+    dest = cache_paths(cache, md5)[0]
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    tmp = dest + ".promote-gate.tmp"
+    shutil.copyfile(src, tmp)
+    os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    os.replace(tmp, dest)
+
+
+def promote(repo: str, version: str, outs: list[str], config_path: str | None = None, now: datetime | None = None) -> str:
+    """Create the bundle; return its repository-relative path. Raises RefusedError/UsageError."""
+    git = Git.open(repo)
+    root = git.root
+    view = WorktreeView(root)
+    config = config_mod.load(view.read, config_path)
+    if config.version_number(version) is None:
+        raise UsageError(f"version {version!r} does not fit the version pattern {config.version_pattern!r}")
+    bundle_rel = f"{config.publish_root}/{version}"
+    if view.files_under(bundle_rel) or os.path.exists(os.path.join(root, bundle_rel)):
+        raise RefusedError(f"{bundle_rel} already exists: released versions are never rewritten; cut a new version")
+    outs = [norm(o) for o in (outs or list(config.outputs))]
+    if not outs:
+        raise UsageError("nothing to promote: pass --out PATH or set 'outputs' in the configuration")
+    head = git.head()
+    if head is None:
+        raise RefusedError("the repository has no commit yet: commit the pipeline first")
+
+    project = parse_project(view)
+    lock_bytes = view.read(DVC_LOCK)
+    if project is None or lock_bytes is None:
+        raise RefusedError(f"{DVC_YAML} and {DVC_LOCK} are needed: run `dvc repro` and commit")
+    try:
+        lock = parse_lock(lock_bytes, DVC_LOCK, project.wdirs)
+    except DocumentError as exc:
+        raise RefusedError(str(exc)) from exc
+    params_files = {p.file for st in project.stages.values() for p in st.params} | {DEFAULT_PARAMS}
+    dirty = git.changed_paths([DVC_YAML, DVC_LOCK, *sorted(params_files)])
+    if dirty:
+        raise RefusedError(f"uncommitted changes in {', '.join(dirty)}: commit them (after `dvc repro`) first")
+    if git.read_at(head, DVC_LOCK) != lock_bytes:
+        raise RefusedError(f"{DVC_LOCK} differs from HEAD: commit it first")
+
+    cache = cache_dir(root)
+    promoted = _gather(view, lock, outs, cache)
+    metrics = _metrics(view, lock, project.metrics, cache)
+    if not metrics:
+        raise RefusedError(f"no metrics: declare the pipeline's metrics in {DVC_YAML} (stage or top-level `metrics:`)")
+    producing = {p.stage for p in promoted} | {m["stage"] for m in metrics.values()}
+    stages = closure(lock, producing)
+    status = {k: v for k, v in _dvc_status(root, stages).items() if v}
+    if status:
+        details = "; ".join(f"{k}: {v}" for k, v in status.items())
+        raise RefusedError(f"the pipeline is not up to date (dvc status: {details}): run `dvc repro` and commit")
+
+    params: dict[str, dict[str, Any]] = {}
+    for name in stages:
+        for pfile, values in lock.stages[name].params.items():
+            params.setdefault(pfile, {}).update(values)
+    excerpt = {"schema": "2.0", "stages": {name: lock.raw["stages"][name] for name in stages}}
+    created = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    files = [
+        {
+            "path": p.bundle_path,
+            "md5": p.digest.md5,
+            "sha256": p.digest.sha256,
+            "size": p.digest.size,
+            "storage": "dvc" if p.digest.size > config.dvc_threshold_bytes else "git",
+            "source": {"stage": p.stage, "path": p.source_path},
+        }
+        for p in promoted
+    ]
+    manifest = {
+        "schema": MANIFEST_SCHEMA_ID,
+        "version": version,
+        "created": created,
+        "tool": f"promote-gate {__version__}",
+        "source": {"commit": head, "dvc_lock_sha256": sha256_hex(lock_bytes), "dvc_lock": DVC_LOCK},
+        "files": files,
+        **DEFAULT_NAMES,
+    }
+    docs = {
+        DEFAULT_NAMES["params"]: dump_yaml(params),
+        DEFAULT_NAMES["metrics"]: json.dumps(metrics, indent=2, sort_keys=True) + "\n",
+        DEFAULT_NAMES["lock"]: dump_yaml(excerpt),
+        DEFAULT_NAMES["report"]: render_report(
+            version=version,
+            source_commit=head,
+            lock_sha256=sha256_hex(lock_bytes),
+            created=created,
+            params=params,
+            metrics={f: flatten(e["values"]) for f, e in metrics.items()},
+            files=files,
+            previous=_previous(view, config, version),
+        ),
+        MANIFEST: render_manifest(manifest),
+    }
+    sums = {f["path"]: f["sha256"] for f in files} | {n: sha256_hex(t.encode()) for n, t in docs.items()}
+    docs[DEFAULT_NAMES["checksums"]] = render_sha256sums(sums)
+
+    dest = os.path.join(root, *bundle_rel.split("/"))
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{version}.", dir=os.path.dirname(dest))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a bundle is ordinary content
+    try:
+        ignored = []
+        for item, entry in zip(promoted, files):
+            target = os.path.join(tmp, *item.bundle_path.split("/"))
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(os.path.join(root, item.workspace_path), target)
+            if entry["storage"] == "dvc":
+                _ensure_cached(cache, target, item.digest.md5)
+                pointer = {"outs": [{"md5": item.digest.md5, "size": item.digest.size, "hash": "md5", "path": item.bundle_path.rsplit("/", 1)[-1]}]}
+                with open(target + ".dvc", "w", encoding="utf-8") as fobj:
+                    fobj.write(dump_yaml(pointer))
+                ignored.append("/" + item.bundle_path)
+        for name, text in docs.items():
+            with open(os.path.join(tmp, name), "w", encoding="utf-8") as fobj:
+                fobj.write(text)
+        if ignored:
+            with open(os.path.join(tmp, ".gitignore"), "w", encoding="utf-8") as fobj:
+                fobj.write("".join(f"{line}\n" for line in ignored))
+        os.rename(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        git.close()
+    return bundle_rel
+
+
+def run(args: argparse.Namespace) -> int:
+    bundle = promote(args.repo, args.version, args.out, args.config)
+    print(f"Created {bundle}. Review {bundle}/report.md, then:")
+    print(f"  git add {bundle} && git commit -m 'Promote {args.version}'")
+    print("  dvc push   # so consumers can fetch the DVC-tracked files")
+    return 0

@@ -1,0 +1,30 @@
+"""``promote-gate verify DIR``: a consumer's check, with nothing but the bundle."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+
+from promote_gate.collect import Collector
+from promote_gate.commands.check import emit
+from promote_gate.config import Config
+from promote_gate.errors import UsageError
+from promote_gate.report import Report, judge, selected_rules
+from promote_gate.repo import WorktreeView
+
+
+def run(args: argparse.Namespace) -> int:
+    directory = os.path.abspath(args.directory)
+    if not os.path.isdir(directory):
+        raise UsageError(f"{args.directory}: no such directory")
+    view = WorktreeView(directory)
+    facts = Collector(view, Config(), git=None).bundle(os.path.basename(directory), "")
+    version = facts.manifest_value.get("version")
+    if isinstance(version, str):
+        # A consumer may unpack a bundle under any name; the manifest names the version.
+        facts = dataclasses.replace(facts, name=version)
+    chosen = selected_rules(args.select, args.ignore)
+    bundle = judge(facts, chosen, require_data=args.require_data, traceback_on_error=args.traceback)
+    bundle = dataclasses.replace(bundle, path=args.directory)
+    return emit(Report((bundle,), f"directory {args.directory}"), args)

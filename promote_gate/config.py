@@ -1,0 +1,120 @@
+"""Configuration: ``.promote-gate.yaml`` or ``[tool.promote-gate]`` in pyproject.toml."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from promote_gate.errors import UsageError
+from promote_gate.yamlio import DocumentError, load_yaml
+
+CONFIG_FILE = ".promote-gate.yaml"
+PYPROJECT = "pyproject.toml"
+
+
+@dataclass(frozen=True)
+class Config:
+    publish_root: str = "publish"
+    version_pattern: str = "v{n}"
+    outputs: tuple[str, ...] = ()
+    dvc_threshold_bytes: int = 1024 * 1024
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    origin: str = field(default="defaults", compare=False)
+
+    @property
+    def _version_re(self) -> re.Pattern[str]:
+        before, _, after = self.version_pattern.partition("{n}")
+        return re.compile(re.escape(before) + r"([1-9][0-9]*)" + re.escape(after))
+
+    def version_number(self, name: str) -> int | None:
+        """The number of a bundle directory name, or None if it does not fit the pattern."""
+        match = self._version_re.fullmatch(name)
+        return int(match.group(1)) if match else None
+
+    def version_name(self, number: int) -> str:
+        return self.version_pattern.replace("{n}", str(number))
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files("promote_gate").joinpath("schemas/config.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def _validate(raw: Any, origin: str) -> Config:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UsageError(f"{origin}: the configuration must be a mapping of keys to values")
+    import jsonschema
+
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema()).iter_errors(raw), key=lambda e: list(e.path)
+    )
+    if errors:
+        lines = []
+        for err in errors:
+            key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+            if err.validator == "additionalProperties":
+                unknown = sorted(set(raw) - set(schema()["properties"]))
+                lines.append(
+                    f"unknown key(s) {', '.join(map(repr, unknown))}; "
+                    f"known keys: {', '.join(schema()['properties'])}"
+                )
+            elif err.validator == "type":
+                lines.append(f"{key}: expected {err.validator_value}, got {type(err.instance).__name__}")
+            else:
+                lines.append(f"{key}: {err.message}")
+        raise UsageError(f"{origin} is invalid:\n  " + "\n  ".join(lines))
+    return Config(
+        publish_root=raw.get("publish_root", "publish").strip("/"),
+        version_pattern=raw.get("version_pattern", "v{n}"),
+        outputs=tuple(raw.get("outputs", ())),
+        dvc_threshold_bytes=raw.get("dvc_threshold_bytes", 1024 * 1024),
+        select=tuple(raw.get("select", ())),
+        ignore=tuple(raw.get("ignore", ())),
+        origin=origin,
+    )
+
+
+def parse(data: bytes, name: str) -> Config:
+    """Parse configuration file content; ``name`` decides YAML or pyproject.toml."""
+    if name.endswith(".toml"):
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef]
+        try:
+            doc = tomllib.loads(data.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{name} cannot be read: {exc}") from exc
+        section = doc.get("tool", {}).get("promote-gate")
+        return Config() if section is None else _validate(section, f"{name} [tool.promote-gate]")
+    try:
+        return _validate(load_yaml(data, name), name)
+    except DocumentError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def load(read: Any, explicit: str | None = None) -> Config:
+    """Load the configuration through ``read(path) -> bytes | None`` (a view's reader).
+
+    ``explicit`` (``--config FILE``) is read from disk and must exist.
+    """
+    if explicit is not None:
+        try:
+            with open(explicit, "rb") as fobj:
+                return parse(fobj.read(), explicit)
+        except OSError as exc:
+            raise UsageError(f"--config {explicit}: {exc.strerror}") from exc
+    data = read(CONFIG_FILE)
+    if data is not None:
+        return parse(data, CONFIG_FILE)
+    data = read(PYPROJECT)
+    if data is not None:
+        return parse(data, PYPROJECT)
+    return Config()

@@ -1,0 +1,18 @@
+"""The exceptions that map to exit code 2: the gate could not evaluate."""
+
+from __future__ import annotations
+
+
+class GateError(Exception):
+    """The gate could not run (unreadable repository, bad config, bad usage).
+
+    The message is shown to the user as is; it should say what to do.
+    """
+
+
+class UsageError(GateError):
+    """The command line or configuration is wrong."""
+
+
+class RefusedError(GateError):
+    """`promote` refused to write a bundle; nothing was written."""

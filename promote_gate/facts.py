@@ -1,0 +1,77 @@
+"""What the collect step hands the rules: frozen records, no I/O behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from promote_gate.dvcfiles import LockFile, Pointer, StageStatus
+from promote_gate.hashing import Digest
+from promote_gate.repo import Kind
+
+
+@dataclass(frozen=True)
+class Doc:
+    """A document read from the bundle: its parsed value, or why it could not be read."""
+
+    name: str  # bundle-relative
+    present: bool
+    value: Any = None
+    error: str | None = None
+    digest: Digest | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.present and self.error is None
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """One file in the bundle directory (a DVC-tracked file counts once its pointer is there)."""
+
+    relpath: str  # bundle-relative
+    kind: Kind
+    target: str | None = None  # a symlink's target
+    digest: Digest | None = None  # None: content not available here
+    in_tree: bool = True  # the file itself is in the view (a git blob or a workspace file)
+    pointer: Pointer | None = None  # its ``.dvc`` pointer, when one is next to it
+    pointer_error: str | None = None
+
+
+@dataclass(frozen=True)
+class RepoEvidence:
+    """What the repository says about a bundle (absent for ``verify``)."""
+
+    checked: str  # "commit 1a2b3c" or "working tree"
+    checked_commit: str | None
+    source_known: bool
+    source_is_ancestor: bool
+    source_lock: LockFile | None
+    source_lock_sha256: str | None
+    source_lock_error: str | None
+    dir_listings: Mapping[str, Mapping[str, str] | None]  # "<md5>.dir" -> relpath -> md5
+    content: Mapping[str, bytes | None]  # md5 -> bytes of small files the rules read
+    status: Mapping[str, StageStatus] | None = None  # set for candidates only
+    status_error: str | None = None
+
+
+@dataclass(frozen=True)
+class BundleFacts:
+    name: str  # "v1"
+    path: str  # "publish/v1", or the directory given to verify
+    version: int | None
+    manifest: Doc
+    files: Mapping[str, FileFacts]
+    docs: Mapping[str, Doc]  # role ("params", "metrics", "lock", "report", "checksums") -> Doc
+    candidate: bool = False
+    repo: RepoEvidence | None = None
+    bookkeeping: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def manifest_value(self) -> dict[str, Any]:
+        value = self.manifest.value
+        return value if isinstance(value, dict) else {}
+
+    def repo_path(self, relpath: str) -> str:
+        return f"{self.path}/{relpath}" if self.path else relpath

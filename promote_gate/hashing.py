@@ -1,0 +1,87 @@
+"""DVC-compatible content hashes.
+
+DVC 3 addresses a file by the plain md5 of its bytes (``hash: md5`` in ``dvc.lock``);
+DVC 2 entries (no ``hash:`` field) used ``md5-dos2unix``: text chunks have CRLF folded to
+LF first. A directory is addressed by the md5 of its ``.dir`` listing (JSON of the
+``{"md5", "relpath"}`` entries sorted by relpath) plus the suffix ``.dir``.
+tests/test_hashing.py checks all three against dvc-data itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+CHUNK = 2**20  # dvc-data's chunk size: md5-dos2unix decides text/binary per chunk
+TEXT_PROBE = 512
+_TEXT_CHARS = bytes(range(32, 127)) + b"\n\r\t\f\b"
+
+LEGACY = "md5-dos2unix"
+
+
+def _is_text_block(block: bytes) -> bool:
+    if not block:
+        return True
+    if b"\x00" in block:
+        return False
+    return len(block.translate(None, _TEXT_CHARS)) / len(block) <= 0.30
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Every hash promote-gate needs of one file, from a single read."""
+
+    md5: str
+    sha256: str
+    size: int
+    md5_dos2unix: str
+
+    def md5_for(self, hash_name: str) -> str:
+        """The md5 DVC would record for this content under ``hash_name``."""
+        return self.md5_dos2unix if hash_name == LEGACY else self.md5
+
+
+def digest_chunks(chunks: Iterable[bytes], progress: Callable[[int], None] | None = None) -> Digest:
+    md5 = hashlib.md5()
+    legacy = hashlib.md5()
+    sha = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
+        md5.update(chunk)
+        sha.update(chunk)
+        legacy.update(chunk.replace(b"\r\n", b"\n") if _is_text_block(chunk[:TEXT_PROBE]) else chunk)
+        size += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    return Digest(md5.hexdigest(), sha.hexdigest(), size, legacy.hexdigest())
+
+
+def read_chunks(fobj: BinaryIO) -> Iterator[bytes]:
+    while chunk := fobj.read(CHUNK):
+        yield chunk
+
+
+def digest_bytes(data: bytes) -> Digest:
+    return digest_chunks(data[i : i + CHUNK] for i in range(0, max(len(data), 1), CHUNK))
+
+
+def digest_file(path: str, progress: Callable[[int], None] | None = None) -> Digest:
+    with open(path, "rb") as fobj:
+        return digest_chunks(read_chunks(fobj), progress)
+
+
+def dir_listing(entries: Iterable[tuple[str, str]]) -> bytes:
+    """The bytes of DVC's ``.dir`` object for ``(relpath, md5)`` entries."""
+    listing = sorted(({"md5": md5, "relpath": rel} for rel, md5 in entries), key=lambda e: e["relpath"])
+    return json.dumps(listing, sort_keys=True).encode("utf-8")
+
+
+def dir_md5(entries: Iterable[tuple[str, str]]) -> str:
+    return hashlib.md5(dir_listing(entries)).hexdigest() + ".dir"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,299 @@
+"""The repository view: the working tree or one commit's tree. The only module that runs git.
+
+Like pre-commit's git.py, git runs with inherited ``GIT_*`` variables stripped (hooks run
+with ``GIT_INDEX_FILE`` and ``GIT_DIR`` set) and with repository-configured programs
+switched off (``core.fsmonitor``), so reading a repository never runs its code.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Literal
+
+from promote_gate.errors import GateError
+from promote_gate.hashing import Digest, digest_bytes, digest_file
+
+# pre-commit keeps these: they configure how git reaches remotes, not which repository.
+_KEEP_GIT_ENV = frozenset(
+    {
+        "GIT_EXEC_PATH",
+        "GIT_SSH",
+        "GIT_SSH_COMMAND",
+        "GIT_SSL_CAINFO",
+        "GIT_SSL_NO_VERIFY",
+        "GIT_CONFIG_COUNT",
+        "GIT_HTTP_PROXY_AUTHMETHOD",
+        "GIT_ALLOW_PROTOCOL",
+        "GIT_ASKPASS",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_NOSYSTEM",
+    }
+)
+_SAFE_CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.quotePath=false")
+ZERO_SHA = "0" * 40
+
+Kind = Literal["file", "symlink", "submodule"]
+
+
+def _keep(name: str) -> bool:
+    if not name.startswith("GIT_") or name in _KEEP_GIT_ENV:
+        return True
+    return name.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))
+
+
+def git_env() -> dict[str, str]:
+    """The environment for git: inherited ``GIT_*`` variables that pick a repository removed."""
+    return {k: v for k, v in os.environ.items() if _keep(k)} | {"LC_ALL": "C"}
+
+
+def _git(cwd: str, *args: str, input_: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            ["git", *_SAFE_CONFIG, *args],
+            cwd=cwd,
+            env=git_env(),
+            input=input_,
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise GateError("git is not installed or not on PATH") from exc
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One file in a view: a regular file, a symlink (``target`` set) or a submodule."""
+
+    path: str
+    kind: Kind
+    target: str | None = None
+
+
+class Git:
+    """A git repository on disk."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._batch: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def open(cls, path: str) -> Git:
+        if not os.path.isdir(path):
+            raise GateError(f"{path}: no such directory")
+        proc = _git(path, "rev-parse", "--show-toplevel")
+        if proc.returncode != 0:
+            raise GateError(
+                f"{path} is not inside a git repository "
+                f"({proc.stderr.decode(errors='replace').strip()})"
+            )
+        return cls(proc.stdout.decode(errors="surrogateescape").strip())
+
+    def run(self, *args: str) -> str:
+        proc = _git(self.root, *args)
+        if proc.returncode != 0:
+            raise GateError(
+                f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()}"
+            )
+        return proc.stdout.decode(errors="surrogateescape")
+
+    def ok(self, *args: str) -> bool:
+        return _git(self.root, *args).returncode == 0
+
+    def resolve(self, rev: str) -> str | None:
+        """The commit sha ``rev`` names, or None when it names no commit here."""
+        proc = _git(self.root, "rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}")
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def head(self) -> str | None:
+        return self.resolve("HEAD")
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        return self.ok("merge-base", "--is-ancestor", ancestor, descendant)
+
+    def changed_paths(self, paths: list[str]) -> list[str]:
+        """Paths among ``paths`` that differ between HEAD, the index and the working tree."""
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+        return [item[3:] for item in out.split("\0") if len(item) > 3]
+
+    def ls_tree(self, commit: str) -> dict[str, tuple[str, str]]:
+        """Every path in ``commit``'s tree mapped to ``(mode, oid)``."""
+        out = _git(self.root, "ls-tree", "-r", "-z", "--full-tree", commit)
+        if out.returncode != 0:
+            raise GateError(f"cannot list the tree of {commit}: {out.stderr.decode().strip()}")
+        entries: dict[str, tuple[str, str]] = {}
+        for record in out.stdout.split(b"\0"):
+            if not record:
+                continue
+            meta, _, path = record.partition(b"\t")
+            mode, _type, oid = meta.decode().split(" ")
+            entries[path.decode("utf-8", "surrogateescape")] = (mode, oid)
+        return entries
+
+    def cat(self, oid: str) -> bytes:
+        """Read one object through a long-lived ``git cat-file --batch``."""
+        data = self.cat_if_exists(oid)
+        if data is None:
+            raise GateError(f"git cannot read object {oid}")
+        return data
+
+    def read_at(self, commit: str, path: str) -> bytes | None:
+        """A file's bytes at ``commit``, or None when it has no such file."""
+        return self.cat_if_exists(f"{commit}:{path}")
+
+    def cat_if_exists(self, name: str) -> bytes | None:
+        """Read one object (an oid or ``rev:path``), or None when git has no such object."""
+        if self._batch is None:
+            self._batch = subprocess.Popen(
+                ["git", *_SAFE_CONFIG, "cat-file", "--batch"],
+                cwd=self.root,
+                env=git_env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        stdin: IO[bytes] | None = self._batch.stdin
+        stdout: IO[bytes] | None = self._batch.stdout
+        assert stdin is not None
+        assert stdout is not None
+        stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
+        stdin.flush()
+        line = stdout.readline()
+        if not line or line.endswith((b" missing\n", b" ambiguous\n")):
+            return None
+        header = line.split()  # "<oid> <type> <size>": the oid, not the name asked for
+        data = stdout.read(int(header[2]))
+        stdout.read(1)
+        return data
+
+    def close(self) -> None:
+        if self._batch is not None:
+            if self._batch.stdin is not None:
+                self._batch.stdin.close()
+            self._batch.wait()
+            if self._batch.stdout is not None:
+                self._batch.stdout.close()
+            self._batch = None
+
+
+class View:
+    """What promote-gate reads: files by repository-relative POSIX path."""
+
+    label: str
+    root: str  # the repository's directory on disk (the DVC cache lives below it)
+
+    def read(self, path: str) -> bytes | None:
+        raise NotImplementedError
+
+    def entry(self, path: str) -> TreeEntry | None:
+        raise NotImplementedError
+
+    def files_under(self, prefix: str) -> list[TreeEntry]:
+        """Every file below directory ``prefix`` ("" for all), recursively, sorted."""
+        raise NotImplementedError
+
+    def digest(self, path: str) -> Digest | None:
+        data = self.read(path)
+        return None if data is None else digest_bytes(data)
+
+    def is_dir(self, path: str) -> bool:
+        return bool(self.files_under(path))
+
+
+class WorktreeView(View):
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.label = "working tree"
+
+    def _abs(self, path: str) -> str:
+        return os.path.join(self.root, *path.split("/"))
+
+    def entry(self, path: str) -> TreeEntry | None:
+        if not _inside(path):
+            return None  # paths come from untrusted files: never read outside the view
+        try:
+            st = os.lstat(self._abs(path))
+        except (OSError, ValueError):
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            return TreeEntry(path, "symlink", os.readlink(self._abs(path)))
+        return TreeEntry(path, "file") if stat.S_ISREG(st.st_mode) else None
+
+    def read(self, path: str) -> bytes | None:
+        entry = self.entry(path)
+        if entry is None or entry.kind != "file":
+            return None
+        with open(self._abs(path), "rb") as fobj:
+            return fobj.read()
+
+    def digest(self, path: str) -> Digest | None:
+        entry = self.entry(path)
+        return digest_file(self._abs(path)) if entry and entry.kind == "file" else None
+
+    def files_under(self, prefix: str) -> list[TreeEntry]:
+        top = self._abs(prefix) if prefix else self.root
+        found: list[TreeEntry] = []
+        for dirpath, dirnames, filenames in os.walk(top):
+            if dirpath == self.root:  # git's and DVC's own directories are not content
+                dirnames[:] = [d for d in dirnames if d not in {".git", ".dvc"}]
+            dirnames.sort()
+            rel_dir = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+            for name in [*filenames, *(d for d in dirnames if os.path.islink(os.path.join(dirpath, d)))]:
+                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                entry = self.entry(rel)
+                if entry is not None:
+                    found.append(entry)
+        return sorted(found, key=lambda e: e.path)
+
+
+def _inside(path: str) -> bool:
+    parts = path.split("/")
+    return bool(path) and not path.startswith("/") and ".." not in parts and "\0" not in path
+
+
+class CommitView(View):
+    """A commit's tree, read from git objects: never the working tree."""
+
+    def __init__(self, git: Git, commit: str) -> None:
+        self.git = git
+        self.root = git.root
+        self.commit = commit
+        self.label = f"commit {commit[:12]}"
+        self._tree = git.ls_tree(commit)
+
+    def entry(self, path: str) -> TreeEntry | None:
+        item = self._tree.get(path)
+        if item is None:
+            return None
+        mode, oid = item
+        if mode == "120000":
+            return TreeEntry(path, "symlink", self.git.cat(oid).decode("utf-8", "surrogateescape"))
+        if mode == "160000":
+            return TreeEntry(path, "submodule")
+        return TreeEntry(path, "file")
+
+    def read(self, path: str) -> bytes | None:
+        item = self._tree.get(path)
+        if item is None or item[0] not in {"100644", "100755"}:
+            return None
+        return self.git.cat(item[1])
+
+    def files_under(self, prefix: str) -> list[TreeEntry]:
+        lead = prefix.rstrip("/") + "/" if prefix else ""
+        return [
+            entry
+            for path in sorted(self._tree)
+            if path.startswith(lead)
+            for entry in [self.entry(path)]
+            if entry is not None
+        ]
+
+
+def iter_parents(path: str) -> Iterator[str]:
+    """``a/b/c`` -> ``a/b``, ``a``."""
+    while "/" in path:
+        path = path.rsplit("/", 1)[0]
+        yield path

@@ -1,0 +1,126 @@
+"""Judge: run the rules over collected facts; the report and its exit code."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from promote_gate.facts import BundleFacts
+from promote_gate.rules import RULES, Finding, Rule, Unverified
+
+Status = Literal["passed", "failed", "skipped", "error"]
+
+EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: Rule
+    status: Status
+    findings: tuple[Finding, ...] = ()
+    unverified: tuple[Unverified, ...] = ()
+    reason: str | None = None  # why skipped, or the error
+
+
+@dataclass(frozen=True)
+class BundleReport:
+    name: str
+    path: str
+    results: tuple[RuleResult, ...]
+    facts: BundleFacts | None = None
+
+    @property
+    def failed(self) -> list[RuleResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+
+@dataclass(frozen=True)
+class Report:
+    bundles: tuple[BundleReport, ...]
+    checked: str  # what was checked: "commit 1a2b3c4d" / "working tree" / a directory
+    errors: tuple[str, ...] = ()  # the gate could not evaluate
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def exit_code(self) -> int:
+        results = [r for b in self.bundles for r in b.results]
+        if self.errors or any(r.status == "error" for r in results):
+            return EXIT_ERROR
+        if any(r.status == "failed" for r in results):
+            return EXIT_VIOLATIONS
+        return EXIT_OK
+
+    def counts(self) -> dict[str, int]:
+        counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0, "violations": 0}
+        for bundle in self.bundles:
+            for result in bundle.results:
+                counts[result.status] += 1
+                counts["violations"] += len(result.findings)
+        return counts
+
+
+def matches(code: str, patterns: Iterable[str]) -> bool:
+    return any(code.startswith(p) for p in patterns)
+
+
+def selected_rules(select: Sequence[str], ignore: Sequence[str]) -> dict[str, str | None]:
+    """code -> None when the rule runs, or why it does not (``--select``/``--ignore``)."""
+    chosen: dict[str, str | None] = {}
+    for rule in RULES:
+        if select and not matches(rule.code, select):
+            chosen[rule.code] = f"not selected (--select {','.join(select)})"
+        elif matches(rule.code, ignore):
+            chosen[rule.code] = f"ignored (--ignore {','.join(ignore)})"
+        else:
+            chosen[rule.code] = None
+    return chosen
+
+
+def judge(
+    facts: BundleFacts,
+    chosen: dict[str, str | None],
+    *,
+    require_data: bool = False,
+    traceback_on_error: bool = False,
+) -> BundleReport:
+    """Apply every rule to one bundle. A rule that raises is an ``error``; the rest still run."""
+    manifest_ok = facts.manifest.ok and isinstance(facts.manifest.value, dict)
+    results: list[RuleResult] = []
+    for rule in RULES:
+        skip = chosen.get(rule.code)
+        if skip is None and rule.needs_repo and facts.repo is None:
+            skip = "needs the repository (verify judges the bundle alone)"
+        if skip is None and rule.candidates_only and not facts.candidate:
+            skip = "applies to the bundles being released only (the newest, or those a push adds)"
+        if skip is None and rule.needs_manifest and not manifest_ok:
+            skip = "manifest.json is unusable (see PG101)"
+        if skip is not None:
+            results.append(RuleResult(rule, "skipped", reason=skip))
+            continue
+        try:
+            outcomes = list(rule.check(facts))
+        except Exception as exc:
+            detail = traceback.format_exc() if traceback_on_error else f"{type(exc).__name__}: {exc}"
+            results.append(RuleResult(rule, "error", reason=f"the rule could not run: {detail}"))
+            continue
+        findings = tuple(o for o in outcomes if isinstance(o, Finding))
+        unverified = tuple(o for o in outcomes if isinstance(o, Unverified))
+        if require_data and unverified:
+            findings += tuple(
+                Finding(u.path, f"not verifiable here (--require-data): {u.reason}", found=u.command)
+                for u in unverified
+            )
+            unverified = ()
+        if findings:
+            results.append(RuleResult(rule, "failed", findings, unverified))
+        elif unverified:
+            what = "; ".join(
+                f"{u.reason}" + (f" (run: {u.command})" if u.command else "") for u in unverified[:3]
+            )
+            more = f" and {len(unverified) - 3} more" if len(unverified) > 3 else ""
+            results.append(RuleResult(rule, "skipped", (), unverified, f"evidence not available: {what}{more}"))
+        else:
+            results.append(RuleResult(rule, "passed"))
+    return BundleReport(facts.name, facts.path, tuple(results), facts)

@@ -1,0 +1,16 @@
+"""Reporters only format a finished report; the exit code belongs to the report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from promote_gate.report import Report
+from promote_gate.reporters import json_, junit, text
+
+Reporter = Callable[[Report], str]
+
+REPORTERS: dict[str, Reporter] = {
+    "text": text.render,
+    "json": json_.render,
+    "junit": junit.render,
+}

@@ -1,0 +1,57 @@
+"""Text for a person: grouped by bundle, each violation with code, file and fix."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from promote_gate.report import Report
+
+_COLOURS = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
+
+
+def use_colour(stream: object = None) -> bool:
+    stream = sys.stdout if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def render(report: Report, colour: bool = False) -> str:
+    def c(style: str, text: str) -> str:
+        return f"\033[{_COLOURS[style]}m{text}\033[0m" if colour else text
+
+    lines: list[str] = []
+    for error in report.errors:
+        lines.append(c("red", f"error: {error}"))
+    for bundle in report.bundles:
+        failed = bundle.failed
+        head = c("red", "FAIL") if failed else c("green", "ok  ")
+        if any(r.status == "error" for r in bundle.results):
+            head = c("red", "ERROR")
+        lines.append(f"{head} {c('bold', bundle.path or bundle.name)}")
+        for result in bundle.results:
+            rule = result.rule
+            if result.status == "failed":
+                for finding in result.findings:
+                    lines.append(f"  {c('red', rule.code)} {rule.name}  {finding.path}")
+                    lines.append(f"      {finding.message}")
+                    if finding.expected is not None or finding.found is not None:
+                        lines.append(f"      expected: {finding.expected}  found: {finding.found}")
+                lines.append(c("dim", f"      fix: {rule.fix}"))
+            elif result.status == "error":
+                lines.append(f"  {c('red', rule.code)} {rule.name}  {result.reason}")
+            elif result.status == "skipped" and result.unverified:
+                lines.append(f"  {c('yellow', rule.code)} {rule.name}  skipped: {result.reason}")
+    counts = report.counts()
+    summary = (
+        f"{len(report.bundles)} bundle(s) in the {report.checked}: "
+        f"{counts['violations']} violation(s) of {counts['failed']} rule(s); "
+        f"rule checks: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
+        + (f", {counts['error']} could not run" if counts["error"] else "")
+    )
+    if not report.bundles and not report.errors:
+        summary = f"no bundles in the {report.checked}"
+    lines.extend(report.notes)
+    verdict = {0: c("green", "passed"), 1: c("red", "failed"), 2: c("red", "could not evaluate")}
+    lines.append(f"promote-gate {verdict[report.exit_code]}: {summary}")
+    return "\n".join(lines) + "\n"

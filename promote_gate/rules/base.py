@@ -1,0 +1,51 @@
+"""The rule record and what a rule returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from promote_gate.facts import BundleFacts
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One violation: which file, what is wrong, and the two sides where there are two."""
+
+    path: str  # repository-relative (bundle-relative for verify)
+    message: str
+    expected: str | None = None
+    found: str | None = None
+
+
+@dataclass(frozen=True)
+class Unverified:
+    """Evidence the rule needed but could not read here, and the command that provides it."""
+
+    path: str
+    reason: str
+    command: str | None = None
+
+
+Outcome = Union[Finding, Unverified]
+Check = Callable[["BundleFacts"], Iterable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str  # PG + family digit + two digits; a public contract, never reused
+    name: str  # kebab-case, names the fault
+    summary: str  # one line: violated when ...
+    rationale: str  # why a reviewer cares
+    fix: str  # how to fix it
+    example: str  # a minimal case that violates it
+    check: Check
+    needs_repo: bool = True  # False: ``verify`` can judge it with nothing but the bundle
+    needs_manifest: bool = True  # skipped (with the reason) when manifest.json is unusable
+    candidates_only: bool = False  # judged only for the bundles being released
+
+    @property
+    def title(self) -> str:
+        return f"{self.code} {self.name}"

@@ -1,0 +1,233 @@
+"""PG1xx: the bundle is what its manifest says it is."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from typing import Any
+
+from promote_gate.bundle import MANIFEST, manifest_schema, parse_sha256sums
+from promote_gate.facts import BundleFacts
+from promote_gate.rules.base import Finding, Outcome, Rule, Unverified
+from promote_gate.yamlio import DocumentError
+
+
+def listed_files(facts: BundleFacts) -> list[dict[str, Any]]:
+    files = facts.manifest_value.get("files")
+    return [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+
+
+def _manifest_invalid(facts: BundleFacts) -> Iterator[Outcome]:
+    where = facts.repo_path(MANIFEST)
+    doc = facts.manifest
+    if not doc.present:
+        yield Finding(where, "the bundle has no manifest.json")
+        return
+    if doc.error:
+        yield Finding(where, doc.error)
+        return
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(manifest_schema())
+    for err in sorted(validator.iter_errors(doc.value), key=lambda e: list(e.absolute_path)):
+        at = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        yield Finding(where, f"{at}: {err.message[:300]}")
+    version = facts.manifest_value.get("version")
+    if isinstance(version, str) and version != facts.name:
+        yield Finding(where, "manifest version differs from the directory name", facts.name, version)
+
+
+def _unsafe_path_reason(path: str) -> str | None:
+    if "\\" in path:
+        return "contains a backslash"
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        return "is absolute"
+    if ".." in path.split("/"):
+        return "contains '..'"
+    if posixpath.normpath(path) != path or path.startswith("./"):
+        return "is not normalised"
+    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in path):
+        return "is not valid UTF-8"
+    if any(ord(ch) < 32 for ch in path):
+        return "contains a control character"
+    return None
+
+
+def _unsafe_path(facts: BundleFacts) -> Iterator[Outcome]:
+    seen: dict[str, str] = {}
+    for entry in listed_files(facts):
+        path = entry.get("path")
+        if not isinstance(path, str):
+            continue
+        reason = _unsafe_path_reason(path)
+        if reason:
+            yield Finding(facts.repo_path(MANIFEST), f"manifest path {path!r} {reason}")
+        folded = path.casefold()
+        if folded in seen and seen[folded] != path:
+            yield Finding(
+                facts.repo_path(MANIFEST),
+                f"manifest paths {seen[folded]!r} and {path!r} differ only by case "
+                "(they collide on macOS and Windows checkouts)",
+            )
+        seen.setdefault(folded, path)
+    for rel, item in facts.files.items():
+        reason = _unsafe_path_reason(rel)
+        if reason in {"is not valid UTF-8", "contains a control character"}:
+            yield Finding(facts.repo_path(rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")), f"bundle file name {reason}")
+        if item.kind == "symlink":
+            target = item.target or ""
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+            if target.startswith("/") or resolved.startswith("../") or resolved == "..":
+                yield Finding(facts.repo_path(rel), "symlink leaves the bundle", "a file inside the bundle", target)
+        elif item.kind == "submodule":
+            yield Finding(facts.repo_path(rel), "a git submodule inside a bundle is not content")
+
+
+def _file_missing(facts: BundleFacts) -> Iterator[Outcome]:
+    for entry in listed_files(facts):
+        path = entry.get("path")
+        if not isinstance(path, str):
+            continue
+        item = facts.files.get(path)
+        dvc = entry.get("storage") == "dvc"
+        if item is None:
+            what = f"{path}.dvc pointer" if dvc and facts.repo else path
+            yield Finding(facts.repo_path(path), f"listed in the manifest but {what} is not in the bundle")
+        elif facts.repo is not None and dvc and item.pointer is None and item.pointer_error is None:
+            yield Finding(
+                facts.repo_path(path),
+                f"stored with DVC per the manifest but {path}.dvc is missing "
+                "(the content would not reach other clones)",
+            )
+        elif facts.repo is None and not item.in_tree:
+            yield Finding(facts.repo_path(path), "listed in the manifest but only its pointer is here")
+
+
+def _file_unlisted(facts: BundleFacts) -> Iterator[Outcome]:
+    listed = {e.get("path") for e in listed_files(facts)}
+    for rel in facts.files:
+        if rel not in listed and rel not in facts.bookkeeping:
+            yield Finding(facts.repo_path(rel), "in the bundle but not listed in the manifest")
+
+
+def _compare_digest(facts: BundleFacts, path: str, entry: dict[str, Any], md5: str, sha: str, size: int) -> Iterator[Outcome]:
+    for key, actual in (("md5", md5), ("sha256", sha), ("size", size)):
+        if entry.get(key) != actual:
+            yield Finding(facts.repo_path(path), f"{key} differs from the manifest", str(entry.get(key)), str(actual))
+
+
+def _content_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
+    for entry in listed_files(facts):
+        path = entry.get("path")
+        item = facts.files.get(path) if isinstance(path, str) else None
+        if item is None or not isinstance(path, str):
+            continue  # PG102's finding
+        if item.pointer_error:
+            yield Finding(facts.repo_path(path + ".dvc"), item.pointer_error)
+        if item.pointer is not None:
+            if item.pointer.md5 != entry.get("md5"):
+                yield Finding(facts.repo_path(path + ".dvc"), "pointer md5 differs from the manifest", str(entry.get("md5")), str(item.pointer.md5))
+            if item.pointer.size is not None and item.pointer.size != entry.get("size"):
+                yield Finding(facts.repo_path(path + ".dvc"), "pointer size differs from the manifest", str(entry.get("size")), str(item.pointer.size))
+        if item.digest is not None:
+            yield from _compare_digest(facts, path, entry, item.digest.md5, item.digest.sha256, item.digest.size)
+        elif item.kind == "file":
+            yield Unverified(
+                facts.repo_path(path),
+                "content not present here (DVC-tracked, not pulled): md5 checked by pointer only",
+                f"dvc pull {facts.repo_path(path)}",
+            )
+    yield from _checksums(facts)
+
+
+def _checksums(facts: BundleFacts) -> Iterator[Outcome]:
+    doc = facts.docs["checksums"]
+    where = facts.repo_path(doc.name)
+    if not doc.present:
+        yield Finding(where, "SHA256SUMS is missing: consumers cannot run sha256sum -c")
+        return
+    try:
+        sums = parse_sha256sums(doc.value if isinstance(doc.value, str) else "")
+    except DocumentError as exc:
+        yield Finding(where, str(exc))
+        return
+    if doc.error:
+        yield Finding(where, doc.error)
+        return
+    for entry in listed_files(facts):
+        path = entry.get("path")
+        if isinstance(path, str) and sums.get(path) != entry.get("sha256"):
+            yield Finding(where, f"sha256 of {path} disagrees with the manifest", str(entry.get("sha256")), str(sums.get(path, "(no line)")))
+    listed = {e.get("path") for e in listed_files(facts)}
+    by_name = {d.name: d for d in facts.docs.values()}
+    for path, sha in sums.items():
+        if path in listed:
+            continue
+        other = by_name.get(path)
+        if path == MANIFEST:
+            other = facts.manifest
+        if other is None:
+            yield Finding(where, f"names {path}, which is neither listed in the manifest nor a bundle document")
+        elif other.digest is not None and other.digest.sha256 != sha:
+            yield Finding(where, f"sha256 of {path} disagrees with the file", sha, other.digest.sha256)
+
+
+RULES = (
+    Rule(
+        code="PG101",
+        name="manifest-invalid",
+        summary="manifest.json is missing, not JSON, or does not match the manifest schema",
+        rationale="The manifest is the contract every other check reads; without a valid one "
+        "nobody can say what the release contains.",
+        fix="Re-create the bundle with `promote-gate promote` instead of editing manifest.json by "
+        "hand; `promote-gate schema manifest` prints the schema.",
+        example='manifest.json is `[]`, or says `"version": "v2"` inside publish/v1/.',
+        check=_manifest_invalid,
+        needs_repo=False,
+        needs_manifest=False,
+    ),
+    Rule(
+        code="PG102",
+        name="file-missing",
+        summary="a file the manifest lists is not in the bundle (or its .dvc pointer is not)",
+        rationale="Consumers would receive a release with a hole in it.",
+        fix="Restore the file (git checkout / dvc checkout), or cut a new version without it.",
+        example="manifest lists model.pkl, but neither model.pkl nor model.pkl.dvc is committed.",
+        check=_file_missing,
+        needs_repo=False,
+    ),
+    Rule(
+        code="PG103",
+        name="file-unlisted",
+        summary="the bundle holds a file the manifest does not list",
+        rationale="Files nobody vouched for ride along with the release; consumers may start to "
+        "depend on them.",
+        fix="Remove the file from the bundle, or promote a new version that includes it.",
+        example="notes.txt was copied into publish/v1/ after promotion.",
+        check=_file_unlisted,
+        needs_repo=False,
+    ),
+    Rule(
+        code="PG104",
+        name="content-mismatch",
+        summary="a file's md5/sha256/size or a .dvc pointer's md5 differs from the manifest, "
+        "or SHA256SUMS disagrees",
+        rationale="The released bytes are not the bytes that were promoted and reviewed.",
+        fix="Restore the promoted content; a changed file is a new version (promote v<n+1>).",
+        example="model.pkl was retrained and copied over publish/v1/model.pkl.",
+        check=_content_mismatch,
+        needs_repo=False,
+    ),
+    Rule(
+        code="PG105",
+        name="unsafe-path",
+        summary="a manifest path is absolute, has '..', is not normalised or collides by case, "
+        "or a bundle file is a symlink leaving the bundle",
+        rationale="Such paths escape the bundle when a consumer unpacks or verifies it, or point "
+        "consumers at content outside the release.",
+        fix="Use plain relative paths inside the bundle; replace symlinks with the files.",
+        example='a manifest entry with "path": "../../etc/passwd", or model.pkl -> ../../models/model.pkl.',
+        check=_unsafe_path,
+        needs_repo=False,
+    ),
+)

@@ -1,0 +1,119 @@
+"""PG4xx: the metrics of the promoted state are recorded, and the report states them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from promote_gate.dvcfiles import flatten, read_metrics_file
+from promote_gate.facts import BundleFacts
+from promote_gate.rules.base import Finding, Outcome, Rule, Unverified
+from promote_gate.rules.params import diff_keys, report_claims
+from promote_gate.rules.provenance import excerpt
+from promote_gate.yamlio import DocumentError
+
+
+def metrics_snapshot(facts: BundleFacts) -> dict[str, dict[str, Any]] | None:
+    """``{metrics file: {"md5", "stage", "values"}}``, or None when it is not that shape."""
+    doc = facts.docs["metrics"]
+    value = doc.value
+    if not doc.ok or not isinstance(value, dict) or not value:
+        return None
+    for entry in value.values():
+        if not isinstance(entry, dict) or not isinstance(entry.get("md5"), str):
+            return None
+        if not isinstance(entry.get("values"), dict):
+            return None
+    return value
+
+
+def metric_values(facts: BundleFacts) -> dict[str, dict[str, Any]] | None:
+    snap = metrics_snapshot(facts)
+    return None if snap is None else {f: flatten(e["values"]) for f, e in snap.items()}
+
+
+def _metrics_snapshot_missing(facts: BundleFacts) -> Iterator[Outcome]:
+    doc = facts.docs["metrics"]
+    where = facts.repo_path(doc.name)
+    if not doc.present:
+        yield Finding(where, "the bundle has no metrics snapshot")
+    elif doc.error:
+        yield Finding(where, doc.error)
+    elif metrics_snapshot(facts) is None:
+        yield Finding(where, 'the metrics snapshot must map each metrics file to {"md5", "values"} (and name at least one)')
+
+
+def _metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
+    snap, lock, repo = metrics_snapshot(facts), excerpt(facts), facts.repo
+    if snap is None or lock is None or repo is None:
+        return
+    where = facts.repo_path(facts.docs["metrics"].name)
+    for path, entry in snap.items():
+        hit = lock.producer(path)
+        if hit is None:
+            yield Finding(where, f"{path} is not an output of any stage in lock.yaml")
+            continue
+        stage, out = hit
+        expected: str | None = out.md5
+        if out.path != path and out.md5 is not None:
+            listing = repo.dir_listings.get(out.md5)
+            if listing is None:
+                yield Unverified(where, f"{path} is inside {out.path}, whose .dir listing is not in the cache", f"dvc fetch {out.path}")
+                continue
+            expected = listing.get(path[len(out.path) + 1 :])
+        if expected != entry["md5"]:
+            yield Finding(where, f"md5 of {path} differs from stage {stage.name} in lock.yaml", str(expected), entry["md5"])
+            continue
+        content = repo.content.get(entry["md5"])
+        if content is None:
+            yield Unverified(where, f"content of {path} is not available here: values not compared", f"dvc pull {path}")
+            continue
+        try:
+            actual = read_metrics_file(content, path)
+        except DocumentError as exc:
+            yield Finding(where, f"{path} as recorded cannot be read: {exc}")
+            continue
+        for line in diff_keys({path: flatten(actual)}, {path: flatten(entry["values"])}):
+            yield Finding(where, f"differs from {path} as recorded: {line}")
+
+
+def _report_metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
+    values = metric_values(facts)
+    if values is not None:
+        yield from report_claims(facts, "metrics", values)
+
+
+RULES = (
+    Rule(
+        code="PG401",
+        name="metrics-snapshot-missing",
+        summary="the bundle has no metrics snapshot, or it cannot be parsed",
+        rationale="A release without its metrics cannot be compared with the one before it.",
+        fix="Declare metrics in dvc.yaml (stage `metrics:` or top-level `metrics:`), reproduce, "
+        "and promote again.",
+        example="publish/v1/metrics.json is not JSON.",
+        check=_metrics_snapshot_missing,
+        needs_repo=False,
+    ),
+    Rule(
+        code="PG402",
+        name="metrics-mismatch",
+        summary="the metrics snapshot differs from the metrics output recorded in lock.yaml "
+        "(md5) or from its values",
+        rationale="Metrics copied from another run, or typed in, make the release look better or "
+        "worse than it is.",
+        fix="Do not edit snapshots; re-promote from the reproduced pipeline.",
+        example="metrics.json says acc 0.99 while eval/metrics.json at source.commit says 0.91.",
+        check=_metrics_mismatch,
+    ),
+    Rule(
+        code="PG403",
+        name="report-metrics-mismatch",
+        summary="the report states metrics that differ from the snapshot, or states none",
+        rationale="Reviewers approve what the report says; it must say what was measured.",
+        fix="Regenerate the bundle with `promote-gate promote`; write prose outside the marked tables.",
+        example="report.md's metrics table says acc 0.95 while the snapshot says 0.91.",
+        check=_report_metrics_mismatch,
+        needs_repo=False,
+    ),
+)

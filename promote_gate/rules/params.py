@@ -1,0 +1,134 @@
+"""PG3xx: the params that define the result are recorded, and the report states them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from promote_gate.bundle import parse_report, table_rows
+from promote_gate.facts import BundleFacts, Doc
+from promote_gate.rules.base import Finding, Outcome, Rule
+from promote_gate.rules.provenance import excerpt
+from promote_gate.yamlio import DocumentError
+
+
+def snapshot(doc: Doc) -> dict[str, dict[str, Any]] | None:
+    """A params/metrics-shaped snapshot ``{file: {key: value}}``, or None if it is not one."""
+    value = doc.value
+    if not doc.ok or not isinstance(value, dict):
+        return None
+    if not all(isinstance(k, str) and isinstance(v, dict) for k, v in value.items()):
+        return None
+    return value
+
+
+def diff_keys(expected: Mapping[str, Mapping[str, Any]], found: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Human lines naming each ``file:key`` whose value differs, is missing or is extra."""
+    want, have = table_rows(expected), table_rows(found)
+    lines = []
+    for key in sorted(set(want) | set(have)):
+        name = f"{key[0]}:{key[1]}"
+        if key not in have:
+            lines.append(f"{name} missing (expected {want[key]})")
+        elif key not in want:
+            lines.append(f"{name} not expected (found {have[key]})")
+        elif want[key] != have[key]:
+            lines.append(f"{name} is {have[key]}, expected {want[key]}")
+    return lines
+
+
+def report_claims(facts: BundleFacts, block: str, expected: Mapping[str, Mapping[str, Any]]) -> Iterator[Outcome]:
+    """The report's front matter and its marked table must both state ``expected``."""
+    doc = facts.docs["report"]
+    where = facts.repo_path(doc.name)
+    if not doc.ok or not isinstance(doc.value, str):
+        yield Finding(where, doc.error or "the bundle has no report")
+        return
+    try:
+        front, tables = parse_report(doc.value)
+    except DocumentError as exc:
+        yield Finding(where, f"front matter cannot be read: {exc}")
+        return
+    stated = (front or {}).get(block)
+    if not isinstance(stated, dict) or not all(isinstance(v, dict) for v in stated.values()):
+        yield Finding(where, f"the report's front matter states no {block}")
+    else:
+        for line in diff_keys(expected, stated):
+            yield Finding(where, f"front matter {block}: {line}")
+    rows = tables.get(block)
+    if rows is None:
+        yield Finding(where, f"the report has no {block} table (<!-- promote-gate:{block} --> block)")
+        return
+    want = table_rows(expected)
+    for key in sorted(set(want) | set(rows)):
+        name = f"{key[0]}:{key[1]}"
+        if key not in rows:
+            yield Finding(where, f"{block} table omits {name}", want[key], "(no row)")
+        elif key not in want:
+            yield Finding(where, f"{block} table states {name}, which the snapshot does not have", "(no row)", rows[key])
+        elif rows[key] != want[key]:
+            yield Finding(where, f"{block} table states {name} = {rows[key]}", want[key], rows[key])
+
+
+def _params_snapshot_missing(facts: BundleFacts) -> Iterator[Outcome]:
+    doc = facts.docs["params"]
+    where = facts.repo_path(doc.name)
+    if not doc.present:
+        yield Finding(where, "the bundle has no params snapshot")
+    elif doc.error:
+        yield Finding(where, doc.error)
+    elif snapshot(doc) is None:
+        yield Finding(where, "the params snapshot must map each params file to its values")
+
+
+def _params_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
+    snap, lock = snapshot(facts.docs["params"]), excerpt(facts)
+    if snap is None or lock is None:
+        return  # PG301 / PG202 say why
+    recorded: dict[str, dict[str, Any]] = {}
+    for stage in lock.stages.values():
+        for pfile, values in stage.params.items():
+            recorded.setdefault(pfile, {}).update(values)
+    for line in diff_keys(recorded, snap):
+        yield Finding(facts.repo_path(facts.docs["params"].name), f"differs from lock.yaml: {line}")
+
+
+def _report_params_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
+    snap = snapshot(facts.docs["params"])
+    if snap is not None:
+        yield from report_claims(facts, "params", snap)
+
+
+RULES = (
+    Rule(
+        code="PG301",
+        name="params-snapshot-missing",
+        summary="the bundle has no params snapshot, or it cannot be parsed",
+        rationale="Without the params, nobody can say which configuration produced the release.",
+        fix="Re-create the bundle with `promote-gate promote`.",
+        example="publish/v1/params.yaml was deleted.",
+        check=_params_snapshot_missing,
+        needs_repo=False,
+    ),
+    Rule(
+        code="PG302",
+        name="params-mismatch",
+        summary="the params snapshot differs from the params recorded in lock.yaml",
+        rationale="The release would claim a configuration other than the one that produced it.",
+        fix="Do not edit snapshots; re-promote from the reproduced pipeline.",
+        example="params.yaml in the bundle says train.lr 0.2; lock.yaml recorded 0.1.",
+        check=_params_mismatch,
+        needs_repo=False,
+    ),
+    Rule(
+        code="PG304",
+        name="report-params-mismatch",
+        summary="the report states params that differ from the snapshot, or states none",
+        rationale="Reviewers read the report; a report left over from another run, or edited by "
+        "hand, makes them approve something else.",
+        fix="Regenerate the bundle with `promote-gate promote`; write prose outside the marked tables.",
+        example="report.md's params table says lr 0.05 while the snapshot says 0.1.",
+        check=_report_params_mismatch,
+        needs_repo=False,
+    ),
+)
