@@ -91,7 +91,9 @@ def table_rows(values: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str],
     }
 
 
-def parse_report(text: str) -> tuple[dict[str, Any] | None, dict[str, dict[tuple[str, str], str] | None]]:
+def parse_report(
+    text: str,
+) -> tuple[dict[str, Any] | None, dict[str, dict[tuple[str, str], str] | None]]:
     """(front matter, {"params"|"metrics": table rows or None when the block is absent})."""
     front: dict[str, Any] | None = None
     match = _FRONT.match(text.replace("\r\n", "\n"))
@@ -141,8 +143,10 @@ def render_report(
         f"# Release {version}",
         "",
         f"Promoted from commit `{source_commit}` (dvc.lock sha256 `{lock_sha256[:16]}…`) on {created}.",
-        "The tables below are checked by promote-gate against the bundle's snapshots;"
-        " an edit by hand is reported as PG304/PG403.",
+        (
+            "The tables below are checked by promote-gate against the bundle's snapshots;"
+            " an edit by hand is reported as PG304/PG403."
+        ),
         "",
         "## Params",
         "",
@@ -186,6 +190,10 @@ def _delta(before: str | None, after: str) -> str:
         old, new = json.loads(before), json.loads(after)
     except json.JSONDecodeError:
         return "—"
-    if isinstance(old, (int, float)) and isinstance(new, (int, float)) and not isinstance(old, bool):
+    if (
+        isinstance(old, (int, float))
+        and isinstance(new, (int, float))
+        and not isinstance(old, bool)
+    ):
         return f"{new - old:+.6g} (was {before})"
     return "unchanged" if old == new else f"was {before}"

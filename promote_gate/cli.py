@@ -26,16 +26,32 @@ def _codes(value: str) -> list[str]:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
-    p.add_argument("--config", metavar="FILE", help="configuration file (default: .promote-gate.yaml or pyproject.toml)")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: .promote-gate.yaml or pyproject.toml)",
+    )
 
 
 def _output(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["text", "json"], default="text", help="stdout format")
-    p.add_argument("--output", metavar="FILE", help="write the --format output here instead of stdout")
+    p.add_argument(
+        "--output", metavar="FILE", help="write the --format output here instead of stdout"
+    )
     p.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report")
-    p.add_argument("--select", type=_codes, default=[], metavar="CODES", help="only these rules (codes or prefixes, comma-separated)")
+    p.add_argument(
+        "--select",
+        type=_codes,
+        default=[],
+        metavar="CODES",
+        help="only these rules (codes or prefixes, comma-separated)",
+    )
     p.add_argument("--ignore", type=_codes, default=[], metavar="CODES", help="skip these rules")
-    p.add_argument("--require-data", action="store_true", help="fail where evidence (DVC-tracked content) is not available instead of skipping")
+    p.add_argument(
+        "--require-data",
+        action="store_true",
+        help="fail where evidence (DVC-tracked content) is not available instead of skipping",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,23 +60,43 @@ def build_parser() -> argparse.ArgumentParser:
         description="Create, check and verify versioned release bundles of a DVC pipeline.",
     )
     parser.add_argument("--version", action="version", version=f"promote-gate {__version__}")
-    parser.add_argument("--traceback", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument(
+        "--traceback", action="store_true", help="show tracebacks of internal errors"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("check", help="check bundles against dvc.lock, params, metrics and git history")
+    p = sub.add_parser(
+        "check", help="check bundles against dvc.lock, params, metrics and git history"
+    )
     _common(p)
-    p.add_argument("--rev", help="check this commit's tree (from git objects) instead of the working tree")
-    p.add_argument("--bundle", action="append", default=[], metavar="NAME", help="only this bundle (repeatable)")
+    p.add_argument(
+        "--rev", help="check this commit's tree (from git objects) instead of the working tree"
+    )
+    p.add_argument(
+        "--bundle",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this bundle (repeatable)",
+    )
     _output(p)
 
     p = sub.add_parser("verify", help="verify a bundle directory with nothing but the bundle")
-    p.add_argument("directory", help="the bundle directory (e.g. publish/v1, or what dvc get wrote)")
+    p.add_argument(
+        "directory", help="the bundle directory (e.g. publish/v1, or what dvc get wrote)"
+    )
     _output(p)
 
     p = sub.add_parser("promote", help="create a bundle from the reproduced pipeline")
     _common(p)
     p.add_argument("version", help="the version to create, e.g. v1")
-    p.add_argument("--out", action="append", default=[], metavar="PATH", help="a pipeline output to promote (repeatable; default: config 'outputs')")
+    p.add_argument(
+        "--out",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a pipeline output to promote (repeatable; default: config 'outputs')",
+    )
 
     p = sub.add_parser("rules", help="list the rules")
     p.add_argument("--format", choices=["text", "markdown"], default="text")
@@ -71,8 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print a JSON Schema")
     p.add_argument("which", choices=["manifest", "config"])
 
-    p = sub.add_parser("demo", help="build an example DVC project, promote v1, and show the gate pass and fail")
-    p.add_argument("directory", nargs="?", help="where to build it (default: a new temporary directory)")
+    p = sub.add_parser(
+        "demo", help="build an example DVC project, promote v1, and show the gate pass and fail"
+    )
+    p.add_argument(
+        "directory", nargs="?", help="where to build it (default: a new temporary directory)"
+    )
     return parser
 
 
@@ -100,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from promote_gate.commands import demo
 
             return demo.run(args)
-        parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse refuses first
+        parser.error(f"unknown command {args.command}")  # argparse refuses first; exits 2
     except RefusedError as exc:
         print(f"promote-gate: refused: {exc}", file=sys.stderr)
         return EXIT_VIOLATIONS
@@ -114,7 +154,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         message = f"internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"
         return _fail(args, message)
-    return EXIT_ERROR  # pragma: no cover
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
@@ -129,5 +168,7 @@ def _fail(args: argparse.Namespace, message: str) -> int:
         try:
             write_file(junit_path, junit.render(Report((), "repository", errors=(message,))))
         except OSError as exc:
-            print(f"promote-gate: error: cannot write {junit_path}: {exc.strerror}", file=sys.stderr)
+            print(
+                f"promote-gate: error: cannot write {junit_path}: {exc.strerror}", file=sys.stderr
+            )
     return EXIT_ERROR

@@ -5,6 +5,7 @@ All I/O of ``check`` and ``verify`` happens here (and in the modules it calls).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any
@@ -44,7 +45,7 @@ def _text(data: bytes, name: str) -> str:
 _LOADERS: dict[str, Loader] = {
     "params": load_yaml,
     "metrics": load_json,
-    "lock": lambda data, name: parse_lock(data, name),
+    "lock": parse_lock,
     "report": _text,
     "checksums": _text,
 }
@@ -66,8 +67,14 @@ def read_doc(view: View, path: str, name: str, loader: Loader) -> Doc:
 def list_bundles(view: View, config: Config) -> list[str]:
     """Bundle directory names under the publish root, by version number then name."""
     root = config.publish_root
-    names = {e.path[len(root) + 1 :].split("/", 1)[0] for e in view.files_under(root) if "/" in e.path[len(root) + 1 :]}
-    return sorted(names, key=lambda n: (config.version_number(n) is None, config.version_number(n) or 0, n))
+    names = {
+        e.path[len(root) + 1 :].split("/", 1)[0]
+        for e in view.files_under(root)
+        if "/" in e.path[len(root) + 1 :]
+    }
+    return sorted(
+        names, key=lambda n: (config.version_number(n) is None, config.version_number(n) or 0, n)
+    )
 
 
 class Collector:
@@ -99,7 +106,9 @@ class Collector:
         entries = {e.path[len(lead) :]: e for e in view.files_under(path)}
         manifest = read_doc(view, lead + MANIFEST, MANIFEST, load_json)
         names = doc_names(manifest.value)
-        docs = {role: read_doc(view, lead + rel, rel, _LOADERS[role]) for role, rel in names.items()}
+        docs = {
+            role: read_doc(view, lead + rel, rel, _LOADERS[role]) for role, rel in names.items()
+        }
 
         files: dict[str, FileFacts] = {}
         pointers: set[str] = set()
@@ -116,18 +125,24 @@ class Collector:
                 pointer = parse_pointer(view.read(lead + pointer_rel) or b"", pointer_rel)
             except DocumentError as exc:
                 old = files.get(data_rel, FileFacts(data_rel, "file", in_tree=False))
-                files[data_rel] = FileFacts(**{**old.__dict__, "pointer_error": str(exc)})
+                files[data_rel] = dataclasses.replace(old, pointer_error=str(exc))
                 continue
             if norm(pointer.path, base) != data_rel:
                 old = files.get(data_rel, FileFacts(data_rel, "file", in_tree=False))
                 msg = f"{pointer_rel} tracks {pointer.path!r}, not {data_rel.rsplit('/', 1)[-1]!r}"
-                files[data_rel] = FileFacts(**{**old.__dict__, "pointer_error": msg})
+                files[data_rel] = dataclasses.replace(old, pointer_error=msg)
                 continue
-            old = files.get(data_rel)
-            if old is None:
-                files[data_rel] = FileFacts(data_rel, "file", digest=self._from_cache(pointer.md5), in_tree=False, pointer=pointer)
+            present = files.get(data_rel)
+            if present is None:
+                files[data_rel] = FileFacts(
+                    data_rel,
+                    "file",
+                    digest=self._from_cache(pointer.md5),
+                    in_tree=False,
+                    pointer=pointer,
+                )
             else:
-                files[data_rel] = FileFacts(**{**old.__dict__, "pointer": pointer})
+                files[data_rel] = dataclasses.replace(present, pointer=pointer)
         bookkeeping = frozenset({MANIFEST, ".gitignore", *names.values()})
         for rel in bookkeeping:
             files.pop(rel, None)
@@ -144,7 +159,7 @@ class Collector:
         )
         if self.git is None:
             return facts
-        return BundleFacts(**{**facts.__dict__, "repo": self._evidence(facts, candidate)})
+        return dataclasses.replace(facts, repo=self._evidence(facts, candidate))
 
     # -- what the repository says about it --------------------------------------------
 
@@ -155,7 +170,9 @@ class Collector:
         commit = source.get("commit") if isinstance(source, dict) else None
         resolved = git.resolve(commit) if isinstance(commit, str) and len(commit) >= 40 else None
         known = resolved is not None and resolved == commit
-        ancestor = bool(known and self.checked_commit and git.is_ancestor(str(commit), self.checked_commit))
+        ancestor = bool(
+            known and self.checked_commit and git.is_ancestor(str(commit), self.checked_commit)
+        )
         lock_bytes = git.read_at(str(commit), DVC_LOCK) if known else None
         lock: LockFile | None = None
         lock_error = None

@@ -9,7 +9,7 @@ from importlib import resources
 from typing import Any
 
 from promote_gate.errors import UsageError
-from promote_gate.yamlio import DocumentError, load_yaml
+from promote_gate.yamlio import DocumentError, load_toml, load_yaml
 
 CONFIG_FILE = ".promote-gate.yaml"
 PYPROJECT = "pyproject.toml"
@@ -66,7 +66,9 @@ def _validate(raw: Any, origin: str) -> Config:
                     f"known keys: {', '.join(schema()['properties'])}"
                 )
             elif err.validator == "type":
-                lines.append(f"{key}: expected {err.validator_value}, got {type(err.instance).__name__}")
+                lines.append(
+                    f"{key}: expected {err.validator_value}, got {type(err.instance).__name__}"
+                )
             else:
                 lines.append(f"{key}: {err.message}")
         raise UsageError(f"{origin} is invalid:\n  " + "\n  ".join(lines))
@@ -85,13 +87,9 @@ def parse(data: bytes, name: str) -> Config:
     """Parse configuration file content; ``name`` decides YAML or pyproject.toml."""
     if name.endswith(".toml"):
         try:
-            import tomllib
-        except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
-        try:
-            doc = tomllib.loads(data.decode("utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{name} cannot be read: {exc}") from exc
+            doc = load_toml(data, name)
+        except DocumentError as exc:
+            raise UsageError(str(exc)) from exc
         section = doc.get("tool", {}).get("promote-gate")
         return Config() if section is None else _validate(section, f"{name} [tool.promote-gate]")
     try:

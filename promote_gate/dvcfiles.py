@@ -91,7 +91,9 @@ def _entry(item: Any, wdir: str, where: str) -> LockEntry:
     )
 
 
-def parse_lock(data: bytes, what: str = DVC_LOCK, wdirs: Mapping[str, str] | None = None) -> LockFile:
+def parse_lock(
+    data: bytes, what: str = DVC_LOCK, wdirs: Mapping[str, str] | None = None
+) -> LockFile:
     """Parse a dvc.lock (schema 2.0: DVC 2 and 3). Raises DocumentError."""
     raw = load_yaml(data, what)
     if not isinstance(raw, dict) or not isinstance(raw.get("stages"), dict):
@@ -177,7 +179,11 @@ def _lookup(ctx: Mapping[str, Any], expr: str, where: str) -> Any:
     for part in re.findall(r"[^.\[\]]+", expr.strip()):
         if isinstance(value, Mapping) and part in value:
             value = value[part]
-        elif isinstance(value, list) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
+        elif (
+            isinstance(value, list)
+            and part.lstrip("-").isdigit()
+            and -len(value) <= int(part) < len(value)
+        ):
             value = value[int(part)]
         else:
             raise DocumentError(f"{where}: cannot resolve ${{{expr}}}")
@@ -217,7 +223,7 @@ def _path_items(items: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
         if isinstance(item, str):
             yield item, {}
         elif isinstance(item, dict) and len(item) == 1:
-            (path, opts), = item.items()
+            ((path, opts),) = item.items()
             yield str(path), opts if isinstance(opts, dict) else {}
         else:
             raise DocumentError(f"{where}: cannot read entry {item!r}")
@@ -252,7 +258,9 @@ def _stage(name: str, body: Any, ctx: Mapping[str, Any]) -> StageDef:
     outs: list[OutDef] = []
     for key in ("outs", "metrics", "plots"):
         for path, opts in _path_items(body.get(key), f"{where}: {key}"):
-            outs.append(OutDef(norm(path, wdir), path, bool(opts.get("cache", True)), key == "metrics"))
+            outs.append(
+                OutDef(norm(path, wdir), path, bool(opts.get("cache", True)), key == "metrics")
+            )
     cmd = body.get("cmd")
     if not isinstance(cmd, (str, list)):
         raise DocumentError(f"{where}: 'cmd' must be a string or a list")
@@ -304,8 +312,8 @@ def parse_project(view: View) -> Project | None:
     raw_stages = raw.get("stages") or {}
     if not isinstance(raw_stages, dict):
         raise DocumentError(f"{DVC_YAML}: 'stages' is not a mapping")
-    for name, body in raw_stages.items():
-        name = str(name)
+    for raw_name, body in raw_stages.items():
+        name = str(raw_name)
         if isinstance(body, dict) and "foreach" in body:
             items = _interpolate(body["foreach"], ctx, f"{DVC_YAML}: stage {name}")
             pairs = items.items() if isinstance(items, dict) else ((str(i), i) for i in items)
@@ -315,7 +323,9 @@ def parse_project(view: View) -> Project | None:
         elif isinstance(body, dict) and "matrix" in body:
             for key, item in _matrix(body["matrix"], ctx, name):
                 local = {**ctx, "item": item}
-                stages[f"{name}@{key}"] = _stage(f"{name}@{key}", {k: v for k, v in body.items() if k != "matrix"}, local)
+                stages[f"{name}@{key}"] = _stage(
+                    f"{name}@{key}", {k: v for k, v in body.items() if k != "matrix"}, local
+                )
         else:
             stages[name] = _stage(name, body, ctx)
     metrics = [norm(p) for p, _ in _path_items(raw.get("metrics"), f"{DVC_YAML}: metrics")]
@@ -336,9 +346,11 @@ def _matrix(matrix: Any, ctx: Mapping[str, Any], name: str) -> Iterator[tuple[st
         # DVC names matrix stages by each value, or the value's position for lists/dicts
         parts = [
             f"{k}{i}" if isinstance(v, (dict, list)) else _to_str(v, name)
-            for k, v, i in zip(keys, combo, (c.index(x) for c, x in zip(choices, combo)))
+            for k, v, i in zip(
+                keys, combo, (c.index(x) for c, x in zip(choices, combo, strict=True)), strict=True
+            )
         ]
-        yield "-".join(parts), dict(zip(keys, combo))
+        yield "-".join(parts), dict(zip(keys, combo, strict=True))
 
 
 # --------------------------------------------------------------------------- params, metrics
@@ -427,7 +439,10 @@ def cache_dir(root: str) -> str:
 
 def cache_paths(cache: str, md5: str) -> list[str]:
     """Where DVC 3 (``files/md5/``) and DVC 2 (the cache root) keep an object."""
-    return [os.path.join(cache, "files", "md5", md5[:2], md5[2:]), os.path.join(cache, md5[:2], md5[2:])]
+    return [
+        os.path.join(cache, "files", "md5", md5[:2], md5[2:]),
+        os.path.join(cache, md5[:2], md5[2:]),
+    ]
 
 
 def read_dir_listing(cache: str, md5: str) -> dict[str, str] | None:
@@ -511,7 +526,7 @@ class _Hasher:
             self._digests[path] = self.view.digest(path)
         return self._digests[path]
 
-    def recorded(self, path: str, hash_name: str) -> tuple[str | None, str | None]:
+    def recorded(self, path: str) -> tuple[str | None, str | None]:
         """The hash DVC recorded for a DVC-managed path (pipeline output or .dvc pointer)."""
         pointer = find_pointer(self.view, path)
         if pointer is not None:
@@ -526,7 +541,10 @@ class _Hasher:
             return None, None
         listing = read_dir_listing(self.cache, out.md5)
         if listing is None:
-            return None, f"{path}: the .dir listing of {out.path} is not in the cache (dvc fetch {out.path})"
+            return (
+                None,
+                f"{path}: the .dir listing of {out.path} is not in the cache (dvc fetch {out.path})",
+            )
         return listing.get(path[len(out.path) + 1 :]), None
 
     def current(self, path: str, hash_name: str) -> tuple[str | None, str | None]:
@@ -535,7 +553,11 @@ class _Hasher:
         if entry is not None and entry.kind == "file":
             digest = self._digest(path)
             return (digest.md5_for(hash_name) if digest else None), None
-        files = [e for e in self.view.files_under(path) if e.kind == "file" and not self.ignore.ignored(e.path)]
+        files = [
+            e
+            for e in self.view.files_under(path)
+            if e.kind == "file" and not self.ignore.ignored(e.path)
+        ]
         if files:
             pairs = []
             for e in files:
@@ -549,7 +571,7 @@ class _Hasher:
         if isinstance(self.view, WorktreeView):
             return None, None  # dvc status reports it deleted: the workspace lacks it
         # In a commit's tree, DVC-managed content is not in git: take what DVC recorded.
-        return self.recorded(path, hash_name)
+        return self.recorded(path)
 
 
 def pipeline_status(

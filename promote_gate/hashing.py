@@ -52,7 +52,9 @@ def digest_chunks(chunks: Iterable[bytes], progress: Callable[[int], None] | Non
     for chunk in chunks:
         md5.update(chunk)
         sha.update(chunk)
-        legacy.update(chunk.replace(b"\r\n", b"\n") if _is_text_block(chunk[:TEXT_PROBE]) else chunk)
+        legacy.update(
+            chunk.replace(b"\r\n", b"\n") if _is_text_block(chunk[:TEXT_PROBE]) else chunk
+        )
         size += len(chunk)
         if progress is not None:
             progress(len(chunk))
@@ -75,7 +77,9 @@ def digest_file(path: str, progress: Callable[[int], None] | None = None) -> Dig
 
 def dir_listing(entries: Iterable[tuple[str, str]]) -> bytes:
     """The bytes of DVC's ``.dir`` object for ``(relpath, md5)`` entries."""
-    listing = sorted(({"md5": md5, "relpath": rel} for rel, md5 in entries), key=lambda e: e["relpath"])
+    listing = sorted(
+        ({"md5": md5, "relpath": rel} for rel, md5 in entries), key=lambda e: e["relpath"]
+    )
     return json.dumps(listing, sort_keys=True).encode("utf-8")
 
 

@@ -105,7 +105,9 @@ class Git:
 
     def resolve(self, rev: str) -> str | None:
         """The commit sha ``rev`` names, or None when it names no commit here."""
-        proc = _git(self.root, "rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}")
+        proc = _git(
+            self.root, "rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}"
+        )
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
     def head(self) -> str | None:
@@ -241,7 +243,10 @@ class WorktreeView(View):
                 dirnames[:] = [d for d in dirnames if d not in {".git", ".dvc"}]
             dirnames.sort()
             rel_dir = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
-            for name in [*filenames, *(d for d in dirnames if os.path.islink(os.path.join(dirpath, d)))]:
+            for name in [
+                *filenames,
+                *(d for d in dirnames if os.path.islink(os.path.join(dirpath, d))),
+            ]:
                 rel = name if rel_dir == "." else f"{rel_dir}/{name}"
                 entry = self.entry(rel)
                 if entry is not None:

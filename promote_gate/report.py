@@ -102,14 +102,18 @@ def judge(
         try:
             outcomes = list(rule.check(facts))
         except Exception as exc:
-            detail = traceback.format_exc() if traceback_on_error else f"{type(exc).__name__}: {exc}"
+            detail = (
+                traceback.format_exc() if traceback_on_error else f"{type(exc).__name__}: {exc}"
+            )
             results.append(RuleResult(rule, "error", reason=f"the rule could not run: {detail}"))
             continue
         findings = tuple(o for o in outcomes if isinstance(o, Finding))
         unverified = tuple(o for o in outcomes if isinstance(o, Unverified))
         if require_data and unverified:
             findings += tuple(
-                Finding(u.path, f"not verifiable here (--require-data): {u.reason}", found=u.command)
+                Finding(
+                    u.path, f"not verifiable here (--require-data): {u.reason}", found=u.command
+                )
                 for u in unverified
             )
             unverified = ()
@@ -117,10 +121,13 @@ def judge(
             results.append(RuleResult(rule, "failed", findings, unverified))
         elif unverified:
             what = "; ".join(
-                f"{u.reason}" + (f" (run: {u.command})" if u.command else "") for u in unverified[:3]
+                f"{u.reason}" + (f" (run: {u.command})" if u.command else "")
+                for u in unverified[:3]
             )
             more = f" and {len(unverified) - 3} more" if len(unverified) > 3 else ""
-            results.append(RuleResult(rule, "skipped", (), unverified, f"evidence not available: {what}{more}"))
+            results.append(
+                RuleResult(rule, "skipped", (), unverified, f"evidence not available: {what}{more}")
+            )
         else:
             results.append(RuleResult(rule, "passed"))
     return BundleReport(facts.name, facts.path, tuple(results), facts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 
 import yaml
@@ -48,8 +49,10 @@ _YAML12_RESOLVERS = [
     ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
     (
         "tag:yaml.org,2002:float",
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        (
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
         "-+0123456789.",
     ),
 ]
@@ -64,13 +67,8 @@ for _cls in (Yaml12Loader, Yaml12Dumper):
 
 def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
     value = str(loader.construct_scalar(node))
-    sign = -1 if value.startswith("-") else 1
-    value = value.lstrip("+-")
-    if value.startswith("0o"):
-        return sign * int(value[2:], 8)
-    if value.startswith("0x"):
-        return sign * int(value[2:], 16)
-    return sign * int(value, 10)
+    # base 0 reads the 0o/0x prefixes; plain digits are decimal in YAML 1.2 (012 is 12)
+    return int(value, 0) if value.startswith(("0o", "0x")) else int(value, 10)
 
 
 Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
@@ -149,21 +147,26 @@ def load_json(data: bytes, what: str = "document") -> Any:
     return obj
 
 
+def load_toml(data: bytes, what: str = "document") -> Any:
+    """Parse a TOML document, bounded in size."""
+    _check_size(data, what)
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(_decode(data, what))
+    except tomllib.TOMLDecodeError as exc:
+        raise DocumentError(f"{what} is not valid TOML: {exc}") from exc
+
+
 def load_by_suffix(data: bytes, name: str) -> Any:
     """Load a params or metrics file the way DVC picks a parser: by file extension."""
     lower = name.lower()
     if lower.endswith(".json"):
         return load_json(data, name)
     if lower.endswith(".toml"):
-        _check_size(data, name)
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
-        try:
-            return tomllib.loads(_decode(data, name))
-        except tomllib.TOMLDecodeError as exc:
-            raise DocumentError(f"{name} is not valid TOML: {exc}") from exc
+        return load_toml(data, name)
     if lower.endswith((".yaml", ".yml")) or "." not in lower.rsplit("/", 1)[-1]:
         return load_yaml(data, name)
     raise DocumentError(f"{name}: promote-gate reads YAML, JSON and TOML files, not this one")

@@ -11,7 +11,11 @@ from promote_gate.rules import BY_CODE, RULES, Rule
 
 def explain(rule: Rule) -> str:
     """A rule's documentation, under ruff's headings."""
-    scope = "the bundle alone (also run by `verify`)" if not rule.needs_repo else "the bundle and the repository"
+    scope = (
+        "the bundle alone (also run by `verify`)"
+        if not rule.needs_repo
+        else "the bundle and the repository"
+    )
     if rule.candidates_only:
         scope += "; only for bundles being released"
     return "\n".join(
@@ -38,7 +42,8 @@ def rules_markdown() -> str:
     """The README's rule table."""
     rows = ["| code | name | violated when | `verify` |", "|---|---|---|---|"]
     rows += [
-        f"| {r.code} | {r.name} | {r.summary} | {'yes' if not r.needs_repo else 'no'} |" for r in RULES
+        f"| {r.code} | {r.name} | {r.summary} | {'yes' if not r.needs_repo else 'no'} |"
+        for r in RULES
     ]
     return "\n".join(rows) + "\n"
 
@@ -53,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{rule.code}  {rule.name:<{width}}  {rule.summary}")
         return 0
     if args.command == "explain":
-        rule = BY_CODE.get(args.code.upper())
-        if rule is None:
+        found = BY_CODE.get(args.code.upper())
+        if found is None:
             raise UsageError(f"no rule {args.code}; `promote-gate rules` lists them")
-        print(explain(rule), end="")
+        print(explain(found), end="")
         return 0
     from promote_gate.bundle import manifest_schema
     from promote_gate.config import schema

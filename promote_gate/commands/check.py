@@ -9,8 +9,8 @@ import sys
 from promote_gate import config as config_mod
 from promote_gate.collect import Collector, list_bundles
 from promote_gate.errors import UsageError
-from promote_gate.report import Report, judge, selected_rules
 from promote_gate.repo import CommitView, Git, View, WorktreeView
+from promote_gate.report import Report, judge, selected_rules
 
 
 def write_file(path: str, text: str) -> None:
@@ -67,7 +67,9 @@ def check_repo(
         names = list_bundles(view, config)
         unknown = sorted(set(bundles or ()) - set(names))
         if unknown:
-            raise UsageError(f"no bundle {', '.join(unknown)} under {config.publish_root}/ in the {view.label}")
+            raise UsageError(
+                f"no bundle {', '.join(unknown)} under {config.publish_root}/ in the {view.label}"
+            )
         numbered = [n for n in names if config.version_number(n) is not None]
         newest = max(numbered, key=lambda n: config.version_number(n) or 0) if numbered else None
         chosen = selected_rules(select or config.select, [*config.ignore, *(ignore or ())])
@@ -75,7 +77,9 @@ def check_repo(
         return Report(
             tuple(
                 judge(
-                    collector.bundle(name, f"{config.publish_root}/{name}", candidate=name == newest),
+                    collector.bundle(
+                        name, f"{config.publish_root}/{name}", candidate=name == newest
+                    ),
                     chosen,
                     require_data=require_data,
                     traceback_on_error=traceback_on_error,

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from promote_gate.errors import GateError
-from promote_gate.report import Report
 from promote_gate.repo import git_env
+from promote_gate.report import Report
 
-PREPARE = '''\
+PREPARE = """\
 import csv, os, random, yaml
 p = yaml.safe_load(open("params.yaml"))["prepare"]
 rows = list(csv.reader(open("data/raw.csv")))[1:]
@@ -30,8 +30,8 @@ os.makedirs("data/prepared", exist_ok=True)
 for name, part in (("train", rows[:cut]), ("test", rows[cut:])):
     with open(f"data/prepared/{name}.csv", "w", newline="") as f:
         csv.writer(f).writerows(part)
-'''
-TRAIN = '''\
+"""
+TRAIN = """\
 import csv, json, math, os, yaml
 p = yaml.safe_load(open("params.yaml"))["train"]
 rows = [[float(x) for x in r] for r in csv.reader(open("data/prepared/train.csv"))]
@@ -49,8 +49,8 @@ for epoch in range(p["epochs"]):
     history.append(round(loss / len(rows), 6))
 os.makedirs("models", exist_ok=True)
 json.dump({"weights": [round(v, 8) for v in w], "loss_history": history}, open("models/model.json", "w"), indent=1)
-'''
-EVALUATE = '''\
+"""
+EVALUATE = """\
 import csv, json, math, os
 m = json.load(open("models/model.json"))
 w = m["weights"]
@@ -62,7 +62,7 @@ for *x, y in rows:
     loss -= y * math.log(pr + 1e-12) + (1 - y) * math.log(1 - pr + 1e-12)
 os.makedirs("eval", exist_ok=True)
 json.dump({"acc": round(hits / len(rows), 4), "loss": round(loss / len(rows), 4)}, open("eval/metrics.json", "w"), indent=2)
-'''
+"""
 DVC_YAML = """\
 stages:
   prepare:
@@ -94,7 +94,13 @@ dvc_threshold_bytes: 128   # files above this are DVC-tracked in the bundle
 def run_tool(cwd: Path, *argv: str) -> str:
     """Run git or dvc for the demo; a failure is the demo's error, with the tool's output."""
     cmd = [sys.executable, "-m", "dvc", *argv[1:]] if argv[0] == "dvc" else list(argv)
-    env = git_env() | {"DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "promote-gate demo", "GIT_AUTHOR_EMAIL": "demo@example.invalid", "GIT_COMMITTER_NAME": "promote-gate demo", "GIT_COMMITTER_EMAIL": "demo@example.invalid"}
+    env = git_env() | {
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "promote-gate demo",
+        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
+        "GIT_COMMITTER_NAME": "promote-gate demo",
+        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
+    }
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -105,7 +111,7 @@ def run_tool(cwd: Path, *argv: str) -> str:
 def build_project(root: Path) -> None:
     """A three-stage DVC pipeline (prepare -> train -> evaluate), reproduced and committed."""
     root.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(0)
+    rng = random.Random(0)  # noqa: S311 - reproducible demo data, not secrets
     lines = ["x1,x2,x3,y"]
     for _ in range(400):
         x = [rng.gauss(0, 1) for _ in range(3)]
@@ -144,7 +150,7 @@ def _stale(root: Path) -> None:
 
 
 def _report(root: Path) -> None:
-    _edit(root / "publish/v1/report.md", '| `train.lr` | 0.05 |', '| `train.lr` | 0.02 |')
+    _edit(root / "publish/v1/report.md", "| `train.lr` | 0.05 |", "| `train.lr` | 0.02 |")
 
 
 def _params(root: Path) -> None:
@@ -189,7 +195,10 @@ def run(args: argparse.Namespace) -> int:
     if base.exists() and any(base.iterdir()):
         raise GateError(f"{base} is not empty: give the demo a new directory")
     clean = base / "repo"
-    print(f"Building a DVC project in {clean} (git init, dvc init, dvc add, dvc repro) ...", flush=True)
+    print(
+        f"Building a DVC project in {clean} (git init, dvc init, dvc add, dvc repro) ...",
+        flush=True,
+    )
     build_project(clean)
     bundle = promote(str(clean), "v1", [])
     run_tool(clean, "git", "add", "-A")
@@ -216,7 +225,9 @@ def run(args: argparse.Namespace) -> int:
         caught = broken.exit_code == 1 and code in fired
         ok = ok and caught
         mark = "caught" if caught else "MISSED"
-        print(f"  {mark:7} {what}\n          exit {broken.exit_code}: {', '.join(fired) or 'no violation'}")
+        print(
+            f"  {mark:7} {what}\n          exit {broken.exit_code}: {', '.join(fired) or 'no violation'}"
+        )
     print(f"\nJUnit reports: {base}/junit-*.xml")
     print(f"Try it yourself: cd {clean} && promote-gate check")
     return 0 if ok else 1

@@ -45,7 +45,7 @@ from promote_gate.dvcfiles import (
     read_metrics_file,
 )
 from promote_gate.errors import RefusedError, UsageError
-from promote_gate.hashing import Digest, digest_bytes, digest_file, sha256_hex
+from promote_gate.hashing import Digest, digest_bytes, sha256_hex
 from promote_gate.repo import Git, WorktreeView
 from promote_gate.yamlio import DocumentError, dump_yaml, load_json
 
@@ -55,7 +55,9 @@ class Promoted:
     bundle_path: str  # inside the bundle
     workspace_path: str  # repository-relative, where it is now
     stage: str
-    source_path: str  # the pipeline output path it comes from (a file inside a directory output too)
+    source_path: (
+        str  # the pipeline output path it comes from (a file inside a directory output too)
+    )
     digest: Digest
 
 
@@ -105,16 +107,22 @@ def _gather(view: WorktreeView, lock: LockFile, outs: list[str], cache: str) -> 
             raise RefusedError(f"--out {out} is not an output recorded in {DVC_LOCK}")
         stage, lock_out = hit
         entry = view.entry(out)
-        files = [out] if entry is not None else [
-            e.path for e in view.files_under(out) if not ignore.ignored(e.path)
-        ]
+        files = (
+            [out]
+            if entry is not None
+            else [e.path for e in view.files_under(out) if not ignore.ignored(e.path)]
+        )
         if not files:
-            raise RefusedError(f"{out} is not in the workspace: run `dvc checkout {out}` (or dvc pull)")
+            raise RefusedError(
+                f"{out} is not in the workspace: run `dvc checkout {out}` (or dvc pull)"
+            )
         name = out.rsplit("/", 1)[-1]
         for path in files:
             item = view.entry(path)
             if item is None or item.kind != "file":
-                raise RefusedError(f"{path} is a {item.kind if item else 'missing file'}, not a regular file")
+                raise RefusedError(
+                    f"{path} is a {item.kind if item else 'missing file'}, not a regular file"
+                )
             digest = view.digest(path)
             assert digest is not None
             expected = _expected_md5(stage, path, cache)
@@ -131,15 +139,20 @@ def _gather(view: WorktreeView, lock: LockFile, outs: list[str], cache: str) -> 
             bundle_path = name if path == out else f"{name}/{path[len(out) + 1 :]}"
             found.append(Promoted(bundle_path, path, stage.name, path, digest))
     seen: dict[str, str] = {}
-    for item in found:
-        key = item.bundle_path.casefold()
+    for promoted in found:
+        key = promoted.bundle_path.casefold()
         if key in seen:
-            raise RefusedError(f"{seen[key]} and {item.workspace_path} would both be {item.bundle_path} in the bundle")
-        seen[key] = item.workspace_path
+            raise RefusedError(
+                f"{seen[key]} and {promoted.workspace_path} would both be "
+                f"{promoted.bundle_path} in the bundle"
+            )
+        seen[key] = promoted.workspace_path
     return found
 
 
-def _metrics(view: WorktreeView, lock: LockFile, metrics_files: Iterable[str], cache: str) -> dict[str, Any]:
+def _metrics(
+    view: WorktreeView, lock: LockFile, metrics_files: Iterable[str], cache: str
+) -> dict[str, Any]:
     snap: dict[str, Any] = {}
     for path in metrics_files:
         hit = lock.producer(path)
@@ -147,7 +160,9 @@ def _metrics(view: WorktreeView, lock: LockFile, metrics_files: Iterable[str], c
             continue  # declared but produced by no stage in dvc.lock: not evidence of this state
         data = view.read(path)
         if data is None:
-            raise RefusedError(f"metrics file {path} is not in the workspace: run `dvc checkout {path}`")
+            raise RefusedError(
+                f"metrics file {path} is not in the workspace: run `dvc checkout {path}`"
+            )
         stage, out = hit
         md5 = digest_bytes(data).md5_for(out.hash_name)
         if md5 != _expected_md5(stage, path, cache):
@@ -160,8 +175,14 @@ def _metrics(view: WorktreeView, lock: LockFile, metrics_files: Iterable[str], c
     return snap
 
 
-def _previous(view: WorktreeView, config: config_mod.Config, version: str) -> tuple[str, dict[str, Any]] | None:
-    older = [n for n in list_bundles(view, config) if (config.version_number(n) or 0) < (config.version_number(version) or 0)]
+def _previous(
+    view: WorktreeView, config: config_mod.Config, version: str
+) -> tuple[str, dict[str, Any]] | None:
+    older = [
+        n
+        for n in list_bundles(view, config)
+        if (config.version_number(n) or 0) < (config.version_number(version) or 0)
+    ]
     if not older:
         return None
     name = older[-1]
@@ -187,20 +208,32 @@ def _ensure_cached(cache: str, src: str, md5: str) -> None:
     os.replace(tmp, dest)
 
 
-def promote(repo: str, version: str, outs: list[str], config_path: str | None = None, now: datetime | None = None) -> str:
+def promote(
+    repo: str,
+    version: str,
+    outs: list[str],
+    config_path: str | None = None,
+    now: datetime | None = None,
+) -> str:
     """Create the bundle; return its repository-relative path. Raises RefusedError/UsageError."""
     git = Git.open(repo)
     root = git.root
     view = WorktreeView(root)
     config = config_mod.load(view.read, config_path)
     if config.version_number(version) is None:
-        raise UsageError(f"version {version!r} does not fit the version pattern {config.version_pattern!r}")
+        raise UsageError(
+            f"version {version!r} does not fit the version pattern {config.version_pattern!r}"
+        )
     bundle_rel = f"{config.publish_root}/{version}"
     if view.files_under(bundle_rel) or os.path.exists(os.path.join(root, bundle_rel)):
-        raise RefusedError(f"{bundle_rel} already exists: released versions are never rewritten; cut a new version")
+        raise RefusedError(
+            f"{bundle_rel} already exists: released versions are never rewritten; cut a new version"
+        )
     outs = [norm(o) for o in (outs or list(config.outputs))]
     if not outs:
-        raise UsageError("nothing to promote: pass --out PATH or set 'outputs' in the configuration")
+        raise UsageError(
+            "nothing to promote: pass --out PATH or set 'outputs' in the configuration"
+        )
     head = git.head()
     if head is None:
         raise RefusedError("the repository has no commit yet: commit the pipeline first")
@@ -216,7 +249,9 @@ def promote(repo: str, version: str, outs: list[str], config_path: str | None = 
     params_files = {p.file for st in project.stages.values() for p in st.params} | {DEFAULT_PARAMS}
     dirty = git.changed_paths([DVC_YAML, DVC_LOCK, *sorted(params_files)])
     if dirty:
-        raise RefusedError(f"uncommitted changes in {', '.join(dirty)}: commit them (after `dvc repro`) first")
+        raise RefusedError(
+            f"uncommitted changes in {', '.join(dirty)}: commit them (after `dvc repro`) first"
+        )
     if git.read_at(head, DVC_LOCK) != lock_bytes:
         raise RefusedError(f"{DVC_LOCK} differs from HEAD: commit it first")
 
@@ -224,13 +259,17 @@ def promote(repo: str, version: str, outs: list[str], config_path: str | None = 
     promoted = _gather(view, lock, outs, cache)
     metrics = _metrics(view, lock, project.metrics, cache)
     if not metrics:
-        raise RefusedError(f"no metrics: declare the pipeline's metrics in {DVC_YAML} (stage or top-level `metrics:`)")
+        raise RefusedError(
+            f"no metrics: declare the pipeline's metrics in {DVC_YAML} (stage or top-level `metrics:`)"
+        )
     producing = {p.stage for p in promoted} | {m["stage"] for m in metrics.values()}
     stages = closure(lock, producing)
     status = {k: v for k, v in _dvc_status(root, stages).items() if v}
     if status:
         details = "; ".join(f"{k}: {v}" for k, v in status.items())
-        raise RefusedError(f"the pipeline is not up to date (dvc status: {details}): run `dvc repro` and commit")
+        raise RefusedError(
+            f"the pipeline is not up to date (dvc status: {details}): run `dvc repro` and commit"
+        )
 
     params: dict[str, dict[str, Any]] = {}
     for name in stages:
@@ -239,7 +278,7 @@ def promote(repo: str, version: str, outs: list[str], config_path: str | None = 
     excerpt = {"schema": "2.0", "stages": {name: lock.raw["stages"][name] for name in stages}}
     created = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    files = [
+    files: list[dict[str, Any]] = [
         {
             "path": p.bundle_path,
             "md5": p.digest.md5,
@@ -275,7 +314,9 @@ def promote(repo: str, version: str, outs: list[str], config_path: str | None = 
         ),
         MANIFEST: render_manifest(manifest),
     }
-    sums = {f["path"]: f["sha256"] for f in files} | {n: sha256_hex(t.encode()) for n, t in docs.items()}
+    sums = {str(f["path"]): str(f["sha256"]) for f in files} | {
+        n: sha256_hex(t.encode()) for n, t in docs.items()
+    }
     docs[DEFAULT_NAMES["checksums"]] = render_sha256sums(sums)
 
     dest = os.path.join(root, *bundle_rel.split("/"))
@@ -286,13 +327,22 @@ def promote(repo: str, version: str, outs: list[str], config_path: str | None = 
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a bundle is ordinary content
     try:
         ignored = []
-        for item, entry in zip(promoted, files):
+        for item, entry in zip(promoted, files, strict=True):
             target = os.path.join(tmp, *item.bundle_path.split("/"))
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copyfile(os.path.join(root, item.workspace_path), target)
             if entry["storage"] == "dvc":
                 _ensure_cached(cache, target, item.digest.md5)
-                pointer = {"outs": [{"md5": item.digest.md5, "size": item.digest.size, "hash": "md5", "path": item.bundle_path.rsplit("/", 1)[-1]}]}
+                pointer = {
+                    "outs": [
+                        {
+                            "md5": item.digest.md5,
+                            "size": item.digest.size,
+                            "hash": "md5",
+                            "path": item.bundle_path.rsplit("/", 1)[-1],
+                        }
+                    ]
+                }
                 with open(target + ".dvc", "w", encoding="utf-8") as fobj:
                     fobj.write(dump_yaml(pointer))
                 ignored.append("/" + item.bundle_path)

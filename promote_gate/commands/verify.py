@@ -10,8 +10,8 @@ from promote_gate.collect import Collector
 from promote_gate.commands.check import emit
 from promote_gate.config import Config
 from promote_gate.errors import UsageError
-from promote_gate.report import Report, judge, selected_rules
 from promote_gate.repo import WorktreeView
+from promote_gate.report import Report, judge, selected_rules
 
 
 def run(args: argparse.Namespace) -> int:

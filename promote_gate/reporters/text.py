@@ -13,16 +13,18 @@ _COLOURS = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
 def use_colour(stream: object = None) -> bool:
     stream = sys.stdout if stream is None else stream
     isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    return (
+        bool(isatty and isatty())
+        and "NO_COLOR" not in os.environ
+        and os.environ.get("TERM") != "dumb"
+    )
 
 
 def render(report: Report, colour: bool = False) -> str:
     def c(style: str, text: str) -> str:
         return f"\033[{_COLOURS[style]}m{text}\033[0m" if colour else text
 
-    lines: list[str] = []
-    for error in report.errors:
-        lines.append(c("red", f"error: {error}"))
+    lines = [c("red", f"error: {error}") for error in report.errors]
     for bundle in report.bundles:
         failed = bundle.failed
         head = c("red", "FAIL") if failed else c("green", "ok  ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from promote_gate.facts import BundleFacts
@@ -29,7 +29,7 @@ class Unverified:
     command: str | None = None
 
 
-Outcome = Union[Finding, Unverified]
+Outcome = Finding | Unverified
 Check = Callable[["BundleFacts"], Iterable[Outcome]]
 
 

@@ -34,7 +34,9 @@ def _manifest_invalid(facts: BundleFacts) -> Iterator[Outcome]:
         yield Finding(where, f"{at}: {err.message[:300]}")
     version = facts.manifest_value.get("version")
     if isinstance(version, str) and version != facts.name:
-        yield Finding(where, "manifest version differs from the directory name", facts.name, version)
+        yield Finding(
+            where, "manifest version differs from the directory name", facts.name, version
+        )
 
 
 def _unsafe_path_reason(path: str) -> str | None:
@@ -73,12 +75,20 @@ def _unsafe_path(facts: BundleFacts) -> Iterator[Outcome]:
     for rel, item in facts.files.items():
         reason = _unsafe_path_reason(rel)
         if reason in {"is not valid UTF-8", "contains a control character"}:
-            yield Finding(facts.repo_path(rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")), f"bundle file name {reason}")
+            yield Finding(
+                facts.repo_path(rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")),
+                f"bundle file name {reason}",
+            )
         if item.kind == "symlink":
             target = item.target or ""
             resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
             if target.startswith("/") or resolved.startswith("../") or resolved == "..":
-                yield Finding(facts.repo_path(rel), "symlink leaves the bundle", "a file inside the bundle", target)
+                yield Finding(
+                    facts.repo_path(rel),
+                    "symlink leaves the bundle",
+                    "a file inside the bundle",
+                    target,
+                )
         elif item.kind == "submodule":
             yield Finding(facts.repo_path(rel), "a git submodule inside a bundle is not content")
 
@@ -92,7 +102,9 @@ def _file_missing(facts: BundleFacts) -> Iterator[Outcome]:
         dvc = entry.get("storage") == "dvc"
         if item is None:
             what = f"{path}.dvc pointer" if dvc and facts.repo else path
-            yield Finding(facts.repo_path(path), f"listed in the manifest but {what} is not in the bundle")
+            yield Finding(
+                facts.repo_path(path), f"listed in the manifest but {what} is not in the bundle"
+            )
         elif facts.repo is not None and dvc and item.pointer is None and item.pointer_error is None:
             yield Finding(
                 facts.repo_path(path),
@@ -100,7 +112,9 @@ def _file_missing(facts: BundleFacts) -> Iterator[Outcome]:
                 "(the content would not reach other clones)",
             )
         elif facts.repo is None and not item.in_tree:
-            yield Finding(facts.repo_path(path), "listed in the manifest but only its pointer is here")
+            yield Finding(
+                facts.repo_path(path), "listed in the manifest but only its pointer is here"
+            )
 
 
 def _file_unlisted(facts: BundleFacts) -> Iterator[Outcome]:
@@ -110,10 +124,17 @@ def _file_unlisted(facts: BundleFacts) -> Iterator[Outcome]:
             yield Finding(facts.repo_path(rel), "in the bundle but not listed in the manifest")
 
 
-def _compare_digest(facts: BundleFacts, path: str, entry: dict[str, Any], md5: str, sha: str, size: int) -> Iterator[Outcome]:
+def _compare_digest(
+    facts: BundleFacts, path: str, entry: dict[str, Any], md5: str, sha: str, size: int
+) -> Iterator[Outcome]:
     for key, actual in (("md5", md5), ("sha256", sha), ("size", size)):
         if entry.get(key) != actual:
-            yield Finding(facts.repo_path(path), f"{key} differs from the manifest", str(entry.get(key)), str(actual))
+            yield Finding(
+                facts.repo_path(path),
+                f"{key} differs from the manifest",
+                str(entry.get(key)),
+                str(actual),
+            )
 
 
 def _content_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
@@ -126,11 +147,23 @@ def _content_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
             yield Finding(facts.repo_path(path + ".dvc"), item.pointer_error)
         if item.pointer is not None:
             if item.pointer.md5 != entry.get("md5"):
-                yield Finding(facts.repo_path(path + ".dvc"), "pointer md5 differs from the manifest", str(entry.get("md5")), str(item.pointer.md5))
+                yield Finding(
+                    facts.repo_path(path + ".dvc"),
+                    "pointer md5 differs from the manifest",
+                    str(entry.get("md5")),
+                    str(item.pointer.md5),
+                )
             if item.pointer.size is not None and item.pointer.size != entry.get("size"):
-                yield Finding(facts.repo_path(path + ".dvc"), "pointer size differs from the manifest", str(entry.get("size")), str(item.pointer.size))
+                yield Finding(
+                    facts.repo_path(path + ".dvc"),
+                    "pointer size differs from the manifest",
+                    str(entry.get("size")),
+                    str(item.pointer.size),
+                )
         if item.digest is not None:
-            yield from _compare_digest(facts, path, entry, item.digest.md5, item.digest.sha256, item.digest.size)
+            yield from _compare_digest(
+                facts, path, entry, item.digest.md5, item.digest.sha256, item.digest.size
+            )
         elif item.kind == "file":
             yield Unverified(
                 facts.repo_path(path),
@@ -157,7 +190,12 @@ def _checksums(facts: BundleFacts) -> Iterator[Outcome]:
     for entry in listed_files(facts):
         path = entry.get("path")
         if isinstance(path, str) and sums.get(path) != entry.get("sha256"):
-            yield Finding(where, f"sha256 of {path} disagrees with the manifest", str(entry.get("sha256")), str(sums.get(path, "(no line)")))
+            yield Finding(
+                where,
+                f"sha256 of {path} disagrees with the manifest",
+                str(entry.get("sha256")),
+                str(sums.get(path, "(no line)")),
+            )
     listed = {e.get("path") for e in listed_files(facts)}
     by_name = {d.name: d for d in facts.docs.values()}
     for path, sha in sums.items():
@@ -167,9 +205,14 @@ def _checksums(facts: BundleFacts) -> Iterator[Outcome]:
         if path == MANIFEST:
             other = facts.manifest
         if other is None:
-            yield Finding(where, f"names {path}, which is neither listed in the manifest nor a bundle document")
+            yield Finding(
+                where,
+                f"names {path}, which is neither listed in the manifest nor a bundle document",
+            )
         elif other.digest is not None and other.digest.sha256 != sha:
-            yield Finding(where, f"sha256 of {path} disagrees with the file", sha, other.digest.sha256)
+            yield Finding(
+                where, f"sha256 of {path} disagrees with the file", sha, other.digest.sha256
+            )
 
 
 RULES = (

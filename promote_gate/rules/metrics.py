@@ -40,7 +40,10 @@ def _metrics_snapshot_missing(facts: BundleFacts) -> Iterator[Outcome]:
     elif doc.error:
         yield Finding(where, doc.error)
     elif metrics_snapshot(facts) is None:
-        yield Finding(where, 'the metrics snapshot must map each metrics file to {"md5", "values"} (and name at least one)')
+        yield Finding(
+            where,
+            'the metrics snapshot must map each metrics file to {"md5", "values"} (and name at least one)',
+        )
 
 
 def _metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
@@ -58,15 +61,28 @@ def _metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
         if out.path != path and out.md5 is not None:
             listing = repo.dir_listings.get(out.md5)
             if listing is None:
-                yield Unverified(where, f"{path} is inside {out.path}, whose .dir listing is not in the cache", f"dvc fetch {out.path}")
+                yield Unverified(
+                    where,
+                    f"{path} is inside {out.path}, whose .dir listing is not in the cache",
+                    f"dvc fetch {out.path}",
+                )
                 continue
             expected = listing.get(path[len(out.path) + 1 :])
         if expected != entry["md5"]:
-            yield Finding(where, f"md5 of {path} differs from stage {stage.name} in lock.yaml", str(expected), entry["md5"])
+            yield Finding(
+                where,
+                f"md5 of {path} differs from stage {stage.name} in lock.yaml",
+                str(expected),
+                entry["md5"],
+            )
             continue
         content = repo.content.get(entry["md5"])
         if content is None:
-            yield Unverified(where, f"content of {path} is not available here: values not compared", f"dvc pull {path}")
+            yield Unverified(
+                where,
+                f"content of {path} is not available here: values not compared",
+                f"dvc pull {path}",
+            )
             continue
         try:
             actual = read_metrics_file(content, path)

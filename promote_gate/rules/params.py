@@ -22,7 +22,9 @@ def snapshot(doc: Doc) -> dict[str, dict[str, Any]] | None:
     return value
 
 
-def diff_keys(expected: Mapping[str, Mapping[str, Any]], found: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def diff_keys(
+    expected: Mapping[str, Mapping[str, Any]], found: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
     """Human lines naming each ``file:key`` whose value differs, is missing or is extra."""
     want, have = table_rows(expected), table_rows(found)
     lines = []
@@ -37,7 +39,9 @@ def diff_keys(expected: Mapping[str, Mapping[str, Any]], found: Mapping[str, Map
     return lines
 
 
-def report_claims(facts: BundleFacts, block: str, expected: Mapping[str, Mapping[str, Any]]) -> Iterator[Outcome]:
+def report_claims(
+    facts: BundleFacts, block: str, expected: Mapping[str, Mapping[str, Any]]
+) -> Iterator[Outcome]:
     """The report's front matter and its marked table must both state ``expected``."""
     doc = facts.docs["report"]
     where = facts.repo_path(doc.name)
@@ -57,7 +61,9 @@ def report_claims(facts: BundleFacts, block: str, expected: Mapping[str, Mapping
             yield Finding(where, f"front matter {block}: {line}")
     rows = tables.get(block)
     if rows is None:
-        yield Finding(where, f"the report has no {block} table (<!-- promote-gate:{block} --> block)")
+        yield Finding(
+            where, f"the report has no {block} table (<!-- promote-gate:{block} --> block)"
+        )
         return
     want = table_rows(expected)
     for key in sorted(set(want) | set(rows)):
@@ -65,7 +71,12 @@ def report_claims(facts: BundleFacts, block: str, expected: Mapping[str, Mapping
         if key not in rows:
             yield Finding(where, f"{block} table omits {name}", want[key], "(no row)")
         elif key not in want:
-            yield Finding(where, f"{block} table states {name}, which the snapshot does not have", "(no row)", rows[key])
+            yield Finding(
+                where,
+                f"{block} table states {name}, which the snapshot does not have",
+                "(no row)",
+                rows[key],
+            )
         elif rows[key] != want[key]:
             yield Finding(where, f"{block} table states {name} = {rows[key]}", want[key], rows[key])
 

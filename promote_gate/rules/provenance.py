@@ -19,13 +19,18 @@ def excerpt(facts: BundleFacts) -> LockFile | None:
 
 def _source(facts: BundleFacts) -> dict[str, str]:
     source = facts.manifest_value.get("source")
-    return {k: v for k, v in source.items() if isinstance(v, str)} if isinstance(source, dict) else {}
+    return (
+        {k: v for k, v in source.items() if isinstance(v, str)} if isinstance(source, dict) else {}
+    )
 
 
 def _no_provenance(facts: BundleFacts) -> Iterator[Outcome]:
     lock = excerpt(facts)
     if lock is None:
-        yield Finding(facts.repo_path(facts.docs["lock"].name), "no readable lock.yaml to trace files to (see PG202)")
+        yield Finding(
+            facts.repo_path(facts.docs["lock"].name),
+            "no readable lock.yaml to trace files to (see PG202)",
+        )
         return
     listings = facts.repo.dir_listings if facts.repo else {}
     for entry in listed_files(facts):
@@ -48,7 +53,12 @@ def _no_provenance(facts: BundleFacts) -> Iterator[Outcome]:
             actual = item.digest.md5_dos2unix
         if out.path == src:
             if out.md5 != actual:
-                yield Finding(where, f"md5 differs from output {src} of stage {stage.name}", out.md5, str(actual))
+                yield Finding(
+                    where,
+                    f"md5 differs from output {src} of stage {stage.name}",
+                    out.md5,
+                    str(actual),
+                )
             continue
         listing = listings.get(out.md5)
         if listing is None:
@@ -60,7 +70,12 @@ def _no_provenance(facts: BundleFacts) -> Iterator[Outcome]:
             continue
         expected = listing.get(src[len(out.path) + 1 :])
         if expected != actual:
-            yield Finding(where, f"md5 differs from {src} in output {out.path} of stage {stage.name}", str(expected), str(actual))
+            yield Finding(
+                where,
+                f"md5 differs from {src} in output {out.path} of stage {stage.name}",
+                str(expected),
+                str(actual),
+            )
 
 
 def _lock_excerpt_invalid(facts: BundleFacts) -> Iterator[Outcome]:
@@ -76,7 +91,10 @@ def _lock_excerpt_invalid(facts: BundleFacts) -> Iterator[Outcome]:
     full = facts.repo.source_lock if facts.repo else None
     if lock is None or full is None:
         if facts.repo is not None and full is None:
-            yield Unverified(where, "dvc.lock at source.commit is unavailable (see PG203): upstream closure not checked")
+            yield Unverified(
+                where,
+                "dvc.lock at source.commit is unavailable (see PG203): upstream closure not checked",
+            )
         return
     for stage in lock.stages.values():
         for dep in stage.deps:
@@ -96,7 +114,10 @@ def _lock_evidence_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
     commit = source.get("commit", "")
     where = facts.repo_path(facts.docs["lock"].name)
     if not repo.source_known:
-        yield Finding(facts.repo_path("manifest.json"), f"source.commit {commit} is not in this repository (shallow clone? fetch it)")
+        yield Finding(
+            facts.repo_path("manifest.json"),
+            f"source.commit {commit} is not in this repository (shallow clone? fetch it)",
+        )
         return
     if repo.source_lock_error:
         yield Finding(where, f"{DVC_LOCK} at {commit[:12]}: {repo.source_lock_error}")
@@ -142,7 +163,9 @@ def _source_not_in_history(facts: BundleFacts) -> Iterator[Outcome]:
     assert repo is not None
     commit = _source(facts).get("commit", "")
     if not repo.source_known:
-        yield Finding(facts.repo_path("manifest.json"), f"source.commit {commit} is not in this repository")
+        yield Finding(
+            facts.repo_path("manifest.json"), f"source.commit {commit} is not in this repository"
+        )
     elif not repo.source_is_ancestor:
         yield Finding(
             facts.repo_path("manifest.json"),

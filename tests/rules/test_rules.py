@@ -1,0 +1,263 @@
+"""Every rule fires on a minimal mutation of a real promoted bundle; a clean one passes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Gate, commit_all, run
+
+from promote_gate.rules import BY_CODE, RULES
+
+V1 = "publish/v1"
+
+
+def _edit(repo: Path, rel: str, old: str, new: str) -> None:
+    path = repo / V1 / rel
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {rel}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def _manifest(repo: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    path = repo / V1 / "manifest.json"
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc, indent=2))
+
+
+def _set_file(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(doc: dict[str, Any]) -> None:
+        doc["files"][0][key] = value
+
+    return change
+
+
+def _side_commit(repo: Path) -> None:
+    """source.commit names a commit on another branch: not in the checked history."""
+    run(repo, "git", "checkout", "-q", "-b", "side")
+    side = commit_all(repo, "experiment on a side branch")
+    run(repo, "git", "checkout", "-q", "main")
+    _manifest(repo, lambda d: d["source"].__setitem__("commit", side))
+
+
+def _symlink_out(repo: Path) -> None:
+    (repo / V1 / "escape.yaml").symlink_to("../../params.yaml")
+
+
+def _drop_stage(repo: Path) -> None:
+    text = (repo / V1 / "lock.yaml").read_text()
+    start, end = text.index("  prepare:\n"), text.index("  train:\n")
+    (repo / V1 / "lock.yaml").write_text(text[:start] + text[end:])
+
+
+def _metrics_value(repo: Path) -> None:
+    path = repo / V1 / "metrics.json"
+    doc = json.loads(path.read_text())
+    doc["eval/metrics.json"]["values"]["acc"] = 0.99
+    path.write_text(json.dumps(doc, indent=2))
+
+
+def _report_metric(repo: Path) -> None:
+    path = repo / V1 / "report.md"
+    text = path.read_text()
+    path.write_text(re.sub(r"(\| `acc` \| )[0-9.]+", r"\g<1>0.99", text, count=1))
+
+
+Mutation = Callable[[Path], object]
+CASES: list[tuple[str, str, Mutation]] = [
+    ("PG101", "manifest is a list", lambda r: (r / V1 / "manifest.json").write_text("[]")),
+    (
+        "PG101",
+        "manifest version is not the directory",
+        lambda r: _manifest(r, lambda d: d.__setitem__("version", "v2")),
+    ),
+    ("PG101", "manifest misses a key", lambda r: _manifest(r, lambda d: d.pop("source"))),
+    ("PG102", "pointer removed", lambda r: (r / V1 / "model.json.dvc").unlink()),
+    (
+        "PG102",
+        "listed file gone",
+        lambda r: _manifest(
+            r, lambda d: d["files"].append({**d["files"][0], "path": "other.json"})
+        ),
+    ),
+    ("PG103", "unlisted file", lambda r: (r / V1 / "notes.txt").write_text("hi\n")),
+    ("PG104", "content changed", lambda r: (r / V1 / "model.json").write_text("{}")),
+    ("PG104", "pointer md5 changed", lambda r: _edit(r, "model.json.dvc", "md5: ", "md5: 0")),
+    (
+        "PG104",
+        "SHA256SUMS line wrong",
+        lambda r: _edit(
+            r, "SHA256SUMS", "  params.yaml", "  params.yaml\n" + "0" * 64 + "  extra.bin"
+        ),
+    ),
+    (
+        "PG104",
+        "snapshot edited after checksums",
+        lambda r: _edit(r, "params.yaml", "epochs: 8", "epochs: 8\n"),
+    ),
+    ("PG105", "path escapes", lambda r: _manifest(r, _set_file("path", "../model.json"))),
+    ("PG105", "symlink leaves the bundle", _symlink_out),
+    (
+        "PG201",
+        "wrong stage",
+        lambda r: _manifest(
+            r, _set_file("source", {"stage": "evaluate", "path": "models/model.json"})
+        ),
+    ),
+    ("PG201", "md5 not in the lock", lambda r: _manifest(r, _set_file("md5", "0" * 32))),
+    ("PG202", "lock excerpt missing", lambda r: (r / V1 / "lock.yaml").unlink()),
+    ("PG202", "upstream stage left out", _drop_stage),
+    (
+        "PG203",
+        "lock excerpt edited",
+        lambda r: _edit(
+            r, "lock.yaml", "cmd: python3 src/train.py", "cmd: python3 src/train.py --fast"
+        ),
+    ),
+    (
+        "PG203",
+        "dvc.lock checksum wrong",
+        lambda r: _manifest(r, lambda d: d["source"].__setitem__("dvc_lock_sha256", "0" * 64)),
+    ),
+    (
+        "PG204",
+        "params changed without repro",
+        lambda r: (r / "params.yaml").write_text(
+            (r / "params.yaml").read_text().replace("lr: 0.05", "lr: 0.5")
+        ),
+    ),
+    (
+        "PG204",
+        "code changed without repro",
+        lambda r: (r / "src/train.py").write_text((r / "src/train.py").read_text() + "\n# tweak\n"),
+    ),
+    ("PG205", "source commit on another branch", _side_commit),
+    ("PG301", "params snapshot removed", lambda r: (r / V1 / "params.yaml").unlink()),
+    (
+        "PG301",
+        "params snapshot not YAML",
+        lambda r: (r / V1 / "params.yaml").write_text("a: [1,\n"),
+    ),
+    ("PG302", "params snapshot edited", lambda r: _edit(r, "params.yaml", "lr: 0.05", "lr: 0.02")),
+    (
+        "PG304",
+        "report params table edited",
+        lambda r: _edit(r, "report.md", "| `train.lr` | 0.05 |", "| `train.lr` | 0.02 |"),
+    ),
+    (
+        "PG304",
+        "report front matter edited",
+        lambda r: _edit(r, "report.md", "    train.lr: 0.05", "    train.lr: 0.02"),
+    ),
+    (
+        "PG304",
+        "report states no params",
+        lambda r: _edit(r, "report.md", "<!-- promote-gate:params -->", ""),
+    ),
+    (
+        "PG401",
+        "metrics snapshot not JSON",
+        lambda r: (r / V1 / "metrics.json").write_text("acc: 1"),
+    ),
+    ("PG401", "metrics snapshot removed", lambda r: (r / V1 / "metrics.json").unlink()),
+    ("PG402", "metrics value inflated", _metrics_value),
+    (
+        "PG402",
+        "metrics md5 not the recorded one",
+        lambda r: _edit(r, "metrics.json", '"md5": "', '"md5": "0'),
+    ),
+    ("PG403", "report metrics table edited", _report_metric),
+]
+
+
+def test_every_rule_has_a_failing_case() -> None:
+    assert {code for code, _, _ in CASES} == set(BY_CODE)
+
+
+@pytest.mark.parametrize(("code", "what", "mutate"), CASES, ids=[f"{c}-{w}" for c, w, _ in CASES])
+def test_rule_fires_in_working_tree(
+    repo: Path, gate: Gate, code: str, what: str, mutate: Mutation
+) -> None:
+    mutate(repo)
+    assert code in gate.failed_codes("check", "--repo", str(repo))
+
+
+# The committed tree is what the pre-push hook checks: one case per family, read from git objects.
+COMMITTED = [
+    c
+    for c in CASES
+    if c[1]
+    in {
+        "pointer md5 changed",
+        "unlisted file",
+        "wrong stage",
+        "params changed without repro",
+        "params snapshot edited",
+        "report params table edited",
+        "metrics value inflated",
+        "source commit on another branch",
+    }
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "what", "mutate"), COMMITTED, ids=[f"{c}-{w}" for c, w, _ in COMMITTED]
+)
+def test_rule_fires_in_committed_tree(
+    repo: Path, gate: Gate, code: str, what: str, mutate: Mutation
+) -> None:
+    mutate(repo)
+    commit_all(repo, what)
+    run(repo, "git", "reset", "-q", "--hard", "HEAD~1")  # the working tree no longer shows it
+    sha = run(repo, "git", "rev-parse", "HEAD@{1}").strip()
+    assert code in gate.failed_codes("check", "--repo", str(repo), "--rev", sha)
+
+
+def test_clean_bundle_passes_every_rule(repo: Path, gate: Gate) -> None:
+    for argv in (("check", "--repo", str(repo)), ("check", "--repo", str(repo), "--rev", "HEAD")):
+        code, doc = gate.json(*argv)
+        assert code == 0
+        statuses = {r["code"]: r["status"] for r in doc["bundles"][0]["results"]}
+        assert statuses == dict.fromkeys(BY_CODE, "passed"), statuses
+
+
+def test_rules_are_well_formed() -> None:
+    codes = [r.code for r in RULES]
+    assert len(codes) == len(set(codes))
+    names = [r.name for r in RULES]
+    assert len(names) == len(set(names))
+    for rule in RULES:
+        assert re.fullmatch(r"PG[1-9][0-9]{2}", rule.code)
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)+", rule.name)
+        assert all([rule.summary, rule.rationale, rule.fix, rule.example])
+
+
+def test_missing_data_is_skipped_with_the_command_then_required(repo: Path, gate: Gate) -> None:
+    """In CI the DVC cache is empty: evidence that needs it is skipped, named, never passed."""
+    shutil.rmtree(repo / ".dvc" / "cache")
+    (repo / V1 / "model.json").unlink()
+    code, doc = gate.json("check", "--repo", str(repo), "--rev", "HEAD")
+    assert code == 0
+    results = {r["code"]: r for r in doc["bundles"][0]["results"]}
+    assert results["PG104"]["status"] == "skipped"
+    assert "dvc pull publish/v1/model.json" in results["PG104"]["reason"]
+    assert "PG104" in gate.failed_codes(
+        "check", "--repo", str(repo), "--rev", "HEAD", "--require-data"
+    )
+
+
+def test_stale_pipeline_applies_to_the_newest_bundle_only(repo: Path, gate: Gate) -> None:
+    (repo / "params.yaml").write_text(
+        (repo / "params.yaml").read_text().replace("lr: 0.05", "lr: 0.5")
+    )
+    code, doc = gate.json("check", "--repo", str(repo), "--ignore", "PG204")
+    assert code == 0
+    pg204 = next(r for r in doc["bundles"][0]["results"] if r["code"] == "PG204")
+    assert pg204["status"] == "skipped"
+    assert "--ignore PG204" in pg204["reason"]
