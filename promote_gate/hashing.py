@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -70,9 +72,25 @@ def digest_bytes(data: bytes) -> Digest:
     return digest_chunks(data[i : i + CHUNK] for i in range(0, max(len(data), 1), CHUNK))
 
 
-def digest_file(path: str, progress: Callable[[int], None] | None = None) -> Digest:
+PROGRESS_MIN_BYTES = 64 * 1024 * 1024
+
+
+def digest_file(path: str) -> Digest:
+    """Hash a file; on a terminal, large files show a progress bar on stderr."""
     with open(path, "rb") as fobj:
-        return digest_chunks(read_chunks(fobj), progress)
+        size = os.fstat(fobj.fileno()).st_size
+        if size < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
+            return digest_chunks(read_chunks(fobj))
+        from tqdm import tqdm  # a dependency of dvc; only loaded for large files on a TTY
+
+        with tqdm(
+            total=size,
+            unit="B",
+            unit_scale=True,
+            desc=f"hashing {os.path.basename(path)}",
+            leave=False,
+        ) as bar:
+            return digest_chunks(read_chunks(fobj), bar.update)
 
 
 def dir_listing(entries: Iterable[tuple[str, str]]) -> bytes:
