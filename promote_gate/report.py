@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from promote_gate.facts import BundleFacts
 from promote_gate.rules import RULES, Finding, Rule, Unverified
@@ -78,6 +79,19 @@ def selected_rules(select: Sequence[str], ignore: Sequence[str]) -> dict[str, st
     return chosen
 
 
+_O = TypeVar("_O", Finding, Unverified)
+
+
+def _printable(outcome: _O) -> _O:
+    """File names that are not UTF-8 (read with surrogateescape) made safe for every reporter."""
+    fields = {
+        k: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        for k, v in dataclasses.asdict(outcome).items()
+        if isinstance(v, str)
+    }
+    return dataclasses.replace(outcome, **fields)
+
+
 def judge(
     facts: BundleFacts,
     chosen: dict[str, str | None],
@@ -107,8 +121,8 @@ def judge(
             )
             results.append(RuleResult(rule, "error", reason=f"the rule could not run: {detail}"))
             continue
-        findings = tuple(o for o in outcomes if isinstance(o, Finding))
-        unverified = tuple(o for o in outcomes if isinstance(o, Unverified))
+        findings = tuple(_printable(o) for o in outcomes if isinstance(o, Finding))
+        unverified = tuple(_printable(o) for o in outcomes if isinstance(o, Unverified))
         if require_data and unverified:
             findings += tuple(
                 Finding(

@@ -75,10 +75,7 @@ def _unsafe_path(facts: BundleFacts) -> Iterator[Outcome]:
     for rel, item in facts.files.items():
         reason = _unsafe_path_reason(rel)
         if reason in {"is not valid UTF-8", "contains a control character"}:
-            yield Finding(
-                facts.repo_path(rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")),
-                f"bundle file name {reason}",
-            )
+            yield Finding(facts.repo_path(rel), f"bundle file name {reason}")
         if item.kind == "symlink":
             target = item.target or ""
             resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))

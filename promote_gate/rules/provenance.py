@@ -90,11 +90,12 @@ def _lock_excerpt_invalid(facts: BundleFacts) -> Iterator[Outcome]:
     lock = excerpt(facts)
     full = facts.repo.source_lock if facts.repo else None
     if lock is None or full is None:
-        if facts.repo is not None and full is None:
-            yield Unverified(
-                where,
-                "dvc.lock at source.commit is unavailable (see PG203): upstream closure not checked",
-            )
+        yield Unverified(
+            where,
+            "upstream closure not checked: it needs dvc.lock at source.commit"
+            + (" (see PG203)" if facts.repo else ", which verify does not have"),
+            None if facts.repo else "promote-gate check, in the repository",
+        )
         return
     for stage in lock.stages.values():
         for dep in stage.deps:
@@ -194,6 +195,7 @@ RULES = (
         "upstream closure verbatim.",
         example="lock.yaml holds train but not prepare, whose output train depends on.",
         check=_lock_excerpt_invalid,
+        needs_repo=False,
     ),
     Rule(
         code="PG203",
