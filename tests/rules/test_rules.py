@@ -77,6 +77,7 @@ CASES: list[tuple[str, str, Mutation]] = [
         "manifest version is not the directory",
         lambda r: _manifest(r, lambda d: d.__setitem__("version", "v2")),
     ),
+    ("PG101", "directory is no version", lambda r: (r / V1).rename(r / "publish" / "latest")),
     ("PG101", "manifest misses a key", lambda r: _manifest(r, lambda d: d.pop("source"))),
     ("PG102", "pointer removed", lambda r: (r / V1 / "model.json.dvc").unlink()),
     (
