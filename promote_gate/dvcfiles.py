@@ -316,7 +316,7 @@ def parse_project(view: View) -> Project | None:
         name = str(raw_name)
         if isinstance(body, dict) and "foreach" in body:
             items = _interpolate(body["foreach"], ctx, f"{DVC_YAML}: stage {name}")
-            pairs = items.items() if isinstance(items, dict) else ((str(i), i) for i in items)
+            pairs = items.items() if isinstance(items, dict) else _foreach_keys(items)
             for key, item in pairs:
                 local = {**ctx, "item": item, "key": key}
                 stages[f"{name}@{key}"] = _stage(f"{name}@{key}", body.get("do"), local)
@@ -332,6 +332,14 @@ def parse_project(view: View) -> Project | None:
     metrics += [o.path for st in stages.values() for o in st.outs if o.metric]
     outputs = frozenset(o.path for st in stages.values() for o in st.outs)
     return Project(stages, tuple(dict.fromkeys(metrics)), outputs)
+
+
+def _foreach_keys(items: Any) -> Iterator[tuple[str, Any]]:
+    """DVC's names for ``foreach`` over a list: the item, or its index if any item is a collection."""
+    items = list(items)
+    by_index = any(isinstance(i, (dict, list)) for i in items)
+    for index, item in enumerate(items):
+        yield (str(index) if by_index else _to_str(item, "foreach")), item
 
 
 def _matrix(matrix: Any, ctx: Mapping[str, Any], name: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -549,29 +557,56 @@ class _Hasher:
 
     def current(self, path: str, hash_name: str) -> tuple[str | None, str | None]:
         """(md5 now, reason it could not be computed)."""
+        from promote_gate.repo import WorktreeView
+
         entry = self.view.entry(path)
         if entry is not None and entry.kind == "file":
             digest = self._digest(path)
             return (digest.md5_for(hash_name) if digest else None), None
-        files = [
-            e
-            for e in self.view.files_under(path)
-            if e.kind == "file" and not self.ignore.ignored(e.path)
-        ]
-        if files:
-            pairs = []
-            for e in files:
-                digest = self._digest(e.path)
-                if digest is None:
-                    return None, f"{e.path} cannot be read"
-                pairs.append((e.path[len(path) + 1 :], digest.md5_for(hash_name)))
-            return dir_md5(pairs), None
-        from promote_gate.repo import WorktreeView
+        in_commit = not isinstance(self.view, WorktreeView)
+        if in_commit:
+            # DVC-managed content is not in git: take what DVC recorded for it.
+            recorded, reason = self.recorded(path)
+            if recorded is not None or reason:
+                return recorded, reason
+        pairs: dict[str, str] = {}
+        for e in self.view.files_under(path):
+            if e.kind != "file" or self.ignore.ignored(e.path):
+                continue
+            digest = self._digest(e.path)
+            if digest is None:
+                return None, f"{e.path} cannot be read"
+            pairs[e.path[len(path) + 1 :]] = digest.md5_for(hash_name)
+        if in_commit and pairs:
+            reason = self._add_recorded_under(path, pairs)
+            if reason:
+                return None, reason
+        return (dir_md5(pairs.items()) if pairs else None), None
 
-        if isinstance(self.view, WorktreeView):
-            return None, None  # dvc status reports it deleted: the workspace lacks it
-        # In a commit's tree, DVC-managed content is not in git: take what DVC recorded.
-        return self.recorded(path)
+    def _add_recorded_under(self, path: str, pairs: dict[str, str]) -> str | None:
+        """Add the DVC-managed files below directory ``path`` (outputs, .dvc-tracked) to ``pairs``."""
+        managed: list[tuple[str, str | None]] = [
+            (out.path, out.md5)
+            for stage in self.lock.stages.values()
+            for out in stage.outs
+            if out.path.startswith(path + "/")
+        ]
+        for rel in [r for r in pairs if r.endswith(".dvc")]:
+            pointer = find_pointer(self.view, f"{path}/{rel[: -len('.dvc')]}")
+            if pointer is not None:
+                managed.append((f"{path}/{rel[: -len('.dvc')]}", pointer.md5))
+        for out_path, md5 in managed:
+            rel = out_path[len(path) + 1 :]
+            if not md5:
+                return f"{out_path} has no recorded hash"
+            if not md5.endswith(".dir"):
+                pairs[rel] = md5
+                continue
+            listing = read_dir_listing(self.cache, md5)
+            if listing is None:
+                return f"the .dir listing of {out_path} is not in the cache (dvc fetch {out_path})"
+            pairs.update({f"{rel}/{inner}": value for inner, value in listing.items()})
+        return None
 
 
 def pipeline_status(
@@ -647,7 +682,11 @@ def _compare_params(
         return
     keys = pdef.keys if pdef.keys is not None else list(dict.fromkeys([*actual, *info]))
     for key in keys:
-        found, value = get_dotted(actual, key)
+        # whole-file params are top-level keys, compared literally (a key may contain dots)
+        if pdef.keys is None:
+            found, value = key in actual, actual.get(key)
+        else:
+            found, value = get_dotted(actual, key)
         if not found:
             changes.append(f"param {pdef.file}:{key}: deleted")
         elif key not in info:

@@ -148,6 +148,9 @@ class Git:
 
     def cat_if_exists(self, name: str) -> bytes | None:
         """Read one object (an oid or ``rev:path``), or None when git has no such object."""
+        if "\n" in name:  # the batch protocol is line-based: ask for this one on its own
+            proc = _git(self.root, "cat-file", "blob", name)
+            return proc.stdout if proc.returncode == 0 else None
         if self._batch is None:
             self._batch = subprocess.Popen(
                 ["git", *_SAFE_CONFIG, "cat-file", "--batch"],

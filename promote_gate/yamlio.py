@@ -46,11 +46,15 @@ _YAML11_TAGS = {
 }
 _YAML12_RESOLVERS = [
     ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:int",
+        r"^[-+]?(?:0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$",
+        "-+0123456789",
+    ),
     (
         "tag:yaml.org,2002:float",
         (
-            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"^(?:[-+]?(?:\.[0-9_]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
             r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
         ),
         "-+0123456789.",
@@ -66,38 +70,74 @@ for _cls in (Yaml12Loader, Yaml12Dumper):
 
 
 def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    value = str(loader.construct_scalar(node))
-    # base 0 reads the 0o/0x prefixes; plain digits are decimal in YAML 1.2 (012 is 12)
-    return int(value, 0) if value.startswith(("0o", "0x")) else int(value, 10)
+    value = str(loader.construct_scalar(node)).replace("_", "")
+    sign = -1 if value.startswith("-") else 1
+    digits = value.lstrip("+-")
+    # base 0 reads the 0b/0o/0x prefixes; plain digits are decimal in YAML 1.2 (012 is 12)
+    return sign * (int(digits, 0) if digits[:2] in {"0b", "0o", "0x"} else int(digits, 10))
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    """Refuse duplicate keys, as ruamel (and so DVC) does."""
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in seen
+        except TypeError:
+            continue
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    data: dict[Any, Any] = {}
+    loader.flatten_mapping(node)
+    data.update(loader.construct_pairs(node, deep=True))
+    return data
 
 
 Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+Yaml12Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
-def _check_expansion(obj: Any) -> None:
-    """Refuse documents whose aliases expand beyond reason (the 'billion laughs')."""
-    sizes: dict[int, int] = {}
+MAX_DEPTH = 200
 
-    def size(node: Any, depth: int) -> int:
-        if depth > 200:
-            raise DocumentError("document is nested too deeply")
+
+def _check_expansion(obj: Any, what: str) -> None:
+    """Refuse documents whose aliases expand beyond reason (the 'billion laughs') or nest too deep.
+
+    Shared (aliased) subtrees are measured once; their size and height are remembered, so
+    depth built through aliases counts too.
+    """
+    measured: dict[int, tuple[int, int]] = {}  # id -> (expanded size, height)
+
+    def measure(node: Any, depth: int) -> tuple[int, int]:
         if not isinstance(node, (dict, list)):
-            return 1
-        known = sizes.get(id(node))
-        if known is not None:
-            return known
-        children = node.items() if isinstance(node, dict) else enumerate(node)
-        total = 1
-        for key, value in children:
-            total += size(key, depth + 1) + size(value, depth + 1)
-            if total > MAX_EXPANDED_NODES:
-                raise DocumentError(
-                    f"document expands to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)"
-                )
-        sizes[id(node)] = total
-        return total
+            return 1, 0
+        known = measured.get(id(node))
+        if known is None:
+            if depth > MAX_DEPTH:
+                raise DocumentError(f"{what} is nested too deeply")
+            total, height = 1, 0
+            children = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, value in children:
+                for child in (key, value):
+                    size, child_height = measure(child, depth + 1)
+                    total += size
+                    height = max(height, child_height + 1)
+                if total > MAX_EXPANDED_NODES:
+                    raise DocumentError(
+                        f"{what} expands to more than {MAX_EXPANDED_NODES} nodes (alias bomb?)"
+                    )
+            known = measured[id(node)] = (total, height)
+        if depth + known[1] > MAX_DEPTH:
+            raise DocumentError(f"{what} is nested too deeply")
+        return known
 
-    size(obj, 0)
+    measure(obj, 0)
 
 
 def _check_size(data: bytes, what: str) -> None:
@@ -125,7 +165,7 @@ def load_yaml(data: bytes, what: str = "document") -> Any:
         raise DocumentError(f"{what} is not valid YAML: {_one_line(exc)}") from exc
     except RecursionError as exc:
         raise DocumentError(f"{what} is nested too deeply") from exc
-    _check_expansion(obj)
+    _check_expansion(obj, what)
     return obj
 
 
@@ -143,7 +183,7 @@ def load_json(data: bytes, what: str = "document") -> Any:
         raise DocumentError(f"{what} is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise DocumentError(f"{what} is nested too deeply") from exc
-    _check_expansion(obj)
+    _check_expansion(obj, what)
     return obj
 
 
