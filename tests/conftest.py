@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,21 +60,31 @@ def commit_all(repo: Path, message: str = "change") -> str:
     return run(repo, "git", "rev-parse", "HEAD").strip()
 
 
+@contextmanager
+def pinned_env(home: Path) -> Iterator[None]:
+    """The pinning of ``isolate``, for session- and module-scoped fixtures."""
+    mp = pytest.MonkeyPatch()
+    try:
+        for key in list(os.environ):
+            if key.startswith("GIT_") and key not in _ENV:
+                mp.delenv(key)
+        for key, value in _ENV.items():
+            mp.setenv(key, value)
+        mp.setenv("HOME", str(home))
+        mp.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+        yield
+    finally:
+        mp.undo()
+
+
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo project (prepare -> train -> evaluate, dvc repro), with v1 promoted and committed."""
-    mp = pytest.MonkeyPatch()
-    for key, value in _ENV.items():
-        mp.setenv(key, value)
-    mp.setenv("HOME", str(tmp_path_factory.mktemp("tmplhome")))
-    mp.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-    try:
+    with pinned_env(tmp_path_factory.mktemp("tmplhome")):
         root = tmp_path_factory.mktemp("template") / "repo"
         build_project(root)
         promote(str(root), "v1", [])
         commit_all(root, "Promote v1")
-    finally:
-        mp.undo()
     return root
 
 

@@ -13,13 +13,12 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import _ENV, run
+from conftest import pinned_env, run
 from dvc_data.hashfile.hash import file_md5
 from dvc_data.hashfile.hash_info import HashInfo
 from dvc_data.hashfile.tree import Tree
@@ -37,23 +36,6 @@ from promote_gate.hashing import (
 from promote_gate.repo import WorktreeView
 
 MiB = 2**20
-
-
-@contextmanager
-def pinned_env(home: Path) -> Iterator[None]:
-    """The pinning of conftest's ``template`` fixture, for module-scoped fixtures."""
-    mp = pytest.MonkeyPatch()
-    try:
-        for key in list(os.environ):
-            if key.startswith("GIT_") and key not in _ENV:
-                mp.delenv(key)
-        for key, value in _ENV.items():
-            mp.setenv(key, value)
-        mp.setenv("HOME", str(home))
-        mp.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-        yield
-    finally:
-        mp.undo()
 
 
 # --------------------------------------------------------------------------- file contents

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import _ENV, commit_all, run
+from conftest import commit_all, pinned_env, run
 
 from promote_gate.dvcfiles import StageStatus, parse_lock, parse_project, pipeline_status
 from promote_gate.repo import CommitView, Git, View, WorktreeView
@@ -96,23 +95,6 @@ def edit(path: Path, old: str, new: str) -> None:
 def append(path: Path, text: str) -> None:
     with path.open("a") as fobj:
         fobj.write(text)
-
-
-@contextmanager
-def pinned_env(home: Path) -> Iterator[None]:
-    """The pinning of conftest's ``template`` fixture, for module-scoped fixtures."""
-    mp = pytest.MonkeyPatch()
-    try:
-        for key in list(os.environ):
-            if key.startswith("GIT_") and key not in _ENV:
-                mp.delenv(key)
-        for key, value in _ENV.items():
-            mp.setenv(key, value)
-        mp.setenv("HOME", str(home))
-        mp.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-        yield
-    finally:
-        mp.undo()
 
 
 # --------------------------------------------------------------------------- the demo project

@@ -10,35 +10,18 @@ import os
 import shutil
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import git as gitpython
 import pytest
-from conftest import _ENV, commit_all, run
+from conftest import commit_all, pinned_env, run
 
 from promote_gate.errors import GateError
 from promote_gate.repo import CommitView, Git, TreeEntry, WorktreeView, git_env
 
 LATIN1_FILE = b"caf\xe9.txt"  # not UTF-8: git stores the bytes as they are
 LATIN1_DIR = b"d\xe9j\xe0"
-
-
-@contextmanager
-def pinned_env(home: Path) -> Iterator[None]:
-    """The pinning of conftest's ``template`` fixture, for module-scoped fixtures."""
-    mp = pytest.MonkeyPatch()
-    try:
-        for key in list(os.environ):
-            if key.startswith("GIT_") and key not in _ENV:
-                mp.delenv(key)
-        for key, value in _ENV.items():
-            mp.setenv(key, value)
-        mp.setenv("HOME", str(home))
-        yield
-    finally:
-        mp.undo()
 
 
 def _write(root: Path, rel: bytes, data: bytes, mode: int | None = None) -> None:
