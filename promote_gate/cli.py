@@ -12,8 +12,7 @@ import traceback
 from collections.abc import Sequence
 
 from promote_gate import __version__
-from promote_gate.errors import GateError, RefusedError
-from promote_gate.report import EXIT_ERROR, EXIT_VIOLATIONS
+from promote_gate.errors import EXIT_ERROR, EXIT_VIOLATIONS, GateError, RefusedError
 
 
 def _codes(value: str) -> list[str]:
@@ -34,7 +33,12 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _output(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=["text", "json"], default="text", help="stdout format")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "markdown", "github", "gitlab"],
+        default="text",
+        help="stdout format (github: workflow-command annotations; gitlab: Code Quality JSON)",
+    )
     p.add_argument(
         "--output", metavar="FILE", help="write the --format output here instead of stdout"
     )
@@ -73,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--rev", help="check this commit's tree (from git objects) instead of the working tree"
     )
     p.add_argument(
+        "--base",
+        metavar="REV",
+        help="bundles present at REV are released (they must not change); the rest are new",
+    )
+    p.add_argument(
         "--bundle",
         action="append",
         default=[],
@@ -97,6 +106,48 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="a pipeline output to promote (repeatable; default: config 'outputs')",
     )
+
+    p = sub.add_parser(
+        "ci",
+        help="the CI check: works out head and base in GitHub Actions / GitLab CI, writes reports",
+    )
+    _common(p)
+    p.add_argument("--rev", help="the head to check (default: from the CI, else HEAD)")
+    p.add_argument("--base", metavar="REV", help="the base (default: from the CI, else none)")
+    p.add_argument(
+        "--target-branch", metavar="NAME", help="the branch merged into (default: from the CI)"
+    )
+    p.add_argument(
+        "--remote", default="origin", help="where to fetch missing history (default: origin)"
+    )
+    p.add_argument(
+        "--junit-xml",
+        default="promote-gate-junit.xml",
+        metavar="FILE",
+        help="JUnit report (default: %(default)s)",
+    )
+    p.add_argument("--codequality", metavar="FILE", help="also write a GitLab Code Quality report")
+    p.add_argument(
+        "--policy-from",
+        choices=["base", "head"],
+        default="base",
+        help="read .promote-gate.yaml from the base (default) or, to bootstrap, from the head",
+    )
+    p.add_argument(
+        "--require-data",
+        action="store_true",
+        help="fail where evidence is not available instead of skipping",
+    )
+
+    p = sub.add_parser("hook", help="run as a git hook (pre-push), or pre-commit's pre-push stage")
+    p.add_argument("kind", choices=["pre-push", "pre-commit"])
+    p.add_argument("remote", nargs="?", help="the remote's name, as git passes it")
+    p.add_argument("url", nargs="?", help="the remote's URL, as git passes it")
+    p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
+
+    p = sub.add_parser("install", help="install the pre-push hook into this repository")
+    p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
+    p.add_argument("--force", action="store_true", help="replace a pre-push hook that is not ours")
 
     p = sub.add_parser("rules", help="list the rules")
     p.add_argument("--format", choices=["text", "markdown"], default="text")
@@ -132,6 +183,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from promote_gate.commands import promote
 
             return promote.run(args)
+        if args.command == "ci":
+            from promote_gate.commands import ci
+
+            return ci.run(args)
+        if args.command in {"hook", "install"}:
+            from promote_gate.commands import hook
+
+            return hook.run(args) if args.command == "hook" else hook.install(args)
         if args.command in {"rules", "explain", "schema"}:
             from promote_gate.commands import catalogue
 

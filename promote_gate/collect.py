@@ -25,7 +25,7 @@ from promote_gate.dvcfiles import (
     read_dir_listing,
 )
 from promote_gate.errors import GateError
-from promote_gate.facts import BundleFacts, Doc, FileFacts, RepoEvidence
+from promote_gate.facts import BundleFacts, Doc, FileFacts, ReleaseFacts, RepoEvidence
 from promote_gate.hashing import Digest, digest_bytes, digest_file, sha256_hex
 from promote_gate.repo import CommitView, Git, View
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError, load_json, load_yaml
@@ -75,6 +75,30 @@ def list_bundles(view: View, config: Config) -> list[str]:
     return sorted(
         names, key=lambda n: (config.version_number(n) is None, config.version_number(n) or 0, n)
     )
+
+
+def _changed(base: View, head: View, path: str) -> list[str]:
+    """Paths under ``path`` that differ between two views, as git records them.
+
+    A DVC-tracked file is judged by its pointer: the data file itself is not in git, and in
+    a working tree it is only a checkout of what the pointer names.
+    """
+    before = {e.path: e for e in base.files_under(path)}
+    after = {e.path: e for e in head.files_under(path)}
+    changed = []
+    for item in sorted(set(before) | set(after)):
+        old, new = before.get(item), after.get(item)
+        if old is None and new is not None and item + ".dvc" in after:
+            continue  # a DVC checkout beside its pointer
+        same = (
+            old is not None
+            and new is not None
+            and (old.kind, old.target) == (new.kind, new.target)
+            and (old.kind != "file" or base.read(item) == head.read(item))
+        )
+        if not same:
+            changed.append(item)
+    return changed
 
 
 class Collector:
@@ -160,6 +184,25 @@ class Collector:
         if self.git is None:
             return facts
         return dataclasses.replace(facts, repo=self._evidence(facts, candidate))
+
+    # -- the release boundary ----------------------------------------------------------
+
+    def release(
+        self, base: CommitView | None, name: str, path: str, released: list[str], present: list[str]
+    ) -> ReleaseFacts:
+        """How bundle ``name`` stands against the base: released (and changed?) or a candidate."""
+        numbers = [self.config.version_number(n) for n in present]
+        released_numbers = [self.config.version_number(n) for n in released]
+        facts = ReleaseFacts(
+            base=base.label if base else None,
+            released=name in released,
+            removed=name in released and name not in present,
+            released_versions=tuple(sorted(n for n in released_numbers if n is not None)),
+            versions=tuple(sorted(n for n in numbers if n is not None)),
+        )
+        if base is None or not facts.released or facts.removed:
+            return facts
+        return dataclasses.replace(facts, changes=tuple(_changed(base, self.view, path)))
 
     # -- what the repository says about it --------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ CONFIG_FILE = ".promote-gate.yaml"
 PYPROJECT = "pyproject.toml"
 
 
+DEFAULT_RELEASE_BRANCHES = ("main", "master", "release/*")
+
+
 @dataclass(frozen=True)
 class Config:
     publish_root: str = "publish"
@@ -23,6 +27,7 @@ class Config:
     dvc_threshold_bytes: int = 1024 * 1024
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    release_branches: tuple[str, ...] = DEFAULT_RELEASE_BRANCHES
     origin: str = field(default="defaults", compare=False)
 
     @property
@@ -34,6 +39,11 @@ class Config:
         """The number of a bundle directory name, or None if it does not fit the pattern."""
         match = self._version_re.fullmatch(name)
         return int(match.group(1)) if match else None
+
+    def is_release_branch(self, branch: str) -> bool:
+        """Whether pushes and merge requests to ``branch`` (a name or refs/heads/…) are gated."""
+        name = branch.removeprefix("refs/heads/")
+        return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.release_branches)
 
     def version_name(self, number: int) -> str:
         return self.version_pattern.replace("{n}", str(number))
@@ -79,6 +89,7 @@ def _validate(raw: Any, origin: str) -> Config:
         dvc_threshold_bytes=raw.get("dvc_threshold_bytes", 1024 * 1024),
         select=tuple(raw.get("select", ())),
         ignore=tuple(raw.get("ignore", ())),
+        release_branches=tuple(raw.get("release_branches", DEFAULT_RELEASE_BRANCHES)),
         origin=origin,
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
+
 
 class GateError(Exception):
     """The gate could not run (unreadable repository, bad config, bad usage).

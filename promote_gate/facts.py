@@ -57,6 +57,18 @@ class RepoEvidence:
 
 
 @dataclass(frozen=True)
+class ReleaseFacts:
+    """The bundle against the base revision: released (present at the base) or a candidate."""
+
+    base: str | None  # "commit 1a2b3c…", or None when nothing is released (no base)
+    released: bool
+    removed: bool = False  # released, and gone from the checked revision
+    changes: tuple[str, ...] = ()  # repository paths that differ from the base
+    released_versions: tuple[int, ...] = ()  # version numbers present at the base
+    versions: tuple[int, ...] = ()  # version numbers present at the checked revision
+
+
+@dataclass(frozen=True)
 class BundleFacts:
     name: str  # "v1"
     path: str  # "publish/v1", or the directory given to verify
@@ -64,8 +76,9 @@ class BundleFacts:
     manifest: Doc
     files: Mapping[str, FileFacts]
     docs: Mapping[str, Doc]  # role ("params", "metrics", "lock", "report", "checksums") -> Doc
-    candidate: bool = False
+    candidate: bool = False  # being released: not present at the base
     repo: RepoEvidence | None = None
+    release: ReleaseFacts | None = None
     bookkeeping: frozenset[str] = field(default_factory=frozenset)
 
     @property

@@ -81,7 +81,10 @@ def digest_file(path: str) -> Digest:
         size = os.fstat(fobj.fileno()).st_size
         if size < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
             return digest_chunks(read_chunks(fobj))
-        from tqdm import tqdm  # a dependency of dvc; only loaded for large files on a TTY
+        try:
+            from tqdm import tqdm  # comes with dvc; only loaded for large files on a TTY
+        except ImportError:
+            return digest_chunks(read_chunks(fobj))
 
         with tqdm(
             total=size,

@@ -116,6 +116,31 @@ class Git:
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         return self.ok("merge-base", "--is-ancestor", ancestor, descendant)
 
+    def merge_base(self, a: str, b: str) -> str | None:
+        proc = _git(self.root, "merge-base", a, b)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def has_commit(self, sha: str) -> bool:
+        return self.ok("cat-file", "-e", f"{sha}^{{commit}}")
+
+    def refs(self, prefix: str) -> list[str]:
+        return self.run("for-each-ref", "--format=%(refname)", prefix).split()
+
+    def diff_names(self, a: str, b: str, *paths: str) -> list[str]:
+        """Paths that differ between two commits (limited to ``paths``)."""
+        out = self.run(
+            "diff", "--no-ext-diff", "--no-textconv", "--name-only", "-z", a, b, "--", *paths
+        )
+        return [p for p in out.split("\0") if p]
+
+    def first_unpushed_parent(self, local: str, remote: str | None) -> str | None:
+        """The parent of the oldest commit of ``local`` not on any ref of ``remote`` (or any remote)."""
+        spec = f"--remotes={remote}" if remote else "--remotes"
+        out = self.run("rev-list", "--topo-order", "--reverse", local, "--not", spec).split()
+        if not out:
+            return local  # everything is on the remote already
+        return self.resolve(out[0] + "^")
+
     def changed_paths(self, paths: list[str]) -> list[str]:
         """Paths among ``paths`` that differ between HEAD, the index and the working tree."""
         out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
@@ -305,3 +330,7 @@ def iter_parents(path: str) -> Iterator[str]:
     while "/" in path:
         path = path.rsplit("/", 1)[0]
         yield path
+
+
+def is_zero(sha: str) -> bool:
+    return set(sha) == {"0"}

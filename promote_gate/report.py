@@ -8,12 +8,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
+from promote_gate.errors import EXIT_ERROR, EXIT_OK, EXIT_VIOLATIONS
 from promote_gate.facts import BundleFacts
 from promote_gate.rules import RULES, Finding, Rule, Unverified
 
 Status = Literal["passed", "failed", "skipped", "error"]
-
-EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -104,11 +103,14 @@ def judge(
     results: list[RuleResult] = []
     for rule in RULES:
         skip = chosen.get(rule.code)
+        removed = facts.release is not None and facts.release.removed
+        if skip is None and removed and not rule.applies_to_removed:
+            skip = "the bundle was removed (see PG501)"
         if skip is None and rule.needs_repo and facts.repo is None:
             skip = "needs the repository (verify judges the bundle alone)"
         if skip is None and rule.candidates_only and not facts.candidate:
-            skip = "applies to the bundles being released only (the newest, or those a push adds)"
-        if skip is None and rule.needs_manifest and not manifest_ok:
+            skip = "applies to bundles being released only (those not present at the base revision)"
+        if skip is None and rule.needs_manifest and not manifest_ok and not removed:
             skip = "manifest.json is unusable (see PG101)"
         if skip is not None:
             results.append(RuleResult(rule, "skipped", reason=skip))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+from collections.abc import Callable
 
 from promote_gate import config as config_mod
 from promote_gate.collect import Collector, list_bundles
@@ -53,6 +55,8 @@ def check_repo(
     repo: str,
     *,
     rev: str | None = None,
+    base: str | None = None,
+    policy_from: str = "checked",
     config_path: str | None = None,
     bundles: list[str] | None = None,
     select: list[str] | None = None,
@@ -60,43 +64,78 @@ def check_repo(
     require_data: bool = False,
     traceback_on_error: bool = False,
 ) -> Report:
-    """Collect and judge every bundle (or the named ones) in the working tree or ``rev``."""
+    """Collect and judge the bundles in the working tree or ``rev``.
+
+    With ``base``, bundles present there are released (PG501 guards them) and the others are
+    candidates; without, every bundle is a candidate. ``policy_from="base"`` reads the
+    configuration from the base revision, so a change cannot switch off its own gate.
+    """
     git, view = open_view(repo, rev)
     try:
-        config = config_mod.load(view.read, config_path)
-        names = list_bundles(view, config)
+        base_view = None
+        if base is not None:
+            base_commit = git.resolve(base)
+            if base_commit is None:
+                raise UsageError(f"--base {base}: no such commit in {git.root}")
+            base_view = CommitView(git, base_commit)
+        policy_view = base_view if policy_from == "base" and base_view is not None else view
+        config = config_mod.load(policy_view.read, config_path)
+        notes = _policy_notes(view, policy_view, config_path)
+        present = list_bundles(view, config)
+        released = list_bundles(base_view, config) if base_view else []
+        names = sorted(set(present) | set(released), key=_order(config))
         unknown = sorted(set(bundles or ()) - set(names))
         if unknown:
             raise UsageError(
                 f"no bundle {', '.join(unknown)} under {config.publish_root}/ in the {view.label}"
             )
-        numbered = [n for n in names if config.version_number(n) is not None]
-        newest = max(numbered, key=lambda n: config.version_number(n) or 0) if numbered else None
         chosen = selected_rules(select or config.select, [*config.ignore, *(ignore or ())])
         collector = Collector(view, config, git)
-        return Report(
-            tuple(
+        results = []
+        for name in names:
+            if bundles and name not in bundles:
+                continue
+            path = f"{config.publish_root}/{name}"
+            release = collector.release(base_view, name, path, released, present)
+            facts = collector.bundle(name, path, candidate=not release.released)
+            facts = dataclasses.replace(facts, release=release)
+            results.append(
                 judge(
-                    collector.bundle(
-                        name, f"{config.publish_root}/{name}", candidate=name == newest
-                    ),
-                    chosen,
-                    require_data=require_data,
-                    traceback_on_error=traceback_on_error,
+                    facts, chosen, require_data=require_data, traceback_on_error=traceback_on_error
                 )
-                for name in names
-                if not bundles or name in bundles
-            ),
-            view.label,
-        )
+            )
+        return Report(tuple(results), view.label, notes=tuple(notes))
     finally:
         git.close()
+
+
+def _order(config: config_mod.Config) -> Callable[[str], tuple[bool, int, str]]:
+    def key(name: str) -> tuple[bool, int, str]:
+        number = config.version_number(name)
+        return (number is None, number or 0, name)
+
+    return key
+
+
+def _policy_notes(view: View, policy_view: View, config_path: str | None) -> list[str]:
+    if config_path is not None or policy_view is view:
+        return []
+    mine = [view.read(name) for name in (config_mod.CONFIG_FILE, config_mod.PYPROJECT)]
+    theirs = [policy_view.read(name) for name in (config_mod.CONFIG_FILE, config_mod.PYPROJECT)]
+    if mine == theirs:
+        return []
+    note = (
+        "note: this change edits the promote-gate policy; the policy of the base "
+        f"({policy_view.label}) applies until it is merged"
+    )
+    return [note]
 
 
 def run(args: argparse.Namespace) -> int:
     report = check_repo(
         args.repo,
         rev=args.rev,
+        base=args.base,
         config_path=args.config,
         bundles=args.bundle,
         select=args.select,

@@ -187,10 +187,14 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
 
 
 def run(args: argparse.Namespace) -> int:
+    import importlib.util
+
     from promote_gate.commands.check import check_repo, write_file
     from promote_gate.commands.promote import promote
     from promote_gate.reporters import junit, text
 
+    if importlib.util.find_spec("dvc") is None:
+        raise GateError("the demo runs DVC itself: pip install 'promote-gate[dvc]'")
     base = Path(args.directory or tempfile.mkdtemp(prefix="promote-gate-demo-")).resolve()
     if base.exists() and any(base.iterdir()):
         raise GateError(f"{base} is not empty: give the demo a new directory")

@@ -79,7 +79,10 @@ def closure(lock: LockFile, stages: Iterable[str]) -> list[str]:
 
 def _dvc_status(root: str, stages: list[str]) -> dict[str, Any]:
     """Real ``dvc status`` for the stages: promote trusts DVC itself here."""
-    from dvc.repo import Repo
+    try:
+        from dvc.repo import Repo
+    except ImportError as exc:
+        raise UsageError("promote runs DVC itself: pip install 'promote-gate[dvc]'") from exc
 
     with Repo(root) as repo:
         # DVC resolves bare targets against the process's cwd; name the dvc.yaml explicitly.

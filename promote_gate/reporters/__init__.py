@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from promote_gate.report import Report
-from promote_gate.reporters import json_, junit, text
+from promote_gate.reporters import github, gitlab, json_, junit, markdown, text
 
 Reporter = Callable[[Report], str]
 
@@ -13,4 +13,7 @@ REPORTERS: dict[str, Reporter] = {
     "text": text.render,
     "json": json_.render,
     "junit": junit.render,
+    "markdown": markdown.render,
+    "github": github.render,
+    "gitlab": gitlab.render,
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from promote_gate.rules import integrity, metrics, params, provenance
+from promote_gate.rules import integrity, metrics, params, provenance, release
 from promote_gate.rules.base import Finding, Outcome, Rule, Unverified
 
 RULES: tuple[Rule, ...] = (
@@ -10,6 +10,7 @@ RULES: tuple[Rule, ...] = (
     *provenance.RULES,
     *params.RULES,
     *metrics.RULES,
+    *release.RULES,
 )
 BY_CODE = {rule.code: rule for rule in RULES}
 

@@ -45,6 +45,7 @@ class Rule:
     needs_repo: bool = True  # False: ``verify`` can judge it with nothing but the bundle
     needs_manifest: bool = True  # skipped (with the reason) when manifest.json is unusable
     candidates_only: bool = False  # judged only for the bundles being released
+    applies_to_removed: bool = False  # judged for a released bundle the change removes
 
     @property
     def title(self) -> str:

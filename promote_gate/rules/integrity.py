@@ -32,8 +32,6 @@ def _manifest_invalid(facts: BundleFacts) -> Iterator[Outcome]:
     for err in sorted(validator.iter_errors(doc.value), key=lambda e: list(e.absolute_path)):
         at = "/".join(str(p) for p in err.absolute_path) or "(top level)"
         yield Finding(where, f"{at}: {err.message[:300]}")
-    if facts.repo is not None and facts.version is None:
-        yield Finding(where, f"bundle directory {facts.name!r} does not fit the version pattern")
     version = facts.manifest_value.get("version")
     if isinstance(version, str) and version != facts.name:
         yield Finding(

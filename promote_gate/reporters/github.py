@@ -1,0 +1,39 @@
+"""GitHub Actions workflow commands: one ``::error`` annotation per violation.
+
+GitHub shows at most 10 error annotations per step, so past 10 the first 9 (most severe
+first) are printed and a tenth says how many more there are.
+"""
+
+from __future__ import annotations
+
+from promote_gate.report import Report
+from promote_gate.reporters.gitlab import ranked
+
+MAX_ANNOTATIONS = 10
+
+
+def _data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _prop(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render(report: Report) -> str:
+    items = [f"::error title=promote-gate::{_data(error)}" for error in report.errors]
+    for _rank, rule, finding in ranked(report):
+        message = finding.message
+        if finding.expected is not None or finding.found is not None:
+            message += f" (expected {finding.expected}, found {finding.found})"
+        items.append(
+            f"::error file={_prop(finding.path)},title={_prop(rule.title)}::"
+            f"{_data(message + ' — fix: ' + rule.fix)}"
+        )
+    if len(items) > MAX_ANNOTATIONS:
+        more = len(items) - (MAX_ANNOTATIONS - 1)
+        items = [
+            *items[: MAX_ANNOTATIONS - 1],
+            f"::error title=promote-gate::{more} more violation(s): see the job log and the JUnit report",
+        ]
+    return "".join(f"{item}\n" for item in items)

@@ -1,0 +1,84 @@
+"""Markdown for a pull-request comment or ``$GITHUB_STEP_SUMMARY``."""
+
+from __future__ import annotations
+
+from promote_gate.bundle import table_rows
+from promote_gate.report import BundleReport, Report
+from promote_gate.rules.metrics import metric_values
+from promote_gate.rules.params import snapshot
+
+_VERDICT = {0: "passed", 1: "failed", 2: "could not evaluate"}
+_ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "error": "⚠️"}
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _bundle(bundle: BundleReport) -> list[str]:
+    counts = {s: sum(r.status == s for r in bundle.results) for s in _ICON}
+    status = "FAIL" if counts["failed"] else ("ERROR" if counts["error"] else "ok")
+    lines = [
+        f"### `{bundle.path or bundle.name}`: {status}",
+        "",
+        f"Rules: {counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped"
+        + (f", {counts['error']} could not run" if counts["error"] else ""),
+        "",
+    ]
+    problems = [r for r in bundle.results if r.status in {"failed", "error"}]
+    if problems:
+        lines += ["| rule | file | problem | fix |", "|---|---|---|---|"]
+        for result in problems:
+            for finding in result.findings or ():
+                detail = finding.message
+                if finding.expected is not None or finding.found is not None:
+                    detail += f" (expected {finding.expected}, found {finding.found})"
+                lines.append(
+                    f"| {_ICON[result.status]} {result.rule.title} | `{_md(finding.path)}` "
+                    f"| {_md(detail)} | {_md(result.rule.fix)} |"
+                )
+            if result.status == "error":
+                lines.append(
+                    f"| {_ICON['error']} {result.rule.title} | | {_md(result.reason or '')} | |"
+                )
+        lines.append("")
+    skipped = [r for r in bundle.results if r.status == "skipped" and r.unverified]
+    for result in skipped:
+        lines.append(f"- ⏭️ {result.rule.title}: {_md(result.reason or '')}")
+    if skipped:
+        lines.append("")
+    facts = bundle.facts
+    if facts is not None:
+        for title, values in (
+            ("Params", snapshot(facts.docs["params"])),
+            ("Metrics", metric_values(facts)),
+        ):
+            if values:
+                lines += [
+                    f"<details><summary>{title}</summary>",
+                    "",
+                    "| file | key | value |",
+                    "|---|---|---|",
+                ]
+                lines += [f"| `{f}` | `{k}` | {v} |" for (f, k), v in table_rows(values).items()]
+                lines += ["", "</details>", ""]
+    return lines
+
+
+def render(report: Report) -> str:
+    lines = [
+        f"## promote-gate: {_VERDICT[report.exit_code]}",
+        "",
+        f"Checked the {report.checked}.",
+        "",
+    ]
+    lines += [f"> ⚠️ {_md(error)}" for error in report.errors]
+    lines += [f"> {_md(note)}" for note in report.notes]
+    if report.errors or report.notes:
+        lines.append("")
+    if not report.bundles and not report.errors:
+        lines.append("No release bundles.")
+    for bundle in report.bundles:
+        lines += _bundle(bundle)
+    return "\n".join(lines) + "\n"
