@@ -183,6 +183,12 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
     ("metrics", "metrics snapshot inflated (acc -> 0.99)", _metrics, "PG402"),
     ("unlisted", "a file copied into the released bundle", _unlisted, "PG103"),
     ("swapped", "the released model's pointer replaced in place", _swapped, "PG104"),
+    (
+        "released",
+        "released v1 edited in place, pushed as a push is checked (--base)",
+        _params,
+        "PG501",
+    ),
 ]
 
 
@@ -209,8 +215,8 @@ def run(args: argparse.Namespace) -> int:
     run_tool(clean, "git", "commit", "-q", "-m", "Promote v1")
     print(f"Promoted {bundle} and committed it. Checking the committed tree:\n")
 
-    def gate(repo: Path, name: str) -> Report:
-        report = check_repo(str(repo), rev="HEAD")
+    def gate(repo: Path, name: str, against: str | None = None) -> Report:
+        report = check_repo(str(repo), rev="HEAD", base=against)
         write_file(str(base / f"junit-{name}.xml"), junit.render(report))
         return report
 
@@ -224,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
         mutate(copy)
         run_tool(copy, "git", "add", "-A")
         run_tool(copy, "git", "commit", "-q", "-m", f"demo: {what}")
-        broken = gate(copy, name)
+        broken = gate(copy, name, against="HEAD~1" if code.startswith("PG5") else None)
         fired = sorted({r.rule.code for b in broken.bundles for r in b.failed})
         caught = broken.exit_code == 1 and code in fired
         ok = ok and caught

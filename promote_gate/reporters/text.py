@@ -45,9 +45,13 @@ def render(report: Report, colour: bool = False) -> str:
             elif result.status == "skipped" and result.unverified:
                 lines.append(f"  {c('yellow', rule.code)} {rule.name}  skipped: {result.reason}")
     counts = report.counts()
+    problems = (
+        f"{counts['violations']} violation(s) of {counts['failed']} rule(s)"
+        if counts["violations"]
+        else "no violations"
+    )
     summary = (
-        f"{len(report.bundles)} bundle(s) in the {report.checked}: "
-        f"{counts['violations']} violation(s) of {counts['failed']} rule(s); "
+        f"{len(report.bundles)} bundle(s) in the {report.checked}: {problems}; "
         f"rule checks: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
         + (f", {counts['error']} could not run" if counts["error"] else "")
     )
