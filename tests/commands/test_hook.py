@@ -115,7 +115,9 @@ def test_standalone_script_under_core_hooks_path(pushed: Path, tmp_path: Path) -
     assert "PG501" in result.stderr
 
 
-def test_install_respects_foreign_hooks_and_hooks_path(repo: Path, tmp_path: Path, gate: Gate) -> None:
+def test_install_respects_foreign_hooks_and_hooks_path(
+    repo: Path, tmp_path: Path, gate: Gate
+) -> None:
     hooks = tmp_path / "shared-hooks"
     run(repo, "git", "config", "core.hooksPath", str(hooks))
     hooks.mkdir()
@@ -142,7 +144,12 @@ def test_push_touching_no_bundle_answers_fast_and_light(pushed: Path) -> None:
     )
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=pushed, input=line, capture_output=True, text=True, check=False
+        [sys.executable, "-c", probe],
+        cwd=pushed,
+        input=line,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     elapsed = time.perf_counter() - start
     assert result.stdout.split() == ["0", "False", "False"], result.stderr
@@ -173,12 +180,22 @@ def test_through_the_pre_commit_framework(pushed: Path, tmp_path: Path) -> None:
     installed = pre_commit("install", "--hook-type", "pre-push")
     assert installed.returncode == 0, installed.stdout + installed.stderr
     good = subprocess.run(
-        ["git", "push", "origin", "main"], cwd=pushed, env=env, capture_output=True, text=True, check=False
+        ["git", "push", "origin", "main"],
+        cwd=pushed,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert good.returncode == 0, good.stdout + good.stderr
     _break_v1(pushed)
     bad = subprocess.run(
-        ["git", "push", "origin", "main"], cwd=pushed, env=env, capture_output=True, text=True, check=False
+        ["git", "push", "origin", "main"],
+        cwd=pushed,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert bad.returncode != 0
     assert "PG501" in bad.stdout + bad.stderr
