@@ -139,6 +139,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail where evidence is not available instead of skipping",
     )
 
+    p = sub.add_parser(
+        "diff", help="review a promotion: params, metrics, files, comparability, lock"
+    )
+    _common(p)
+    p.add_argument(
+        "a",
+        nargs="?",
+        help="the baseline: a version or a git revision (default: the configured baseline of B)",
+    )
+    p.add_argument(
+        "b",
+        nargs="?",
+        help="the candidate: a version or a git revision (default: the newest version)",
+    )
+    p.add_argument("--rev", help="read bundles from this commit's tree instead of the working tree")
+    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    p.add_argument("--output", metavar="FILE", help="write here instead of stdout")
+
     p = sub.add_parser("hook", help="run as a git hook (pre-push), or pre-commit's pre-push stage")
     p.add_argument("kind", choices=["pre-push", "pre-commit"])
     p.add_argument("remote", nargs="?", help="the remote's name, as git passes it")
@@ -183,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from promote_gate.commands import promote
 
             return promote.run(args)
+        if args.command == "diff":
+            from promote_gate.commands import diff
+
+            return diff.run(args)
         if args.command == "ci":
             from promote_gate.commands import ci
 

@@ -7,25 +7,38 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
 from promote_gate.bundle import MANIFEST, doc_names
+from promote_gate.compare import Comparison, Side, compare, side_metrics
 from promote_gate.config import Config
 from promote_gate.dvcfiles import (
     DVC_LOCK,
     LockFile,
     cache_dir,
     cache_paths,
+    default_remote,
+    flatten,
     norm,
     parse_lock,
     parse_pointer,
     parse_project,
     pipeline_status,
     read_dir_listing,
+    read_metrics_file,
 )
 from promote_gate.errors import GateError
-from promote_gate.facts import BundleFacts, Doc, FileFacts, ReleaseFacts, RepoEvidence
+from promote_gate.facts import (
+    BundleFacts,
+    ConsumerRead,
+    Doc,
+    FileFacts,
+    ReleaseFacts,
+    RemoteFacts,
+    RepoEvidence,
+)
 from promote_gate.hashing import Digest, digest_bytes, digest_file, sha256_hex
 from promote_gate.repo import CommitView, Git, View
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError, load_json, load_yaml
@@ -101,6 +114,79 @@ def _changed(base: View, head: View, path: str) -> list[str]:
     return changed
 
 
+def side_of_bundle(facts: BundleFacts) -> Side:
+    """A promoted bundle as one side of a comparison (its snapshots, never the cache)."""
+    params = facts.docs["params"].value
+    metrics = facts.docs["metrics"].value
+    lock = facts.docs["lock"].value
+    files = facts.manifest_value.get("files")
+    entries = [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+    return Side(
+        label=facts.name,
+        params=params if isinstance(params, dict) else {},
+        metrics=side_metrics(metrics) if isinstance(metrics, dict) else {},
+        files={str(f.get("path")): (str(f.get("md5")), int(f.get("size") or 0)) for f in entries},
+        lock=lock if isinstance(lock, LockFile) else None,
+        promoted=frozenset(
+            str(f["source"].get("path")) for f in entries if isinstance(f.get("source"), dict)
+        ),
+        metric_stages=frozenset(
+            str(e.get("stage")) for e in metrics.values() if isinstance(e, dict) and e.get("stage")
+        )
+        if isinstance(metrics, dict)
+        else frozenset(),
+    )
+
+
+def side_of_revision(view: CommitView, cache: str | None) -> Side:
+    """The pipeline state at a revision: dvc.lock, its params, and the metrics files it declares."""
+    project = parse_project(view)
+    lock_bytes = view.read(DVC_LOCK)
+    if project is None or lock_bytes is None:
+        raise GateError(f"there is no dvc.yaml and dvc.lock in the {view.label} to compare with")
+    lock = parse_lock(lock_bytes, f"{DVC_LOCK} at {view.commit[:12]}", project.wdirs)
+    params: dict[str, dict[str, Any]] = {}
+    for stage in lock.stages.values():
+        for pfile, values in stage.params.items():
+            params.setdefault(pfile, {}).update(values)
+    metrics: dict[str, dict[str, Any]] = {}
+    stages = set()
+    for path in project.metrics:
+        hit = lock.producer(path)
+        data = view.read(path)
+        if data is None and hit is not None and hit[1].md5 and cache is not None:
+            for cached in cache_paths(cache, hit[1].md5):
+                if os.path.isfile(cached):
+                    with open(cached, "rb") as fobj:
+                        data = fobj.read(MAX_DOCUMENT_BYTES + 1)
+        if data is None:
+            continue
+        metrics[path] = flatten(read_metrics_file(data, path))
+        if hit is not None:
+            stages.add(hit[0].name)
+    return Side(view.label, params, metrics, {}, lock, frozenset(), frozenset(stages))
+
+
+MAX_LINEAGE = 1000  # dvc.lock versions read along the checked history
+_PATH_TOKEN = re.compile(r"[\w.@+-]*[\w.@+-]/[\w./@+-]*|\.dvc/cache")
+
+
+def _listed(facts: BundleFacts) -> list[dict[str, Any]]:
+    files = facts.manifest_value.get("files")
+    return [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+
+
+def _out_hashes(data: bytes | None) -> set[str]:
+    """Every output md5 a dvc.lock records (a broken one records none)."""
+    if data is None:
+        return set()
+    try:
+        lock = parse_lock(data)
+    except DocumentError:
+        return set()
+    return {o.md5 for st in lock.stages.values() for o in st.outs if o.md5}
+
+
 class Collector:
     """Builds :class:`BundleFacts` for bundles in one view of one repository."""
 
@@ -109,6 +195,7 @@ class Collector:
         self.config = config
         self.git = git
         self.cache = cache_dir(view.root) if git is not None else None
+        self._lineage_cache: tuple[dict[str, frozenset[str]], dict[str, str]] | None = None
         if isinstance(view, CommitView):
             self.checked_commit: str | None = view.commit
         else:
@@ -124,7 +211,14 @@ class Collector:
                 return digest_file(path)
         return None
 
-    def bundle(self, name: str, path: str, candidate: bool = False) -> BundleFacts:
+    def bundle(
+        self,
+        name: str,
+        path: str,
+        candidate: bool = False,
+        evidence: bool = True,
+        surface: bool = False,
+    ) -> BundleFacts:
         view = self.view
         lead = f"{path}/" if path else ""
         entries = {e.path[len(lead) :]: e for e in view.files_under(path)}
@@ -154,7 +248,9 @@ class Collector:
             if norm(pointer.path, base) != data_rel:
                 old = files.get(data_rel, FileFacts(data_rel, "file", in_tree=False))
                 msg = f"{pointer_rel} tracks {pointer.path!r}, not {data_rel.rsplit('/', 1)[-1]!r}"
-                files[data_rel] = dataclasses.replace(old, pointer_error=msg)
+                files[data_rel] = dataclasses.replace(
+                    old, pointer_error=msg, pointer_path=pointer.path
+                )
                 continue
             present = files.get(data_rel)
             if present is None:
@@ -164,9 +260,12 @@ class Collector:
                     digest=self._from_cache(pointer.md5),
                     in_tree=False,
                     pointer=pointer,
+                    pointer_path=pointer.path,
                 )
             else:
-                files[data_rel] = dataclasses.replace(present, pointer=pointer)
+                files[data_rel] = dataclasses.replace(
+                    present, pointer=pointer, pointer_path=pointer.path
+                )
         bookkeeping = frozenset({MANIFEST, ".gitignore", *names.values()})
         for rel in bookkeeping:
             files.pop(rel, None)
@@ -181,9 +280,9 @@ class Collector:
             candidate=candidate,
             bookkeeping=bookkeeping,
         )
-        if self.git is None:
+        if self.git is None or not evidence:
             return facts
-        return dataclasses.replace(facts, repo=self._evidence(facts, candidate))
+        return dataclasses.replace(facts, repo=self._evidence(facts, candidate, surface))
 
     # -- the release boundary ----------------------------------------------------------
 
@@ -206,7 +305,7 @@ class Collector:
 
     # -- what the repository says about it --------------------------------------------
 
-    def _evidence(self, facts: BundleFacts, candidate: bool) -> RepoEvidence:
+    def _evidence(self, facts: BundleFacts, candidate: bool, surface: bool) -> RepoEvidence:
         git = self.git
         assert git is not None
         source = facts.manifest_value.get("source")
@@ -239,8 +338,13 @@ class Collector:
                             listings[out.md5] = None
 
         status = status_error = None
+        comparison = comparison_note = None
+        lineage: dict[str, frozenset[str]] | None = None
+        experiments: dict[str, str] = {}
         if candidate:
             status, status_error = self._status(excerpt)
+            comparison, comparison_note = self._compare(facts)
+            lineage, experiments = self._lineage()
         return RepoEvidence(
             checked=self.view.label,
             checked_commit=self.checked_commit,
@@ -253,7 +357,156 @@ class Collector:
             content=self._metrics_content(facts),
             status=status,
             status_error=status_error,
+            comparison=comparison,
+            comparison_note=comparison_note,
+            lineage=lineage,
+            experiments=experiments,
+            exploratory=self._exploratory(facts) if candidate else (),
+            consumer_reads=self._consumer_reads(facts) if surface else (),
+            remote=self._remote(facts) if self.config.require_pushed else None,
         )
+
+    # -- the release boundary: lineage, exploratory paths, consumers, the remote ---------
+
+    def _lineage(self) -> tuple[dict[str, frozenset[str]], dict[str, str]]:
+        """Output md5 -> the commits on the checked lineage whose dvc.lock records it; and
+        md5 -> the experiment ref (``refs/exps/…``) recording it. Computed once."""
+        if self._lineage_cache is not None:
+            return self._lineage_cache
+        git = self.git
+        assert git is not None
+        lineage: dict[str, set[str]] = {}
+        commits = []
+        if self.checked_commit:
+            out = git.run(
+                "log", "--format=%H", "-n", str(MAX_LINEAGE), self.checked_commit, "--", DVC_LOCK
+            )
+            commits = out.split()
+        locks = [(c, git.read_at(c, DVC_LOCK)) for c in commits]
+        if not isinstance(self.view, CommitView):
+            locks.append(("working tree", self.view.read(DVC_LOCK)))
+        for commit, data in locks:
+            for md5 in _out_hashes(data):
+                lineage.setdefault(md5, set()).add(commit)
+        experiments: dict[str, str] = {}
+        for ref in git.refs("refs/exps/"):
+            for md5 in _out_hashes(git.read_at(ref, DVC_LOCK)):
+                experiments.setdefault(md5, ref)
+        self._lineage_cache = ({k: frozenset(v) for k, v in lineage.items()}, experiments)
+        return self._lineage_cache
+
+    def _exploratory(self, facts: BundleFacts) -> tuple[tuple[str, str], ...]:
+        """Promoted paths (in the bundle, or where they came from) matching exploratory globs."""
+        import pathspec
+
+        paths = [str(e.get("path")) for e in _listed(facts)] + [
+            str(e["source"].get("path"))
+            for e in _listed(facts)
+            if isinstance(e.get("source"), dict)
+        ]
+        hits = [
+            (path, pattern)
+            for pattern in self.config.exploratory
+            for spec in [pathspec.GitIgnoreSpec.from_lines([pattern])]
+            for path in paths
+            if spec.match_file(path)
+        ]
+        return tuple(dict.fromkeys(hits))
+
+    def _consumer_reads(self, facts: BundleFacts) -> tuple[ConsumerRead, ...]:
+        """Lines of consumer files that name internal pipeline paths instead of the bundle."""
+        if not self.config.consumers:
+            return ()
+        import pathspec
+
+        consumers = pathspec.GitIgnoreSpec.from_lines(self.config.consumers)
+        project = parse_project(self.view)
+        internal_globs = None
+        internal: set[str] = set()
+        if self.config.internal_paths is None:
+            internal = set(project.outputs) if project else set()
+        else:
+            internal_globs = pathspec.GitIgnoreSpec.from_lines(self.config.internal_paths)
+        publish = {
+            str(e["source"].get("path")): facts.repo_path(str(e.get("path")))
+            for e in _listed(facts)
+            if isinstance(e.get("source"), dict)
+        }
+        reads: list[ConsumerRead] = []
+        for entry in self.view.files_under(""):
+            if entry.kind != "file" or not consumers.match_file(entry.path):
+                continue
+            if entry.path.startswith(self.config.publish_root + "/"):
+                continue
+            data = self.view.read(entry.path) or b""
+            if b"\0" in data[:8000] or len(data) > MAX_DOCUMENT_BYTES:
+                continue
+            for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+                for token in _PATH_TOKEN.findall(line):
+                    path = token.removeprefix("./").rstrip("/")
+                    if path.startswith(self.config.publish_root + "/"):
+                        continue
+                    named = ".dvc/cache" in token or (
+                        internal_globs.match_file(path)
+                        if internal_globs is not None
+                        else any(path == p or path.startswith(p + "/") for p in internal)
+                    )
+                    if named:
+                        instead = publish.get(path, f"{facts.path}/…")
+                        reads.append(ConsumerRead(entry.path, number, token, instead))
+        return tuple(reads)
+
+    def _remote(self, facts: BundleFacts) -> RemoteFacts:
+        """Whether the default DVC remote holds each DVC-stored promoted file (by hash)."""
+        name, url = default_remote(self.view.root)
+        if name is None or url is None:
+            return RemoteFacts(
+                name, url, None, "no default DVC remote is configured (dvc remote add -d)"
+            )
+        if "://" in url and not url.startswith("file://"):
+            return RemoteFacts(
+                name,
+                url,
+                None,
+                f"remote {name} is {url.split('://')[0]}://; promote-gate checks "
+                "local-directory remotes itself",
+            )
+        root = url.removeprefix("file://")
+        present = {}
+        for entry in _listed(facts):
+            if entry.get("storage") == "dvc" and isinstance(entry.get("md5"), str):
+                md5 = str(entry["md5"])
+                present[md5] = any(os.path.exists(p) for p in cache_paths(root, md5))
+        return RemoteFacts(name, url, present)
+
+    # -- the baseline -------------------------------------------------------------------
+
+    def _compare(self, facts: BundleFacts) -> tuple[Comparison | None, str | None]:
+        """The comparison with the configured baseline, or why there is none."""
+        baseline = self.config.baseline
+        names = list_bundles(self.view, self.config)
+        if baseline == "previous":
+            older = [
+                n
+                for n in names
+                if (self.config.version_number(n) or 0) < (facts.version or 0)
+                and self.config.version_number(n) is not None
+            ]
+            if not older:
+                return None, "no earlier promoted version to compare with"
+            baseline = max(older, key=lambda n: self.config.version_number(n) or 0)
+        if baseline in names:
+            other = self.bundle(baseline, f"{self.config.publish_root}/{baseline}", evidence=False)
+            side = side_of_bundle(other)
+        else:
+            assert self.git is not None
+            commit = self.git.resolve(baseline)
+            if commit is None:
+                raise GateError(
+                    f"baseline {baseline!r} is neither a bundle nor a git revision here"
+                )
+            side = side_of_revision(CommitView(self.git, commit), self.cache)
+        return compare(side, side_of_bundle(facts), self.config), None
 
     def _metrics_content(self, facts: BundleFacts) -> dict[str, bytes | None]:
         """The recorded bytes of each snapshot metrics file, found by md5 in git or the cache."""

@@ -17,6 +17,15 @@ PYPROJECT = "pyproject.toml"
 
 
 DEFAULT_RELEASE_BRANCHES = ("main", "master", "release/*")
+DEFAULT_EXPLORATORY = ("exp*/", "scratch/", "tmp/")
+
+
+@dataclass(frozen=True)
+class MetricPolicy:
+    name: str  # dotted, as `dvc metrics show` flattens it
+    direction: str  # "higher" or "lower" is better
+    max_regression: float = 0.0
+    relative: bool = False
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,13 @@ class Config:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     release_branches: tuple[str, ...] = DEFAULT_RELEASE_BRANCHES
+    baseline: str = "previous"
+    comparability_stages: tuple[str, ...] | None = None  # None: the stages producing metrics
+    metrics: tuple[MetricPolicy, ...] = ()
+    require_pushed: bool = False
+    internal_paths: tuple[str, ...] | None = None  # None: "auto", every output in dvc.yaml
+    consumers: tuple[str, ...] = ()
+    exploratory: tuple[str, ...] = DEFAULT_EXPLORATORY
     origin: str = field(default="defaults", compare=False)
 
     @property
@@ -90,6 +106,27 @@ def _validate(raw: Any, origin: str) -> Config:
         select=tuple(raw.get("select", ())),
         ignore=tuple(raw.get("ignore", ())),
         release_branches=tuple(raw.get("release_branches", DEFAULT_RELEASE_BRANCHES)),
+        baseline=raw.get("baseline", "previous"),
+        comparability_stages=(
+            tuple(raw["comparability"]["stages"])
+            if "stages" in raw.get("comparability", {})
+            else None
+        ),
+        metrics=tuple(
+            MetricPolicy(
+                name,
+                spec["direction"],
+                float(spec.get("max_regression", 0.0)),
+                bool(spec.get("relative", False)),
+            )
+            for name, spec in raw.get("metrics", {}).items()
+        ),
+        require_pushed=bool(raw.get("require_pushed", False)),
+        internal_paths=(
+            None if raw.get("internal_paths", "auto") == "auto" else tuple(raw["internal_paths"])
+        ),
+        consumers=tuple(raw.get("consumers", ())),
+        exploratory=tuple(raw.get("exploratory", DEFAULT_EXPLORATORY)),
         origin=origin,
     )
 

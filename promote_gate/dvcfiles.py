@@ -445,6 +445,29 @@ def cache_dir(root: str) -> str:
     return cache
 
 
+def default_remote(root: str) -> tuple[str | None, str | None]:
+    """The default remote's name and URL (a local path made absolute), from .dvc/config(.local)."""
+    name = None
+    urls: dict[str, str] = {}
+    for fname in ("config", "config.local"):  # config.local overrides config, as in DVC
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(os.path.join(root, ".dvc", fname), encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise GateError(f".dvc/{fname} cannot be read: {exc}") from exc
+        if parser.has_option("core", "remote"):
+            name = parser.get("core", "remote")
+        for section in parser.sections():
+            # DVC writes ['remote "name"'] (configobj quoting); plain [remote "name"] also reads
+            found = re.fullmatch(r"""['"]?remote\s+["'](.+?)["']['"]?""", section.strip())
+            if found and parser.has_option(section, "url"):
+                urls[found.group(1)] = parser.get(section, "url")
+    url = urls.get(name) if name else None
+    if url is not None and "://" not in url:
+        url = os.path.normpath(os.path.join(root, ".dvc", url))
+    return name, url
+
+
 def cache_paths(cache: str, md5: str) -> list[str]:
     """Where DVC 3 (``files/md5/``) and DVC 2 (the cache root) keep an object."""
     return [

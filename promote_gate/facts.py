@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from promote_gate.compare import Comparison
 from promote_gate.dvcfiles import LockFile, Pointer, StageStatus
 from promote_gate.hashing import Digest
 from promote_gate.repo import Kind
@@ -37,6 +38,27 @@ class FileFacts:
     in_tree: bool = True  # the file itself is in the view (a git blob or a workspace file)
     pointer: Pointer | None = None  # its ``.dvc`` pointer, when one is next to it
     pointer_error: str | None = None
+    pointer_path: str | None = None  # what the pointer says it tracks (outs[0].path)
+
+
+@dataclass(frozen=True)
+class ConsumerRead:
+    """A consumer file naming an internal pipeline path instead of the release surface."""
+
+    file: str
+    line: int
+    path: str  # the internal path it names
+    instead: str  # the publish path to use
+
+
+@dataclass(frozen=True)
+class RemoteFacts:
+    """The default DVC remote and which promoted objects it holds."""
+
+    name: str | None
+    url: str | None
+    present: Mapping[str, bool] | None  # md5 -> in the remote; None: not checkable here
+    reason: str | None = None  # why it is not checkable
 
 
 @dataclass(frozen=True)
@@ -54,6 +76,13 @@ class RepoEvidence:
     content: Mapping[str, bytes | None]  # md5 -> bytes of small files the rules read
     status: Mapping[str, StageStatus] | None = None  # set for candidates only
     status_error: str | None = None
+    comparison: Comparison | None = None  # with the baseline; candidates only
+    comparison_note: str | None = None  # why there is no comparison
+    lineage: Mapping[str, frozenset[str]] | None = None  # out md5 -> commits recording it
+    experiments: Mapping[str, str] = field(default_factory=dict)  # out md5 -> refs/exps/… ref
+    exploratory: tuple[tuple[str, str], ...] = ()  # (path, glob) hits
+    consumer_reads: tuple[ConsumerRead, ...] = ()  # for the release surface (newest bundle)
+    remote: RemoteFacts | None = None  # when require_pushed is on
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Literal, TypeVar
 
 from promote_gate.errors import EXIT_ERROR, EXIT_OK, EXIT_VIOLATIONS
 from promote_gate.facts import BundleFacts
-from promote_gate.rules import RULES, Finding, Rule, Unverified
+from promote_gate.rules import RULES, Finding, NotApplicable, Rule, Unverified
 
 Status = Literal["passed", "failed", "skipped", "error"]
 
@@ -133,8 +133,11 @@ def judge(
                 for u in unverified
             )
             unverified = ()
+        not_applicable = [o.reason for o in outcomes if isinstance(o, NotApplicable)]
         if findings:
             results.append(RuleResult(rule, "failed", findings, unverified))
+        elif not_applicable and not unverified:
+            results.append(RuleResult(rule, "skipped", reason="; ".join(not_applicable)))
         elif unverified:
             what = "; ".join(
                 f"{u.reason}" + (f" (run: {u.command})" if u.command else "")

@@ -91,13 +91,17 @@ def check_repo(
             )
         chosen = selected_rules(select or config.select, [*config.ignore, *(ignore or ())])
         collector = Collector(view, config, git)
+        numbered = [n for n in present if config.version_number(n) is not None]
+        surface = max(numbered, key=lambda n: config.version_number(n) or 0) if numbered else None
         results = []
         for name in names:
             if bundles and name not in bundles:
                 continue
             path = f"{config.publish_root}/{name}"
             release = collector.release(base_view, name, path, released, present)
-            facts = collector.bundle(name, path, candidate=not release.released)
+            facts = collector.bundle(
+                name, path, candidate=not release.released, surface=name == surface
+            )
             facts = dataclasses.replace(facts, release=release)
             results.append(
                 judge(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -88,6 +89,12 @@ CONFIG = """\
 publish_root: publish
 outputs: [models/model.json]
 dvc_threshold_bytes: 128   # files above this are DVC-tracked in the bundle
+comparability:
+  stages: [evaluate]       # its data and code must be identical between compared releases
+metrics:
+  acc: {direction: higher, max_regression: 0.01}
+  loss: {direction: lower, max_regression: 0.02}
+consumers: ["deploy/**"]   # these must read the release surface, not pipeline outputs
 """
 
 
@@ -192,6 +199,57 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
 ]
 
 
+def _set_params(root: Path, **values: str) -> None:
+    text = (root / "params.yaml").read_text()
+    for key, value in values.items():
+        text = re.sub(rf"(?m)^(  {key}: ).*$", rf"\g<1>{value}", text)
+    (root / "params.yaml").write_text(text)
+
+
+def release_v2(root: Path, **params: str) -> None:
+    """Retrain with new params for real (dvc repro), commit, promote v2, commit."""
+    from promote_gate.commands.promote import promote
+
+    _set_params(root, **params)
+    run_tool(root, "dvc", "repro", "-q")
+    run_tool(root, "git", "commit", "-q", "-am", f"Retrain: {params}")
+    promote(str(root), "v2", [])
+    run_tool(root, "git", "add", "-A")
+    run_tool(root, "git", "commit", "-q", "-m", "Promote v2")
+
+
+def _consumer(root: Path) -> None:
+    (root / "deploy").mkdir()
+    (root / "deploy/serve.yaml").write_text(
+        "model: models/model.json   # the pipeline's, not the release's\n"
+    )
+    run_tool(root, "git", "add", "-A")
+    run_tool(root, "git", "commit", "-q", "-m", "deploy config")
+
+
+def _unpushed(root: Path) -> None:
+    run_tool(root, "dvc", "remote", "add", "-d", "storage", str(root.parent / "dvc-remote"))
+    config = root / ".promote-gate.yaml"
+    config.write_text(config.read_text() + "require_pushed: true\n")
+    run_tool(root, "git", "add", "-A")
+    run_tool(root, "git", "commit", "-q", "-m", "require pushed data")
+
+
+# v2 releases that must be refused: (name, what, params of the retrain, setup before, code)
+V2_MUTATIONS: list[tuple[str, str, dict[str, str], Callable[[Path], None] | None, str]] = [
+    ("regression", "v2 trained 1 epoch: loss 0.24 -> 0.32", {"epochs": "1"}, None, "PG405"),
+    (
+        "comparability",
+        "v2 evaluated on another split (0.25 -> 0.4)",
+        {"lr": "0.5", "split": "0.4"},
+        None,
+        "PG404",
+    ),
+    ("consumer", "deploy/serve.yaml reads models/model.json", {"lr": "0.5"}, _consumer, "PG504"),
+    ("unpushed", "require_pushed, but nothing was dvc pushed", {"lr": "0.5"}, _unpushed, "PG505"),
+]
+
+
 def run(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -231,6 +289,35 @@ def run(args: argparse.Namespace) -> int:
         run_tool(copy, "git", "add", "-A")
         run_tool(copy, "git", "commit", "-q", "-m", f"demo: {what}")
         broken = gate(copy, name, against="HEAD~1" if code.startswith("PG5") else None)
+        fired = sorted({r.rule.code for b in broken.bundles for r in b.failed})
+        caught = broken.exit_code == 1 and code in fired
+        ok = ok and caught
+        mark = "caught" if caught else "MISSED"
+        print(
+            f"  {mark:7} {what}\n          exit {broken.exit_code}: {', '.join(fired) or 'no violation'}"
+        )
+    print(
+        "\nA second release: lr 0.05 -> 0.5, dvc repro, promote v2, checked against v1 as a push is:\n"
+    )
+    v1_commit = run_tool(clean, "git", "rev-parse", "HEAD").strip()
+    released = base / "release-v2"
+    shutil.copytree(clean, released, symlinks=True)
+    release_v2(released, lr="0.5")
+    report = gate(released, "v2", against=v1_commit)
+    print(text.render(report, colour=text.use_colour()))
+    ok = ok and report.exit_code == 0
+    from promote_gate.commands.diff import diff_repo
+    from promote_gate.reporters import diff
+
+    print(diff.markdown(diff_repo(str(released), "v1", "v2")))
+    print("v2 releases that must not pass (each retrained for real and promoted):\n")
+    for name, what, params, setup, code in V2_MUTATIONS:
+        copy = base / f"v2-{name}"
+        shutil.copytree(clean, copy, symlinks=True)
+        if setup is not None:
+            setup(copy)
+        release_v2(copy, **params)
+        broken = gate(copy, f"v2-{name}", against=v1_commit)
         fired = sorted({r.rule.code for b in broken.bundles for r in b.failed})
         caught = broken.exit_code == 1 and code in fired
         ok = ok and caught

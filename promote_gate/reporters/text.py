@@ -37,8 +37,16 @@ def render(report: Report, colour: bool = False) -> str:
                 for finding in result.findings:
                     lines.append(f"  {c('red', rule.code)} {rule.name}  {finding.path}")
                     lines.append(f"      {finding.message}")
-                    if finding.expected is not None or finding.found is not None:
-                        lines.append(f"      expected: {finding.expected}  found: {finding.found}")
+                    sides = [
+                        f"{label}: {value}"
+                        for label, value in (
+                            ("expected", finding.expected),
+                            ("found", finding.found),
+                        )
+                        if value is not None
+                    ]
+                    if sides:
+                        lines.append("      " + "  ".join(sides))
                 lines.append(c("dim", f"      fix: {rule.fix}"))
             elif result.status == "error":
                 lines.append(f"  {c('red', rule.code)} {rule.name}  {result.reason}")

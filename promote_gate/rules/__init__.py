@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from promote_gate.rules import integrity, metrics, params, provenance, release
-from promote_gate.rules.base import Finding, Outcome, Rule, Unverified
+from promote_gate.rules.base import Finding, NotApplicable, Outcome, Rule, Unverified
 
 RULES: tuple[Rule, ...] = (
     *integrity.RULES,
@@ -14,4 +14,4 @@ RULES: tuple[Rule, ...] = (
 )
 BY_CODE = {rule.code: rule for rule in RULES}
 
-__all__ = ["BY_CODE", "RULES", "Finding", "Outcome", "Rule", "Unverified"]
+__all__ = ["BY_CODE", "RULES", "Finding", "NotApplicable", "Outcome", "Rule", "Unverified"]

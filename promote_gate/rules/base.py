@@ -29,7 +29,14 @@ class Unverified:
     command: str | None = None
 
 
-Outcome = Finding | Unverified
+@dataclass(frozen=True)
+class NotApplicable:
+    """The rule has nothing to judge here (a first version has no baseline): skipped, not failed."""
+
+    reason: str
+
+
+Outcome = Finding | Unverified | NotApplicable
 Check = Callable[["BundleFacts"], Iterable[Outcome]]
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from promote_gate.compare import Comparison
 from promote_gate.dvcfiles import flatten, read_metrics_file
 from promote_gate.facts import BundleFacts
-from promote_gate.rules.base import Finding, Outcome, Rule, Unverified
+from promote_gate.rules.base import Finding, NotApplicable, Outcome, Rule, Unverified
 from promote_gate.rules.params import diff_keys, report_claims
 from promote_gate.rules.provenance import excerpt
 from promote_gate.yamlio import DocumentError
@@ -99,6 +100,48 @@ def _report_metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
         yield from report_claims(facts, "metrics", values)
 
 
+def _comparison(facts: BundleFacts) -> Comparison | None:
+    return facts.repo.comparison if facts.repo else None
+
+
+def _not_comparable(facts: BundleFacts) -> Iterator[Outcome]:
+    comparison = _comparison(facts)
+    where = facts.repo_path(facts.docs["metrics"].name)
+    if comparison is None:
+        note = facts.repo.comparison_note if facts.repo else None
+        yield NotApplicable(note or "no baseline to compare with")
+        return
+    for problem in comparison.not_comparable:
+        yield Finding(where, f"not comparable with {comparison.baseline.label}: {problem}")
+
+
+def _regression(facts: BundleFacts) -> Iterator[Outcome]:
+    comparison = _comparison(facts)
+    where = facts.repo_path(facts.docs["metrics"].name)
+    if comparison is None:
+        note = facts.repo.comparison_note if facts.repo else None
+        yield NotApplicable(note or "no baseline to compare with")
+        return
+    if not comparison.comparable:
+        yield Unverified(
+            where, f"the metrics are not comparable with {comparison.baseline.label} (PG404)"
+        )
+        return
+    for delta in comparison.metrics:
+        policy = delta.policy
+        if policy is None or not delta.regressed:
+            continue
+        bound = f"{policy.max_regression:g}" + (" relative" if policy.relative else "")
+        yield Finding(
+            where,
+            f"{delta.key} ({delta.file}) regressed vs {comparison.baseline.label}: "
+            f"{delta.old} -> {delta.new} (delta {delta.delta:+.6g}; {policy.direction} is better, "
+            f"allowed regression {bound})",
+            expected=f"at most {bound} worse than {delta.old}",
+            found=str(delta.new),
+        )
+
+
 RULES = (
     Rule(
         code="PG401",
@@ -131,5 +174,31 @@ RULES = (
         example="report.md's metrics table says acc 0.95 while the snapshot says 0.91.",
         check=_report_metrics_mismatch,
         needs_repo=False,
+    ),
+    Rule(
+        code="PG404",
+        name="metrics-not-comparable",
+        summary="the candidate and its baseline disagree on a comparability stage's dependencies "
+        "(other than promoted files) or command, or on the metric keys a policy names",
+        rationale="A metric diff between runs evaluated on different data or code compares "
+        "different things; any improvement or regression it shows means nothing.",
+        fix="Evaluate both states on the same data and code (re-run the baseline's evaluation, or "
+        "set `baseline:` to a comparable state); change the eval data in a release of its own.",
+        example="the evaluate stage's data/prepared differs because the split param changed.",
+        check=_not_comparable,
+        candidates_only=True,
+    ),
+    Rule(
+        code="PG405",
+        name="metric-regression",
+        summary="a metric with a policy moved against its direction by more than allowed, "
+        "vs the baseline",
+        rationale="Releasing a model that is worse than the one consumers have, without anyone "
+        "deciding so, is the regression a release gate exists to stop.",
+        fix="Improve the model, or, if the trade-off is intended, relax the policy in "
+        "`.promote-gate.yaml` in a reviewed change of its own.",
+        example="acc fell from 0.91 to 0.85 with `acc: {direction: higher, max_regression: 0.01}`.",
+        check=_regression,
+        candidates_only=True,
     ),
 )

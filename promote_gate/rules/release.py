@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator
 
 from promote_gate.bundle import MANIFEST
 from promote_gate.facts import BundleFacts
-from promote_gate.rules.base import Finding, Outcome, Rule
+from promote_gate.rules.base import Finding, NotApplicable, Outcome, Rule, Unverified
+from promote_gate.rules.integrity import listed_files
+from promote_gate.rules.provenance import excerpt
 
 
 def _released_version_mutated(facts: BundleFacts) -> Iterator[Outcome]:
@@ -46,6 +49,97 @@ def _version_order(facts: BundleFacts) -> Iterator[Outcome]:
         yield Finding(facts.path, f"version {facts.version} skips {facts.version - 1}")
 
 
+def _source_out(facts: BundleFacts, entry: dict[str, object]) -> str | None:
+    """The md5 lock.yaml records for the output a promoted file comes from (a file or a .dir)."""
+    lock = excerpt(facts)
+    source = entry.get("source")
+    if lock is None or not isinstance(source, dict):
+        return None
+    hit = lock.producer(str(source.get("path")))
+    return hit[1].md5 if hit else None
+
+
+def _exploratory_leak(facts: BundleFacts) -> Iterator[Outcome]:
+    repo = facts.repo
+    assert repo is not None
+    for path, pattern in repo.exploratory:
+        yield Finding(
+            facts.repo_path(MANIFEST), f"{path} matches the exploratory pattern {pattern!r}"
+        )
+    if repo.lineage is None:
+        return
+    states: dict[str, frozenset[str]] = {}
+    for entry in listed_files(facts):
+        md5 = _source_out(facts, entry)
+        path = facts.repo_path(str(entry.get("path")))
+        if md5 is None:
+            continue  # PG201 names files that trace to nothing
+        commits = repo.lineage.get(md5, frozenset())
+        if not commits:
+            ref = repo.experiments.get(md5)
+            where = (
+                f"only in the experiment {ref}" if ref else "in no dvc.lock on the release lineage"
+            )
+            yield Finding(path, f"its output {md5} is recorded {where}")
+            continue
+        states[path] = commits
+    if len(states) > 1 and not frozenset.intersection(*states.values()):
+        yield Finding(
+            facts.path,
+            "the bundle mixes outputs of different lock states: no single dvc.lock records "
+            f"them all ({', '.join(sorted(states))})",
+        )
+
+
+def _internal_path_leak(facts: BundleFacts) -> Iterator[Outcome]:
+    repo = facts.repo
+    assert repo is not None
+    for read in repo.consumer_reads:
+        yield Finding(
+            read.file,
+            f"line {read.line} reads the internal path {read.path}; consumers must read the "
+            f"release surface: {read.instead}",
+            expected=read.instead,
+            found=read.path,
+        )
+    for rel, item in facts.files.items():
+        target = item.target if item.kind == "symlink" else item.pointer_path
+        if target is None:
+            continue
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+        if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+            kind = "symlink" if item.kind == "symlink" else ".dvc pointer"
+            yield Finding(facts.repo_path(rel), f"the {kind} resolves outside the bundle: {target}")
+
+
+def _data_not_pushed(facts: BundleFacts) -> Iterator[Outcome]:
+    repo = facts.repo
+    assert repo is not None
+    remote = repo.remote
+    if remote is None:
+        yield NotApplicable("require_pushed is off")
+        return
+    if remote.present is None:
+        if remote.name is None:
+            yield Finding(".dvc/config", remote.reason or "no default DVC remote")
+        else:
+            yield Unverified(
+                facts.path,
+                remote.reason or "remote not checkable",
+                f"dvc status -c -r {remote.name}",
+            )
+        return
+    for entry in listed_files(facts):
+        md5 = entry.get("md5")
+        if entry.get("storage") == "dvc" and isinstance(md5, str) and not remote.present.get(md5):
+            path = facts.repo_path(str(entry.get("path")))
+            yield Finding(
+                path,
+                f"content {md5} is not in the DVC remote {remote.name} ({remote.url}): "
+                f"consumers cannot dvc pull this release (run: dvc push {path})",
+            )
+
+
 RULES = (
     Rule(
         code="PG501",
@@ -72,5 +166,41 @@ RULES = (
         check=_version_order,
         needs_manifest=False,
         candidates_only=True,
+    ),
+    Rule(
+        code="PG503",
+        name="exploratory-leak",
+        summary="a promoted file traces to experiment state (only in refs/exps, or in no dvc.lock "
+        "on the release lineage), matches an exploratory glob, or the bundle mixes outputs of "
+        "different lock states",
+        rationale="Exploratory results were never made baseline state; releasing them, or mixing "
+        "them with baseline outputs, gives consumers something nobody can reproduce from the branch.",
+        fix="Apply the experiment (`dvc exp apply`), commit it, `dvc repro`, and promote from that "
+        "commit; keep scratch outputs out of the release.",
+        example="publish/v2/model.json comes from `dvc exp run -S train.lr=0.3`, never committed.",
+        check=_exploratory_leak,
+        candidates_only=True,
+    ),
+    Rule(
+        code="PG504",
+        name="internal-path-leak",
+        summary="a consumer (deploy config, serving code, downstream import) reads an internal "
+        "pipeline path instead of the publish root, or a bundle symlink/pointer resolves outside "
+        "the bundle",
+        rationale="Internal outputs change with every run; a consumer that reads them depends "
+        "on unreleased, unreviewed state and breaks when the pipeline moves on.",
+        fix="Point the consumer at the bundle path named in the message (publish/<version>/…).",
+        example="deploy/serve.yaml says `model: models/model.json` instead of publish/v1/model.json.",
+        check=_internal_path_leak,
+    ),
+    Rule(
+        code="PG505",
+        name="data-not-pushed",
+        summary="with require_pushed, a DVC-tracked promoted file's content is not in the "
+        "default DVC remote",
+        rationale="A release consumers cannot `dvc pull` or `dvc get` is not a release.",
+        fix="`dvc push` the bundle's files (and configure a default remote).",
+        example="publish/v1/model.json.dvc is committed but `dvc push` was never run.",
+        check=_data_not_pushed,
     ),
 )

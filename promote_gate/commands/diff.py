@@ -1,0 +1,71 @@
+"""``promote-gate diff [A] [B]``: a review of a promotion, from snapshots and git history only."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from promote_gate import config as config_mod
+from promote_gate.collect import Collector, list_bundles, side_of_bundle, side_of_revision
+from promote_gate.commands.check import open_view, write_file
+from promote_gate.compare import Comparison, Side, compare
+from promote_gate.errors import UsageError
+from promote_gate.repo import CommitView
+
+
+def run(args: argparse.Namespace) -> int:
+    from promote_gate.reporters import diff
+
+    comparison = diff_repo(args.repo, args.a, args.b, rev=args.rev, config_path=args.config)
+    render = {"text": diff.text, "markdown": diff.markdown, "json": diff.as_json}[args.format]
+    out = render(comparison)
+    if args.output:
+        write_file(args.output, out)
+    else:
+        sys.stdout.write(out)
+    return 0
+
+
+def diff_repo(
+    repo: str,
+    a: str | None,
+    b: str | None,
+    *,
+    rev: str | None = None,
+    config_path: str | None = None,
+) -> Comparison:
+    git, view = open_view(repo, rev)
+    try:
+        config = config_mod.load(view.read, config_path)
+        names = list_bundles(view, config)
+        numbered = [n for n in names if config.version_number(n) is not None]
+        collector = Collector(view, config, git)
+
+        def side(which: str) -> Side:
+            if which in names:
+                path = f"{config.publish_root}/{which}"
+                return side_of_bundle(collector.bundle(which, path, evidence=False))
+            commit = git.resolve(which)
+            if commit is None:
+                raise UsageError(
+                    f"{which!r} is neither a bundle under {config.publish_root}/ nor a git revision"
+                )
+            return side_of_revision(CommitView(git, commit), collector.cache)
+
+        if b is None:
+            if not numbered:
+                raise UsageError(f"no bundles under {config.publish_root}/ to review")
+            b = max(numbered, key=lambda n: config.version_number(n) or 0)
+        if a is None:
+            a = config.baseline
+            if a == "previous":
+                number = config.version_number(b)
+                older = [n for n in numbered if (config.version_number(n) or 0) < (number or 0)]
+                if not older:
+                    raise UsageError(
+                        f"{b} has no earlier version to compare with: name one (diff A B)"
+                    )
+                a = max(older, key=lambda n: config.version_number(n) or 0)
+        return compare(side(a), side(b), config)
+    finally:
+        git.close()

@@ -1,0 +1,192 @@
+"""One comparison of a candidate with its baseline: backs PG404, PG405 and ``promote-gate diff``.
+
+Pure: both sides are built from facts already collected (a bundle's snapshots, or the
+pipeline state at a git revision), never from the DVC cache.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from promote_gate.config import Config, MetricPolicy
+from promote_gate.dvcfiles import LockFile, flatten
+
+
+@dataclass(frozen=True)
+class Side:
+    """One state being compared: a promoted bundle, or the pipeline at a revision."""
+
+    label: str  # "v1", or "commit 1a2b3c…"
+    params: Mapping[str, Mapping[str, Any]]  # params file -> key -> value
+    metrics: Mapping[str, Mapping[str, Any]]  # metrics file -> dotted key -> value
+    files: Mapping[str, tuple[str, int]]  # bundle path -> (md5, size); empty for a revision
+    lock: LockFile | None
+    promoted: frozenset[str] = field(default_factory=frozenset)  # pipeline paths promoted
+    metric_stages: frozenset[str] = field(default_factory=frozenset)  # stages producing metrics
+
+
+@dataclass(frozen=True)
+class MetricDelta:
+    file: str
+    key: str
+    old: Any
+    new: Any
+    policy: MetricPolicy | None = None
+
+    @property
+    def delta(self) -> float | None:
+        if _number(self.old) and _number(self.new):
+            return float(self.new) - float(self.old)
+        return None
+
+    @property
+    def regression(self) -> float | None:
+        """How far the metric moved against its policy's direction (positive: worse)."""
+        if self.policy is None or self.delta is None:
+            return None
+        worse = -self.delta if self.policy.direction == "higher" else self.delta
+        if self.policy.relative:
+            return worse / abs(float(self.old)) if float(self.old) else math.inf * (worse > 0)
+        return worse
+
+    @property
+    def regressed(self) -> bool:
+        return self.policy is not None and (self.regression or 0.0) > self.policy.max_regression
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline: Side
+    candidate: Side
+    params: tuple[tuple[str, str, Any, Any], ...]  # (file, key, old, new); None: absent
+    metrics: tuple[MetricDelta, ...]
+    files: tuple[tuple[str, str, tuple[str, int] | None, tuple[str, int] | None], ...]
+    not_comparable: tuple[str, ...]
+    stages: tuple[tuple[str, str], ...]  # (stage, what changed in its lock entry)
+    comparability_stages: tuple[str, ...] = ()
+
+    @property
+    def comparable(self) -> bool:
+        return not self.not_comparable
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def side_metrics(snapshot: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f: flatten(e.get("values", {})) for f, e in snapshot.items() if isinstance(e, Mapping)}
+
+
+def _find(metrics: Mapping[str, Mapping[str, Any]], key: str) -> tuple[str, Any] | None:
+    for fname, values in metrics.items():
+        if key in values:
+            return fname, values[key]
+    return None
+
+
+def _lock_changes(old: LockFile | None, new: LockFile | None) -> list[tuple[str, str]]:
+    if old is None or new is None:
+        return []
+    changes = []
+    for name in sorted(set(old.stages) | set(new.stages)):
+        before, after = old.stages.get(name), new.stages.get(name)
+        if before is None or after is None:
+            changes.append((name, "added" if before is None else "removed"))
+            continue
+        what = []
+        if before.cmd != after.cmd:
+            what.append("cmd")
+        for kind in ("deps", "outs"):
+            b = {e.path: e.md5 for e in getattr(before, kind)}
+            a = {e.path: e.md5 for e in getattr(after, kind)}
+            what += [f"{kind[:-1]} {p}" for p in sorted(set(a) | set(b)) if a.get(p) != b.get(p)]
+        if dict(before.params) != dict(after.params):
+            what.append("params")
+        if what:
+            changes.append((name, ", ".join(what)))
+    return changes
+
+
+def _not_comparable(
+    baseline: Side, candidate: Side, stages: tuple[str, ...], policies: tuple[MetricPolicy, ...]
+) -> list[str]:
+    problems: list[str] = []
+    promoted = baseline.promoted | candidate.promoted
+    for name in stages:
+        old = baseline.lock.stages.get(name) if baseline.lock else None
+        new = candidate.lock.stages.get(name) if candidate.lock else None
+        if old is None or new is None:
+            where = baseline.label if old is None else candidate.label
+            problems.append(f"comparability stage {name} is not in the lock evidence of {where}")
+            continue
+        if old.cmd != new.cmd:
+            problems.append(f"stage {name}: command differs ({old.cmd!r} vs {new.cmd!r})")
+        before = {d.path: d.md5 for d in old.deps}
+        after = {d.path: d.md5 for d in new.deps}
+        for path in sorted(set(before) | set(after)):
+            if any(
+                path == p or p.startswith(path + "/") or path.startswith(p + "/") for p in promoted
+            ):
+                continue  # the promoted output itself is what is allowed to change
+            if before.get(path) != after.get(path):
+                problems.append(
+                    f"stage {name}: dependency {path} differs "
+                    f"({before.get(path)} in {baseline.label}, {after.get(path)} in {candidate.label})"
+                )
+    problems.extend(
+        f"metric {policy.name} (has a policy) is missing in {side.label}"
+        for policy in policies
+        for side in (baseline, candidate)
+        if _find(side.metrics, policy.name) is None
+    )
+    return problems
+
+
+def compare(baseline: Side, candidate: Side, config: Config) -> Comparison:
+    params = []
+    for fname in sorted(set(baseline.params) | set(candidate.params)):
+        old, new = flatten(baseline.params.get(fname, {})), flatten(candidate.params.get(fname, {}))
+        params += [
+            (fname, key, old.get(key), new.get(key))
+            for key in sorted(set(old) | set(new))
+            if old.get(key) != new.get(key)
+        ]
+    policies = {p.name: p for p in config.metrics}
+    metrics = []
+    for fname in sorted(set(baseline.metrics) | set(candidate.metrics)):
+        before, after = baseline.metrics.get(fname, {}), candidate.metrics.get(fname, {})
+        metrics += [
+            MetricDelta(fname, key, before.get(key), after.get(key), policies.get(key))
+            for key in sorted(set(before) | set(after))
+        ]
+    files = [
+        (status, path, baseline.files.get(path), candidate.files.get(path))
+        for path in sorted(set(baseline.files) | set(candidate.files))
+        for status in [
+            "added"
+            if path not in baseline.files
+            else "removed"
+            if path not in candidate.files
+            else "changed"
+            if baseline.files[path] != candidate.files[path]
+            else ""
+        ]
+        if status
+    ]
+    stages = config.comparability_stages
+    if stages is None:
+        stages = tuple(sorted(candidate.metric_stages | baseline.metric_stages))
+    return Comparison(
+        baseline=baseline,
+        candidate=candidate,
+        params=tuple(params),
+        metrics=tuple(metrics),
+        files=tuple(files),
+        not_comparable=tuple(_not_comparable(baseline, candidate, stages, config.metrics)),
+        stages=tuple(_lock_changes(baseline.lock, candidate.lock)),
+        comparability_stages=stages,
+    )
