@@ -128,7 +128,9 @@ def judge(
         if require_data and unverified:
             findings += tuple(
                 Finding(
-                    u.path, f"not verifiable here (--require-data): {u.reason}", found=u.command
+                    u.path,
+                    f"not verifiable here (--require-data): {u.reason}"
+                    + (f" (run: {u.command})" if u.command else ""),
                 )
                 for u in unverified
             )
