@@ -133,10 +133,14 @@ class Git:
         )
         return [p for p in out.split("\0") if p]
 
-    def first_unpushed_parent(self, local: str, remote: str | None) -> str | None:
-        """The parent of the oldest commit of ``local`` not on any ref of ``remote`` (or any remote)."""
-        spec = f"--remotes={remote}" if remote else "--remotes"
-        out = self.run("rev-list", "--topo-order", "--reverse", local, "--not", spec).split()
+    def first_unpushed_parent(
+        self, local: str, remote: str, exclude: str | None = None
+    ) -> str | None:
+        """The parent of the oldest commit of ``local`` on no ref of ``remote`` but ``exclude``."""
+        skip = [f"--exclude={exclude}"] if exclude else []
+        out = self.run(
+            "rev-list", "--topo-order", "--reverse", local, "--not", *skip, f"--remotes={remote}"
+        ).split()
         if not out:
             return local  # everything is on the remote already
         return self.resolve(out[0] + "^")

@@ -12,14 +12,18 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from promote_gate.collect import list_bundles
 from promote_gate.commands.check import check_repo, write_file
 from promote_gate.commands.hook import new_branch_base, policy_at
+from promote_gate.config import Config
 from promote_gate.errors import EXIT_OK, GateError, UsageError
-from promote_gate.repo import Git, is_zero
+from promote_gate.repo import CommitView, Git, is_zero
 from promote_gate.report import Report
+from promote_gate.reporters.text import safe
+from promote_gate.yamlio import DocumentError, load_json
 
 DEPTHS = (50, 500, 5000)
 
@@ -31,6 +35,7 @@ class Context:
     base: str | None  # a revision, or None: every bundle is new
     target: str | None  # the branch being merged or pushed into
     what: str  # one line for the log
+    merge: bool = False  # a pull/merge request: judged from the merge base with the target
 
 
 def _github(env: Mapping[str, str]) -> Context:
@@ -53,7 +58,9 @@ def _github(env: Mapping[str, str]) -> Context:
         if event == "pull_request_target":  # GITHUB_SHA is the base branch's tip there
             head = str(head_info.get("sha") or head)
         number = pull.get("number")
-        return Context("github", head, base, target, f"GitHub {event} #{number} into {target}")
+        return Context(
+            "github", head, base, target, f"GitHub {event} #{number} into {target}", merge=True
+        )
     ref = env.get("GITHUB_REF", "")
     target = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
     before = str(payload.get("before") or "")
@@ -67,7 +74,9 @@ def _gitlab(env: Mapping[str, str]) -> Context:
     if target:
         base = env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA") or None
         iid = env.get("CI_MERGE_REQUEST_IID", "?")
-        return Context("gitlab", head, base, target, f"GitLab merge request !{iid} into {target}")
+        return Context(
+            "gitlab", head, base, target, f"GitLab merge request !{iid} into {target}", merge=True
+        )
     branch = env.get("CI_COMMIT_BRANCH")
     before = env.get("CI_COMMIT_BEFORE_SHA", "")
     base = before if before and not is_zero(before) else None
@@ -88,55 +97,106 @@ def detect(env: Mapping[str, str], args: argparse.Namespace) -> Context:
         args.base or ctx.base,
         args.target_branch or ctx.target,
         ctx.what,
+        ctx.merge,
     )
 
 
-def ensure_history(git: Git, head: str, base: str, target: str | None, remote: str) -> str:
-    """Make ``base`` and its merge base with ``head`` present, deepening a shallow clone.
+def _source_commits(git: Git, head: str) -> list[str]:
+    """The source commits the bundles at ``head`` name: PG203/PG205 need them present."""
+    view = CommitView(git, head)
+    config = policy_at(git, head)
+    commits = []
+    for name in list_bundles(view, config):
+        try:
+            manifest = load_json(view.read(f"{config.publish_root}/{name}/manifest.json") or b"")
+        except DocumentError:
+            continue
+        source = manifest.get("source") if isinstance(manifest, dict) else None
+        commit = source.get("commit") if isinstance(source, dict) else None
+        if isinstance(commit, str) and len(commit) == 40:
+            commits.append(commit)
+    return commits
 
-    Returns the base commit. Never compares against less: if the history cannot be had,
-    the gate cannot evaluate.
+
+class History:
+    """Fetches what a comparison needs into a (possibly shallow) clone, in bounded steps."""
+
+    def __init__(self, git: Git, remote: str, refspecs: Callable[[], list[str]]) -> None:
+        self.git = git
+        self.remote = remote
+        self._refspecs = refspecs  # asked only when a fetch is needed: it talks to the remote
+        self.refspecs: list[str] | None = None
+        self.step = 0
+
+    def shallow(self) -> bool:
+        return self.git.run("rev-parse", "--is-shallow-repository").strip() == "true"
+
+    def fetch_more(self) -> bool:
+        """One more step (depth 50, then deeper, then unshallow); False when there is no more."""
+        steps = [
+            ["--depth", str(DEPTHS[0])],
+            *(["--deepen", str(d)] for d in DEPTHS[1:]),
+            ["--unshallow"],
+        ]
+        while self.step < len(steps):
+            extra = steps[self.step]
+            self.step += 1
+            if extra[0] == "--unshallow" and not self.shallow():
+                return False
+            if extra[0] == "--deepen" and not self.shallow():
+                continue
+            print(
+                f"promote-gate: fetching history from {self.remote} ({' '.join(extra)})",
+                file=sys.stderr,
+            )
+            if self.refspecs is None:
+                self.refspecs = self._refspecs()
+            self.git.ok("fetch", "--no-tags", "--quiet", self.remote, *extra, *self.refspecs)
+            return True
+        return False
+
+
+def _refspecs(git: Git, remote: str, target: str | None, policy: Config) -> list[str]:
+    """The remote's target and release branches that exist (a missing one fails a fetch)."""
+    try:
+        listing = git.run("ls-remote", "--heads", remote)
+    except GateError:
+        return []  # unreachable: the fetch will say so
+    branches = [
+        line.split("\trefs/heads/", 1)[1]
+        for line in listing.splitlines()
+        if "\trefs/heads/" in line
+    ]
+    return [
+        f"+refs/heads/{b}:refs/remotes/{remote}/{b}"
+        for b in branches
+        if b == target or policy.is_release_branch(b)
+    ]
+
+
+def ensure_history(history: History, head: str, base: str | None) -> None:
+    """Make ``base``, its merge base with ``head`` and the bundles' source commits present.
+
+    Never compares against less: if the history cannot be had, the gate cannot evaluate.
     """
-    refspec = [f"+refs/heads/{target}:refs/remotes/{remote}/{target}"] if target else []
+    git = history.git
 
-    def ready() -> bool:
-        return git.has_commit(base) and git.merge_base(base, head) is not None
+    def missing() -> list[str]:
+        wanted = [c for c in _source_commits(git, head) if not git.has_commit(c)]
+        if base is not None and not git.has_commit(base):
+            wanted.append(base)
+        elif base is not None and git.merge_base(base, head) is None:
+            wanted.append(f"the merge base of {base[:12]} and {head[:12]}")
+        return wanted
 
-    attempts = [["--depth", str(DEPTHS[0]), *refspec]]
-    attempts += [["--deepen", str(d), *refspec] for d in DEPTHS[1:]]
-    attempts.append(["--unshallow", *refspec])
-    for extra in attempts:
-        if ready():
-            break
-        if (
-            extra[0] == "--unshallow"
-            and git.run("rev-parse", "--is-shallow-repository").strip() != "true"
-        ):
-            break
-        print(
-            f"promote-gate: fetching history from {remote} ({' '.join(extra[:2])})", file=sys.stderr
-        )
-        git.ok("fetch", "--no-tags", "--quiet", remote, *extra)
-    if not ready():
+    while missing() and history.fetch_more():
+        pass
+    if missing():
         raise GateError(
-            f"the base {base[:12]} or its merge base with {head[:12]} is not in this clone, even "
-            f"after fetching from {remote}: check out full history (GitHub actions/checkout: "
+            f"{', '.join(m[:40] for m in missing())} not in this clone, even after fetching "
+            f"from {history.remote}: check out full history (GitHub actions/checkout: "
             '`fetch-depth: 0`; GitLab: `GIT_DEPTH: "0"`)'
         )
-    resolved = git.resolve(base)
-    assert resolved is not None
-    return resolved
-
-
-def _skipped_junit(reason: str) -> str:
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n'
-        '<testsuites name="promote-gate" tests="1" failures="0" errors="0">\n'
-        '  <testsuite name="promote-gate" tests="1" failures="0" errors="0" skipped="1" time="0">\n'
-        '    <testcase name="promote-gate" classname="promote-gate" time="0">\n'
-        f'      <skipped message="{reason}" />\n'
-        "    </testcase>\n  </testsuite>\n</testsuites>\n"
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -149,22 +209,36 @@ def run(args: argparse.Namespace) -> int:
         head = git.resolve(ctx.head)
         if head is None:
             raise UsageError(f"the head revision {ctx.head} is not in this clone")
+        policy = policy_at(git, head)
+        history = History(git, args.remote, lambda: _refspecs(git, args.remote, ctx.target, policy))
         base: str | None = None
+        note = ctx.what
         if ctx.base is not None:
-            base = ensure_history(git, head, ctx.base, ctx.target, args.remote)
+            ensure_history(history, head, ctx.base)
+            base = git.resolve(ctx.base)
+            assert base is not None
+            if ctx.merge:  # a merge request judges only its change: from the merge base
+                base = git.merge_base(base, head) or base
         policy = policy_at(git, base or head)
         if ctx.target is not None and not policy.is_release_branch(ctx.target):
-            print(f"promote-gate: {ctx.what}: {ctx.target} is not a release branch: not gated")
-            write_file(args.junit_xml, _skipped_junit(f"{ctx.target} is not a release branch"))
+            print(
+                safe(f"promote-gate: {ctx.what}: {ctx.target} is not a release branch: not gated")
+            )
+            reason = f"{ctx.target} is not a release branch"
+            write_file(args.junit_xml, junit.render_skipped(reason))
+            if args.codequality:
+                write_file(args.codequality, "[]\n")
             return EXIT_OK
-        note = ctx.what
         if base is None and ctx.target is not None and ctx.provider != "local":
-            base, note = new_branch_base(git, head, args.remote, policy)
+            base, note = new_branch_base(git, head, args.remote, policy, exclude=ctx.target)
+            while base is None and history.fetch_more():
+                base, note = new_branch_base(git, head, args.remote, policy, exclude=ctx.target)
             note = f"{ctx.what}; {note}"
+            ensure_history(history, head, base)
     finally:
         git.close()
 
-    print(f"promote-gate: {note}; head {head[:12]}, base {base[:12] if base else 'none'}")
+    print(safe(f"promote-gate: {note}; head {head[:12]}, base {base[:12] if base else 'none'}"))
     if args.policy_from == "head":
         print(
             "promote-gate: WARNING: --policy-from head: the policy of the change itself applies; "

@@ -39,13 +39,14 @@ def policy_at(git: Git, commit: str) -> config_mod.Config:
 
 
 def new_branch_base(
-    git: Git, local: str, remote: str, config: config_mod.Config
+    git: Git, local: str, remote: str, config: config_mod.Config, exclude: str | None = None
 ) -> tuple[str | None, str]:
     """The base for a ref the remote does not have yet."""
     prefix = f"refs/remotes/{remote}/"
     bases = []
     for ref in git.refs(prefix):
-        if config.is_release_branch(ref[len(prefix) :]):
+        branch = ref[len(prefix) :]
+        if branch != exclude and config.is_release_branch(branch):
             found = git.merge_base(local, ref)
             if found:
                 bases.append((found, ref))
@@ -53,7 +54,9 @@ def new_branch_base(
         # the nearest: the merge base that every other one is an ancestor of
         best = next((b for b in bases if all(git.is_ancestor(o[0], b[0]) for o in bases)), bases[0])
         return best[0], f"new branch: compared with its merge base with {best[1]}"
-    parent = git.first_unpushed_parent(local, remote)
+    parent = git.first_unpushed_parent(
+        local, remote, exclude=f"{prefix}{exclude}" if exclude else None
+    )
     if parent is None:
         return None, "new branch with no commit on the remote: every bundle is new"
     return parent, f"new branch: compared with {parent[:12]}, the last commit already on {remote}"
@@ -84,7 +87,8 @@ def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
                 Target(remote_ref, local_sha, base=remote_sha, publish_root=config.publish_root)
             )
         else:
-            base, note = new_branch_base(git, local_sha, remote, config)
+            own = remote_ref.removeprefix("refs/heads/")
+            base, note = new_branch_base(git, local_sha, remote, config, exclude=own)
             if not is_zero(remote_sha):
                 note = f"the remote's {remote_sha[:12]} is not here (fetch first?); {note}"
             targets.append(

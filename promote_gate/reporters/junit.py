@@ -79,6 +79,18 @@ def _suite(root: ET.Element, name: str, results: list[str]) -> ET.Element:
     )
 
 
+def render_skipped(reason: str) -> str:
+    """A report saying the gate did not apply (a branch that is not gated), and why."""
+    root = ET.Element(
+        "testsuites", {"name": "promote-gate", "tests": "1", "failures": "0", "errors": "0"}
+    )
+    suite = _suite(root, "promote-gate", ["skipped"])
+    case = _child(suite, "testcase", name="promote-gate", classname="promote-gate", time="0")
+    _child(case, "skipped", message=reason)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
 def render(report: Report) -> str:
     root = ET.Element("testsuites", {"name": f"promote-gate ({_clean(report.checked)})"})
     for bundle in report.bundles:

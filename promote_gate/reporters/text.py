@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from promote_gate.report import Report
@@ -20,25 +21,39 @@ def use_colour(stream: object = None) -> bool:
     )
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\x9b]")
+
+
+def safe(text: object) -> str:
+    """Names come from the repository: a newline in one must not start a line of our own
+    (a line starting with ``::`` is a command to GitHub's runner)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def _block(text: object) -> str:
+    """A multi-line text (a traceback) kept readable: every line indented, none our own."""
+    return "\n      ".join(safe(line) for line in str(text).splitlines())
+
+
 def render(report: Report, colour: bool = False) -> str:
     def c(style: str, text: str) -> str:
         return f"\033[{_COLOURS[style]}m{text}\033[0m" if colour else text
 
-    lines = [c("red", f"error: {error}") for error in report.errors]
+    lines = [c("red", f"error: {safe(error)}") for error in report.errors]
     for bundle in report.bundles:
         failed = bundle.failed
         head = c("red", "FAIL") if failed else c("green", "ok  ")
         if any(r.status == "error" for r in bundle.results):
             head = c("red", "ERROR")
-        lines.append(f"{head} {c('bold', bundle.path or bundle.name)}")
+        lines.append(f"{head} {c('bold', safe(bundle.path or bundle.name))}")
         for result in bundle.results:
             rule = result.rule
             if result.status == "failed":
                 for finding in result.findings:
-                    lines.append(f"  {c('red', rule.code)} {rule.name}  {finding.path}")
-                    lines.append(f"      {finding.message}")
+                    lines.append(f"  {c('red', rule.code)} {rule.name}  {safe(finding.path)}")
+                    lines.append(f"      {safe(finding.message)}")
                     sides = [
-                        f"{label}: {value}"
+                        f"{label}: {safe(value)}"
                         for label, value in (
                             ("expected", finding.expected),
                             ("found", finding.found),
@@ -49,9 +64,11 @@ def render(report: Report, colour: bool = False) -> str:
                         lines.append("      " + "  ".join(sides))
                 lines.append(c("dim", f"      fix: {rule.fix}"))
             elif result.status == "error":
-                lines.append(f"  {c('red', rule.code)} {rule.name}  {result.reason}")
+                lines.append(f"  {c('red', rule.code)} {rule.name}  {_block(result.reason)}")
             elif result.status == "skipped" and result.unverified:
-                lines.append(f"  {c('yellow', rule.code)} {rule.name}  skipped: {result.reason}")
+                lines.append(
+                    f"  {c('yellow', rule.code)} {rule.name}  skipped: {safe(result.reason)}"
+                )
     counts = report.counts()
     problems = (
         f"{counts['violations']} violation(s) of {counts['failed']} rule(s)"
@@ -65,7 +82,7 @@ def render(report: Report, colour: bool = False) -> str:
     )
     if not report.bundles and not report.errors:
         summary = f"no bundles in the {report.checked}"
-    lines.extend(report.notes)
+    lines.extend(safe(note) for note in report.notes)
     verdict = {0: c("green", "passed"), 1: c("red", "failed"), 2: c("red", "could not evaluate")}
     lines.append(f"promote-gate {verdict[report.exit_code]}: {summary}")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,162 @@
+"""PG404/PG405 and ``diff``: a candidate against its baseline, from snapshots and history only."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Gate, commit_all, pinned_env, run
+
+from promote_gate.commands.promote import promote
+
+# The template is the demo project, whose .promote-gate.yaml holds the policy under test:
+# the evaluate stage must be comparable; acc may fall by 0.01 at most, loss rise by 0.02.
+
+
+def _retrain_and_promote(root: Path, **params: str) -> None:
+    text = (root / "params.yaml").read_text()
+    for key, value in params.items():
+        lines = [
+            f"  {key}: {value}" if line.strip().startswith(f"{key}:") else line
+            for line in text.splitlines()
+        ]
+        text = "\n".join(lines) + "\n"
+    (root / "params.yaml").write_text(text)
+    run(root, "dvc", "repro", "-q")
+    commit_all(root, f"retrain {params}")
+    promote(str(root), "v2", [])
+    commit_all(root, "Promote v2")
+
+
+def _released(template: Path, factory: pytest.TempPathFactory, name: str, **params: str) -> Path:
+    root = factory.mktemp(name) / "repo"
+    shutil.copytree(template, root, symlinks=True)
+    with pinned_env(factory.mktemp(f"{name}-home")):
+        _retrain_and_promote(root, **params)
+    return root
+
+
+@pytest.fixture(scope="module")
+def better(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """v2 retrained with lr 0.5: acc 0.90 -> 0.94, loss 0.242 -> 0.212 (the demo's numbers)."""
+    return _released(template, tmp_path_factory, "better", lr="0.5")
+
+
+@pytest.fixture(scope="module")
+def worse(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """v2 trained for 1 epoch: loss 0.242 -> 0.322."""
+    return _released(template, tmp_path_factory, "worse", epochs="1")
+
+
+@pytest.fixture(scope="module")
+def resplit(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """v2 evaluated on a different test split: the eval data changed under the evaluate stage."""
+    return _released(template, tmp_path_factory, "resplit", lr="0.5", split="0.4")
+
+
+def _results(gate: Gate, repo: Path, *extra: str) -> tuple[int, dict[str, dict[str, Any]]]:
+    code, doc = gate.json("check", "--repo", str(repo), "--rev", "HEAD", *extra)
+    v2 = next(b for b in doc["bundles"] if b["name"] == "v2")
+    return code, {r["code"]: r for r in v2["results"]}
+
+
+def test_comparable_improvement_passes(better: Path, gate: Gate) -> None:
+    code, results = _results(gate, better)
+    assert code == 0
+    assert results["PG404"]["status"] == "passed"
+    assert results["PG405"]["status"] == "passed"
+
+
+def test_regression_beyond_the_policy_fails(worse: Path, gate: Gate) -> None:
+    code, results = _results(gate, worse)
+    assert code == 1
+    assert results["PG404"]["status"] == "passed"
+    (finding,) = results["PG405"]["findings"]
+    message = finding["message"]
+    for part in ("loss", "0.2421 -> 0.3221", "+0.08", "lower is better", "allowed regression 0.02"):
+        assert part in message, message
+
+
+def test_different_eval_data_is_not_comparable(resplit: Path, gate: Gate) -> None:
+    code, results = _results(gate, resplit)
+    assert code == 1
+    messages = " ".join(f["message"] for f in results["PG404"]["findings"])
+    assert "dependency data/prepared differs" in messages
+    assert "3fbf02e37bb4f11fc5332f8964753bbe.dir in v1" in messages  # both hashes are named
+    assert results["PG405"]["status"] == "skipped"
+    assert "not comparable" in results["PG405"]["reason"]
+
+
+def test_comparison_needs_no_dvc_cache(worse: Path, tmp_path: Path, gate: Gate) -> None:
+    """CI has not pulled: lock.yaml, the snapshots and git history are enough."""
+    clone = tmp_path / "ci"
+    run(tmp_path, "git", "clone", "-q", str(worse), str(clone))
+    assert not (clone / ".dvc" / "cache").exists()
+    _, results = _results(gate, clone)
+    assert results["PG405"]["status"] == "failed"
+    assert results["PG404"]["status"] == "passed"
+
+
+def test_first_version_has_no_baseline(repo: Path, gate: Gate) -> None:
+    code, doc = gate.json("check", "--repo", str(repo))
+    assert code == 0
+    results = {r["code"]: r for r in doc["bundles"][0]["results"]}
+    assert results["PG405"]["status"] == "skipped"
+    assert "no earlier promoted version" in results["PG405"]["reason"]
+
+
+def test_baseline_can_be_a_git_revision(worse: Path, gate: Gate, tmp_path: Path) -> None:
+    """baseline: a commit: the pipeline state there (dvc.lock + its metrics) is the baseline."""
+    v1_commit = run(worse, "git", "rev-list", "-n", "1", "HEAD", "--", "publish/v1").strip()
+    config = tmp_path / "policy.yaml"
+    config.write_text((worse / ".promote-gate.yaml").read_text() + f"baseline: {v1_commit}\n")
+    code, results = _results(gate, worse, "--config", str(config))
+    assert code == 1
+    assert "vs commit " in results["PG405"]["findings"][0]["message"]
+
+
+Render = Callable[[str], Any]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "parse"),
+    [("json", json.loads), ("markdown", str), ("text", str)],
+    ids=["json", "markdown", "text"],
+)
+def test_diff_reviews_a_promotion(better: Path, gate: Gate, fmt: str, parse: Render) -> None:
+    code, out, _ = gate("diff", "--repo", str(better), "--format", fmt)  # default: v1 -> v2
+    assert code == 0
+    if fmt == "json":
+        doc = parse(out)
+        assert (doc["baseline"], doc["candidate"], doc["comparable"]) == ("v1", "v2", True)
+        assert {"file": "params.yaml", "key": "train.lr", "before": 0.05, "after": 0.5} in doc[
+            "params"
+        ]
+        acc = next(m for m in doc["metrics"] if m["key"] == "acc")
+        assert (acc["before"], acc["after"], acc["regressed"]) == (0.9, 0.94, False)
+        assert [f["path"] for f in doc["files"]] == ["model.json"]
+        assert {s["stage"] for s in doc["stages"]} == {"train", "evaluate"}
+    elif fmt == "markdown":
+        assert "## Promotion review: `v1` → `v2`" in out
+        assert "| params.yaml | train.lr | 0.05 | 0.5 |" in out
+        assert "| eval/metrics.json | acc | 0.9 | 0.94 | +0.04 | ok (higher is better" in out
+    else:
+        assert "Comparable: yes" in out
+        assert "train.lr" in out
+
+
+def test_diff_names_what_makes_it_not_comparable(resplit: Path, gate: Gate) -> None:
+    code, out, _ = gate("diff", "v1", "v2", "--repo", str(resplit))
+    assert code == 0
+    assert "Comparable: NO" in out
+    assert "data/prepared" in out
+
+
+def test_diff_of_unknown_side_is_a_usage_error(repo: Path, gate: Gate) -> None:
+    code, _, err = gate("diff", "nosuch", "v1", "--repo", str(repo))
+    assert code == 2
+    assert "neither a bundle" in err
