@@ -236,17 +236,56 @@ def _unpushed(root: Path) -> None:
 
 
 # v2 releases that must be refused: (name, what, params of the retrain, setup before, code)
-V2_MUTATIONS: list[tuple[str, str, dict[str, str], Callable[[Path], None] | None, str]] = [
-    ("regression", "v2 trained 1 epoch: loss 0.24 -> 0.32", {"epochs": "1"}, None, "PG405"),
+def _from_experiment(root: Path) -> None:
+    """v2 promoted on a branch made from a `dvc exp run`, then copied onto main."""
+    from promote_gate.commands.promote import promote
+
+    run_tool(root, "dvc", "exp", "run", "-q", "-n", "hot-lr", "-S", "train.lr=0.3")
+    run_tool(root, "dvc", "exp", "branch", "hot-lr", "exp-hot-lr")
+    run_tool(root, "git", "reset", "-q", "--hard")
+    run_tool(root, "git", "checkout", "-q", "exp-hot-lr")
+    run_tool(root, "dvc", "checkout", "-q")
+    promote(str(root), "v2", [])
+    run_tool(root, "git", "add", "-A")
+    run_tool(root, "git", "commit", "-q", "-m", "Promote v2 (experiment)")
+    run_tool(root, "git", "checkout", "-q", "main")
+    run_tool(root, "git", "checkout", "exp-hot-lr", "--", "publish/v2")
+    run_tool(root, "git", "commit", "-q", "-m", "Copy v2 onto main")
+
+
+def _retrained(
+    setup: Callable[[Path], None] | None = None, **params: str
+) -> Callable[[Path], None]:
+    def action(root: Path) -> None:
+        if setup is not None:
+            setup(root)
+        release_v2(root, **params)
+
+    return action
+
+
+# v2 releases that must be refused: (name, what, how v2 is made, the rule that must fire)
+V2_MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
+    ("regression", "v2 trained 1 epoch: loss 0.24 -> 0.32", _retrained(epochs="1"), "PG405"),
     (
         "comparability",
         "v2 evaluated on another split (0.25 -> 0.4)",
-        {"lr": "0.5", "split": "0.4"},
-        None,
+        _retrained(lr="0.5", split="0.4"),
         "PG404",
     ),
-    ("consumer", "deploy/serve.yaml reads models/model.json", {"lr": "0.5"}, _consumer, "PG504"),
-    ("unpushed", "require_pushed, but nothing was dvc pushed", {"lr": "0.5"}, _unpushed, "PG505"),
+    ("experiment", "v2 promoted from a dvc exp run, copied onto main", _from_experiment, "PG503"),
+    (
+        "consumer",
+        "deploy/serve.yaml reads models/model.json",
+        _retrained(_consumer, lr="0.5"),
+        "PG504",
+    ),
+    (
+        "unpushed",
+        "require_pushed, but nothing was dvc pushed",
+        _retrained(_unpushed, lr="0.5"),
+        "PG505",
+    ),
 ]
 
 
@@ -311,12 +350,10 @@ def run(args: argparse.Namespace) -> int:
 
     print(diff.markdown(diff_repo(str(released), "v1", "v2")))
     print("v2 releases that must not pass (each retrained for real and promoted):\n")
-    for name, what, params, setup, code in V2_MUTATIONS:
+    for name, what, make_v2, code in V2_MUTATIONS:
         copy = base / f"v2-{name}"
         shutil.copytree(clean, copy, symlinks=True)
-        if setup is not None:
-            setup(copy)
-        release_v2(copy, **params)
+        make_v2(copy)
         broken = gate(copy, f"v2-{name}", against=v1_commit)
         fired = sorted({r.rule.code for b in broken.bundles for r in b.failed})
         caught = broken.exit_code == 1 and code in fired

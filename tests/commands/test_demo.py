@@ -1,0 +1,28 @@
+"""The README's first command: the demo builds, promotes, passes, and catches every break."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import Gate
+
+
+@pytest.mark.slow
+def test_demo_passes_clean_and_catches_every_mutation(tmp_path: Path, gate: Gate) -> None:
+    code, out, err = gate("demo", str(tmp_path / "demo"))
+    assert code == 0, out + err
+    assert "MISSED" not in out
+    assert out.count("caught") == 12
+    assert "## Promotion review: `v1` → `v2`" in out
+    reports = sorted(p.name for p in (tmp_path / "demo").glob("junit-*.xml"))
+    assert "junit-clean.xml" in reports
+    assert "junit-v2-regression.xml" in reports
+
+
+def test_demo_refuses_a_non_empty_directory(tmp_path: Path, gate: Gate) -> None:
+    (tmp_path / "keep.txt").write_text("mine\n")
+    code, _, err = gate("demo", str(tmp_path))
+    assert code == 2
+    assert "not empty" in err
+    assert (tmp_path / "keep.txt").read_text() == "mine\n"
