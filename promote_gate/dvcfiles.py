@@ -431,15 +431,23 @@ def parse_pointer(data: bytes, what: str) -> Pointer:
 # --------------------------------------------------------------------------- the DVC cache
 
 
-def cache_dir(root: str) -> str:
-    """The local cache directory, honouring ``cache.dir`` in .dvc/config(.local)."""
-    cache = os.path.join(root, ".dvc", "cache")
+def _dvc_config(root: str) -> list[configparser.ConfigParser]:
+    """.dvc/config then .dvc/config.local (which overrides it, as in DVC)."""
+    parsers = []
     for name in ("config", "config.local"):
         parser = configparser.ConfigParser(interpolation=None)
         try:
             parser.read(os.path.join(root, ".dvc", name), encoding="utf-8")
         except (configparser.Error, UnicodeDecodeError) as exc:
             raise GateError(f".dvc/{name} cannot be read: {exc}") from exc
+        parsers.append(parser)
+    return parsers
+
+
+def cache_dir(root: str) -> str:
+    """The local cache directory, honouring ``cache.dir`` in .dvc/config(.local)."""
+    cache = os.path.join(root, ".dvc", "cache")
+    for parser in _dvc_config(root):
         if parser.has_option("cache", "dir"):
             cache = os.path.normpath(os.path.join(root, ".dvc", parser.get("cache", "dir")))
     return cache
@@ -449,12 +457,7 @@ def default_remote(root: str) -> tuple[str | None, str | None]:
     """The default remote's name and URL (a local path made absolute), from .dvc/config(.local)."""
     name = None
     urls: dict[str, str] = {}
-    for fname in ("config", "config.local"):  # config.local overrides config, as in DVC
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read(os.path.join(root, ".dvc", fname), encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError) as exc:
-            raise GateError(f".dvc/{fname} cannot be read: {exc}") from exc
+    for parser in _dvc_config(root):
         if parser.has_option("core", "remote"):
             name = parser.get("core", "remote")
         for section in parser.sections():

@@ -289,6 +289,17 @@ V2_MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
 ]
 
 
+def _caught(report: Report, what: str, code: str) -> bool:
+    """Print whether the gate refused a broken repository with the expected rule."""
+    fired = sorted({r.rule.code for b in report.bundles for r in b.failed})
+    caught = report.exit_code == 1 and code in fired
+    print(
+        f"  {'caught' if caught else 'MISSED':7} {what}\n"
+        f"          exit {report.exit_code}: {', '.join(fired) or 'no violation'}"
+    )
+    return caught
+
+
 def run(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -327,14 +338,8 @@ def run(args: argparse.Namespace) -> int:
         mutate(copy)
         run_tool(copy, "git", "add", "-A")
         run_tool(copy, "git", "commit", "-q", "-m", f"demo: {what}")
-        broken = gate(copy, name, against="HEAD~1" if code.startswith("PG5") else None)
-        fired = sorted({r.rule.code for b in broken.bundles for r in b.failed})
-        caught = broken.exit_code == 1 and code in fired
-        ok = ok and caught
-        mark = "caught" if caught else "MISSED"
-        print(
-            f"  {mark:7} {what}\n          exit {broken.exit_code}: {', '.join(fired) or 'no violation'}"
-        )
+        against = "HEAD~1" if code.startswith("PG5") else None
+        ok = _caught(gate(copy, name, against=against), what, code) and ok
     print(
         "\nA second release: lr 0.05 -> 0.5, dvc repro, promote v2, checked against v1 as a push is:\n"
     )
@@ -354,14 +359,7 @@ def run(args: argparse.Namespace) -> int:
         copy = base / f"v2-{name}"
         shutil.copytree(clean, copy, symlinks=True)
         make_v2(copy)
-        broken = gate(copy, f"v2-{name}", against=v1_commit)
-        fired = sorted({r.rule.code for b in broken.bundles for r in b.failed})
-        caught = broken.exit_code == 1 and code in fired
-        ok = ok and caught
-        mark = "caught" if caught else "MISSED"
-        print(
-            f"  {mark:7} {what}\n          exit {broken.exit_code}: {', '.join(fired) or 'no violation'}"
-        )
+        ok = _caught(gate(copy, f"v2-{name}", against=v1_commit), what, code) and ok
     print(f"\nJUnit reports: {base}/junit-*.xml")
     print(f"Try it yourself: cd {clean} && promote-gate check")
     return 0 if ok else 1

@@ -100,16 +100,21 @@ def _report_metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
         yield from report_claims(facts, "metrics", values)
 
 
-def _comparison(facts: BundleFacts) -> Comparison | None:
-    return facts.repo.comparison if facts.repo else None
+def _comparison(facts: BundleFacts) -> Comparison | NotApplicable:
+    """The comparison with the baseline, or why there is none (a first version)."""
+    repo = facts.repo
+    if repo is None or repo.comparison is None:
+        return NotApplicable(
+            (repo.comparison_note if repo else None) or "no baseline to compare with"
+        )
+    return repo.comparison
 
 
 def _not_comparable(facts: BundleFacts) -> Iterator[Outcome]:
     comparison = _comparison(facts)
     where = facts.repo_path(facts.docs["metrics"].name)
-    if comparison is None:
-        note = facts.repo.comparison_note if facts.repo else None
-        yield NotApplicable(note or "no baseline to compare with")
+    if isinstance(comparison, NotApplicable):
+        yield comparison
         return
     for problem in comparison.not_comparable:
         yield Finding(where, f"not comparable with {comparison.baseline.label}: {problem}")
@@ -118,9 +123,8 @@ def _not_comparable(facts: BundleFacts) -> Iterator[Outcome]:
 def _regression(facts: BundleFacts) -> Iterator[Outcome]:
     comparison = _comparison(facts)
     where = facts.repo_path(facts.docs["metrics"].name)
-    if comparison is None:
-        note = facts.repo.comparison_note if facts.repo else None
-        yield NotApplicable(note or "no baseline to compare with")
+    if isinstance(comparison, NotApplicable):
+        yield comparison
         return
     if not comparison.comparable:
         yield Unverified(
