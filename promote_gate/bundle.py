@@ -103,15 +103,17 @@ def parse_report(
     tables: dict[str, dict[tuple[str, str], str] | None] = {}
     for block in ("params", "metrics"):
         found = re.search(_BLOCK.format(block), text, re.DOTALL)
-        if not found:
-            tables[block] = None
+        if not found or len(re.findall(_BLOCK.format(block), text, re.DOTALL)) != 1:
+            tables[block] = None  # none, or a second table that could show other values
             continue
         rows: dict[tuple[str, str], str] = {}
         for line in found.group(1).splitlines():
             cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
             if len(cells) < 3 or cells[0] in {"file", ""} or set(cells[0]) <= {"-", ":"}:
                 continue
-            rows[(cells[0].strip("`"), cells[1].strip("`"))] = cells[2]
+            key = (cells[0].strip("`"), cells[1].strip("`"))
+            # a key stated twice can show a reader either value: it states neither
+            rows[key] = cells[2] if key not in rows else "(stated twice)"
         tables[block] = rows
     return front, tables
 

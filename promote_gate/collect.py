@@ -125,7 +125,13 @@ def side_of_bundle(facts: BundleFacts) -> Side:
         label=facts.name,
         params=params if isinstance(params, dict) else {},
         metrics=side_metrics(metrics) if isinstance(metrics, dict) else {},
-        files={str(f.get("path")): (str(f.get("md5")), int(f.get("size") or 0)) for f in entries},
+        files={
+            str(f.get("path")): (
+                str(f.get("md5")),
+                f["size"] if isinstance(f.get("size"), int) else -1,
+            )
+            for f in entries
+        },
         lock=lock if isinstance(lock, LockFile) else None,
         promoted=frozenset(
             str(f["source"].get("path")) for f in entries if isinstance(f.get("source"), dict)
@@ -379,7 +385,14 @@ class Collector:
         commits = []
         if self.checked_commit:
             out = git.run(
-                "log", "--format=%H", "-n", str(MAX_LINEAGE), self.checked_commit, "--", DVC_LOCK
+                "log",
+                "--full-history",  # lock states from merged side branches are on the lineage too
+                "--format=%H",
+                "-n",
+                str(MAX_LINEAGE),
+                self.checked_commit,
+                "--",
+                DVC_LOCK,
             )
             commits = out.split()
         locks = [(c, git.read_at(c, DVC_LOCK)) for c in commits]

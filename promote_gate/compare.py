@@ -137,12 +137,15 @@ def _not_comparable(
                     f"stage {name}: dependency {path} differs "
                     f"({before.get(path)} in {baseline.label}, {after.get(path)} in {candidate.label})"
                 )
-    problems.extend(
-        f"metric {policy.name} (has a policy) is missing in {side.label}"
-        for policy in policies
-        for side in (baseline, candidate)
-        if _find(side.metrics, policy.name) is None
-    )
+    for policy in policies:
+        for side in (baseline, candidate):
+            found = _find(side.metrics, policy.name)
+            if found is None:
+                problems.append(f"metric {policy.name} (has a policy) is missing in {side.label}")
+            elif not _number(found[1]):
+                problems.append(
+                    f"metric {policy.name} is {found[1]!r} in {side.label}, not a number"
+                )
     return problems
 
 

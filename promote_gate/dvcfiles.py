@@ -471,8 +471,16 @@ def default_remote(root: str) -> tuple[str | None, str | None]:
     return name, url
 
 
+_OBJECT_ID = re.compile(r"[0-9a-f]{32}(\.dir)?")
+
+
 def cache_paths(cache: str, md5: str) -> list[str]:
-    """Where DVC 3 (``files/md5/``) and DVC 2 (the cache root) keep an object."""
+    """Where DVC 3 (``files/md5/``) and DVC 2 (the cache root) keep an object.
+
+    ``md5`` comes from files under review: anything but an md5 names no object (no ``..``).
+    """
+    if not _OBJECT_ID.fullmatch(md5):
+        return []
     return [
         os.path.join(cache, "files", "md5", md5[:2], md5[2:]),
         os.path.join(cache, md5[:2], md5[2:]),
@@ -490,7 +498,11 @@ def read_dir_listing(cache: str, md5: str) -> dict[str, str] | None:
         listing = load_json(data, f"cache object {md5}")
         if not isinstance(listing, list):
             raise DocumentError(f"cache object {md5} is not a .dir listing")
-        return {str(e["relpath"]): str(e["md5"]) for e in listing if isinstance(e, dict)}
+        return {
+            str(e["relpath"]): str(e["md5"])
+            for e in listing
+            if isinstance(e, dict) and "relpath" in e and "md5" in e
+        }
     return None
 
 

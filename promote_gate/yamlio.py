@@ -99,6 +99,11 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
     return data
 
 
+for _tag in ("binary", "set", "omap", "pairs", "timestamp"):
+    # values must be what JSON holds: these tags are refused as not readable
+    Yaml12Loader.yaml_constructors = {
+        k: v for k, v in Yaml12Loader.yaml_constructors.items() if k != f"tag:yaml.org,2002:{_tag}"
+    }
 Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 Yaml12Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
@@ -161,6 +166,8 @@ def load_yaml(data: bytes, what: str = "document") -> Any:
     text = _decode(data, what)
     try:
         obj = yaml.load(text, Loader=Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+    except (TypeError, ValueError) as exc:  # unhashable keys, out-of-range numbers
+        raise DocumentError(f"{what} cannot be read: {_one_line(exc)}") from exc
     except yaml.YAMLError as exc:
         raise DocumentError(f"{what} is not valid YAML: {_one_line(exc)}") from exc
     except RecursionError as exc:
@@ -181,6 +188,8 @@ def load_json(data: bytes, what: str = "document") -> Any:
         obj = json.loads(text, parse_constant=no_constants)
     except json.JSONDecodeError as exc:
         raise DocumentError(f"{what} is not valid JSON: {exc}") from exc
+    except ValueError as exc:  # e.g. an integer over Python's digit limit
+        raise DocumentError(f"{what} cannot be read: {exc}") from exc
     except RecursionError as exc:
         raise DocumentError(f"{what} is nested too deeply") from exc
     _check_expansion(obj, what)

@@ -155,9 +155,15 @@ def run(args: argparse.Namespace) -> int:
     return judge_push(args.repo, [f"{to_ref} {local} {branch} {from_ref}"], remote)
 
 
+# git runs hooks in the work tree: `python -m` (and `-c`) would put it first on sys.path, so a
+# yaml.py committed to the checked repository would run. The snippet drops it before importing.
+LAUNCH = (
+    "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+    "from promote_gate.cli import main; sys.exit(main(['hook', 'pre-push', *sys.argv[1:]]))"
+)
 HOOK = f"""#!/bin/sh
 {MARKER} (written by `promote-gate install`; `promote-gate install --force` rewrites it)
-exec "{{python}}" -m promote_gate hook pre-push "$@"
+exec "{{python}}" -c "{LAUNCH}" "$@"
 """
 
 

@@ -140,6 +140,10 @@ def _content_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
         item = facts.files.get(path) if isinstance(path, str) else None
         if item is None or not isinstance(path, str):
             continue  # PG102's finding
+        if item.kind != "file":
+            what = f"a symlink to {item.target}" if item.kind == "symlink" else f"a {item.kind}"
+            yield Finding(facts.repo_path(path), f"is {what}, not the promoted file")
+            continue
         if item.pointer_error:
             yield Finding(facts.repo_path(path + ".dvc"), item.pointer_error)
         if item.pointer is not None:
@@ -192,6 +196,11 @@ def _checksums(facts: BundleFacts) -> Iterator[Outcome]:
                 f"sha256 of {path} disagrees with the manifest",
                 str(entry.get("sha256")),
                 str(sums.get(path, "(no line)")),
+            )
+    for doc_ in [facts.manifest, *(d for r, d in facts.docs.items() if r != "checksums")]:
+        if doc_.present and doc_.name not in sums:
+            yield Finding(
+                where, f"does not list {doc_.name}: its edits would go unnoticed by sha256sum -c"
             )
     listed = {e.get("path") for e in listed_files(facts)}
     by_name = {d.name: d for d in facts.docs.values()}

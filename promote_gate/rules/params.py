@@ -62,7 +62,8 @@ def report_claims(
     rows = tables.get(block)
     if rows is None:
         yield Finding(
-            where, f"the report has no {block} table (<!-- promote-gate:{block} --> block)"
+            where,
+            f"the report needs exactly one {block} table (<!-- promote-gate:{block} --> block)",
         )
         return
     want = table_rows(expected)
