@@ -182,6 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "directory", nargs="?", help="where to build it (default: a new temporary directory)"
     )
+    for command in sub.choices.values():  # `promote-gate check --traceback` works too
+        command.add_argument(
+            "--traceback", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
 
 

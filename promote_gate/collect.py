@@ -83,7 +83,8 @@ def list_bundles(view: View, config: Config) -> list[str]:
     names = {
         e.path[len(root) + 1 :].split("/", 1)[0]
         for e in view.files_under(root)
-        if "/" in e.path[len(root) + 1 :]
+        # a symlink directly under the root may stand for a bundle directory: judge it
+        if "/" in e.path[len(root) + 1 :] or e.kind == "symlink"
     }
     return sorted(
         names, key=lambda n: (config.version_number(n) is None, config.version_number(n) or 0, n)
@@ -151,6 +152,7 @@ def side_of_revision(view: CommitView, cache: str | None) -> Side:
     if project is None or lock_bytes is None:
         raise GateError(f"there is no dvc.yaml and dvc.lock in the {view.label} to compare with")
     lock = parse_lock(lock_bytes, f"{DVC_LOCK} at {view.commit[:12]}", project.wdirs)
+    lock = lock.restricted(project.stages)
     params: dict[str, dict[str, Any]] = {}
     for stage in lock.stages.values():
         for pfile, values in stage.params.items():
@@ -554,7 +556,7 @@ class Collector:
             lock_bytes = self.view.read(DVC_LOCK)
             if lock_bytes is None:
                 return None, f"there is no dvc.lock in the {self.view.label}"
-            lock = parse_lock(lock_bytes, DVC_LOCK, project.wdirs)
+            lock = parse_lock(lock_bytes, DVC_LOCK, project.wdirs).restricted(project.stages)
             return pipeline_status(self.view, project, lock, list(excerpt.stages)), None
         except (DocumentError, GateError) as exc:
             return None, f"cannot evaluate the pipeline in the {self.view.label}: {exc}"

@@ -17,7 +17,8 @@ PYPROJECT = "pyproject.toml"
 
 
 DEFAULT_RELEASE_BRANCHES = ("main", "master", "release/*")
-DEFAULT_EXPLORATORY = ("exp*/", "scratch/", "tmp/")
+# Not "exp*/": it would take export/ and expected/ for experiments.
+DEFAULT_EXPLORATORY = ("exp/", "exps/", "exp-*/", "exp_*/", "experiments/", "scratch/", "tmp/")
 
 
 @dataclass(frozen=True)

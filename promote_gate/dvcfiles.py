@@ -64,6 +64,12 @@ class LockFile:
     stages: Mapping[str, LockStage]
     raw: Mapping[str, Any]
 
+    def restricted(self, names: Iterable[str]) -> LockFile:
+        """Only the entries of stages ``dvc.yaml`` still has: DVC keeps a renamed stage's old
+        entry in dvc.lock, and ignores it, as must we."""
+        keep = set(names)
+        return LockFile({n: s for n, s in self.stages.items() if n in keep}, self.raw)
+
     def producer(self, path: str) -> tuple[LockStage, LockEntry] | None:
         """The stage whose output is ``path`` or a directory containing it."""
         wanted = {path, *iter_parents(path)}
@@ -573,25 +579,29 @@ class _Hasher:
         return self._digests[path]
 
     def recorded(self, path: str) -> tuple[str | None, str | None]:
-        """The hash DVC recorded for a DVC-managed path (pipeline output or .dvc pointer)."""
-        pointer = find_pointer(self.view, path)
-        if pointer is not None:
-            return pointer.md5, None
-        hit = self.lock.producer(path)
-        if hit is None:
-            return None, None
-        _, out = hit
-        if out.path == path:
-            return out.md5, None
-        if out.md5 is None:
-            return None, None
-        listing = read_dir_listing(self.cache, out.md5)
+        """The hash DVC recorded for a DVC-managed path: a pipeline output, a ``.dvc``-tracked
+        path, or a file inside either (looked up in the directory's ``.dir`` listing)."""
+        owner: tuple[str, str | None] | None = None
+        for candidate in [path, *iter_parents(path)]:
+            pointer = find_pointer(self.view, candidate)
+            if pointer is not None:
+                owner = (candidate, pointer.md5)
+                break
+        if owner is None:
+            hit = self.lock.producer(path)
+            if hit is None:
+                return None, None
+            owner = (hit[1].path, hit[1].md5)
+        owner_path, md5 = owner
+        if owner_path == path or md5 is None:
+            return md5, None
+        listing = read_dir_listing(self.cache, md5)
         if listing is None:
             return (
                 None,
-                f"{path}: the .dir listing of {out.path} is not in the cache (dvc fetch {out.path})",
+                f"{path}: the .dir listing of {owner_path} is not in the cache (dvc fetch {owner_path})",
             )
-        return listing.get(path[len(out.path) + 1 :]), None
+        return listing.get(path[len(owner_path) + 1 :]), None
 
     def current(self, path: str, hash_name: str) -> tuple[str | None, str | None]:
         """(md5 now, reason it could not be computed)."""
@@ -619,6 +629,11 @@ class _Hasher:
             reason = self._add_recorded_under(path, pairs)
             if reason:
                 return None, reason
+        if not pairs and not in_commit:
+            recorded, reason = self.recorded(path)
+            if recorded is not None or reason:
+                # DVC-managed and not checked out: not pulled, which says nothing of staleness
+                return None, reason or f"{path} is not in the workspace (dvc pull {path})"
         return (dir_md5(pairs.items()) if pairs else None), None
 
     def _add_recorded_under(self, path: str, pairs: dict[str, str]) -> str | None:
@@ -660,8 +675,7 @@ def pipeline_status(
     for name in stages if stages is not None else project.stages:
         stage = project.stages.get(name)
         if stage is None:
-            result[name] = StageStatus(name, ("stage is in dvc.lock but no longer in dvc.yaml",))
-            continue
+            continue  # dvc.yaml no longer has it: dvc status does not judge it either
         locked = lock.stages.get(name)
         if locked is None:
             result[name] = StageStatus(name, ("stage has no entry in dvc.lock: it was never run",))

@@ -238,9 +238,13 @@ class View:
 
 
 class WorktreeView(View):
-    def __init__(self, root: str) -> None:
+    """The files on disk. ``cache``: DVC's cache directory; a symlink into it (DVC's
+    ``cache.type symlink``) is the file it links to, as DVC sees it."""
+
+    def __init__(self, root: str, cache: str | None = None) -> None:
         self.root = root
         self.label = "working tree"
+        self._cache = os.path.realpath(cache) + os.sep if cache else None
 
     def _abs(self, path: str) -> str:
         return os.path.join(self.root, *path.split("/"))
@@ -253,6 +257,8 @@ class WorktreeView(View):
         except (OSError, ValueError):
             return None
         if stat.S_ISLNK(st.st_mode):
+            if self._cache and os.path.realpath(self._abs(path)).startswith(self._cache):
+                return TreeEntry(path, "file")
             return TreeEntry(path, "symlink", os.readlink(self._abs(path)))
         return TreeEntry(path, "file") if stat.S_ISREG(st.st_mode) else None
 

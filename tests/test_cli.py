@@ -40,6 +40,10 @@ def test_schema_prints_json(gate: Gate) -> None:
     assert json.loads(out)["properties"]["schema"]["const"] == "promote-gate/manifest/1"
 
 
+def test_traceback_after_the_command(repo: Path, gate: Gate) -> None:
+    assert gate("check", "--repo", str(repo), "--traceback")[0] == 0
+
+
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["check", "--select", "XX1"])

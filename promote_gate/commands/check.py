@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from promote_gate import config as config_mod
 from promote_gate.collect import Collector, list_bundles
+from promote_gate.dvcfiles import cache_dir
 from promote_gate.errors import UsageError
 from promote_gate.repo import CommitView, Git, View, WorktreeView
 from promote_gate.report import Report, judge, selected_rules
@@ -44,7 +45,7 @@ def emit(report: Report, args: argparse.Namespace) -> int:
 def open_view(repo: str, rev: str | None) -> tuple[Git, View]:
     git = Git.open(repo)
     if rev is None:
-        return git, WorktreeView(git.root)
+        return git, WorktreeView(git.root, cache=cache_dir(git.root))
     commit = git.resolve(rev)
     if commit is None:
         raise UsageError(f"--rev {rev}: no such commit in {git.root}")

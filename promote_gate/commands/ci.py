@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from promote_gate.collect import list_bundles
 from promote_gate.commands.check import check_repo, write_file
-from promote_gate.commands.hook import new_branch_base, policy_at
+from promote_gate.commands.hook import new_branch_base, policy_at, trusted_commit
 from promote_gate.config import Config
 from promote_gate.errors import EXIT_OK, GateError, UsageError
 from promote_gate.repo import CommitView, Git, is_zero
@@ -104,7 +104,10 @@ def detect(env: Mapping[str, str], args: argparse.Namespace) -> Context:
 def _source_commits(git: Git, head: str) -> list[str]:
     """The source commits the bundles at ``head`` name: PG203/PG205 need them present."""
     view = CommitView(git, head)
-    config = policy_at(git, head)
+    try:
+        config = policy_at(git, head)
+    except GateError:  # the head's policy is not the one that applies; its publish root will do
+        config = Config()
     commits = []
     for name in list_bundles(view, config):
         try:
@@ -209,7 +212,10 @@ def run(args: argparse.Namespace) -> int:
         head = git.resolve(ctx.head)
         if head is None:
             raise UsageError(f"the head revision {ctx.head} is not in this clone")
-        policy = policy_at(git, head)
+        try:  # only to choose what to fetch: the decisions use the base's policy
+            policy = policy_at(git, head)
+        except GateError:
+            policy = Config()
         history = History(git, args.remote, lambda: _refspecs(git, args.remote, ctx.target, policy))
         base: str | None = None
         note = ctx.what
@@ -219,7 +225,13 @@ def run(args: argparse.Namespace) -> int:
             assert base is not None
             if ctx.merge:  # a merge request judges only its change: from the merge base
                 base = git.merge_base(base, head) or base
-        policy = policy_at(git, base or head)
+        if base is None and ctx.target is not None and ctx.provider != "local":
+            trusted = trusted_commit(git, head, args.remote, ctx.target)
+            while trusted == head and history.fetch_more():
+                trusted = trusted_commit(git, head, args.remote, ctx.target)
+            policy = policy_at(git, trusted)
+        else:
+            policy = policy_at(git, base or head)
         if ctx.target is not None and not policy.is_release_branch(ctx.target):
             print(
                 safe(f"promote-gate: {ctx.what}: {ctx.target} is not a release branch: not gated")

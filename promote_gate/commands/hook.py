@@ -12,7 +12,7 @@ import argparse
 import os
 import stat
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from promote_gate import config as config_mod
 from promote_gate.errors import EXIT_OK, UsageError
@@ -30,7 +30,7 @@ class Target:
     base: str | None = None  # None: nothing on the remote to compare with: every bundle is new
     skip: str | None = None
     note: str | None = None
-    publish_root: str = "publish"
+    policy: config_mod.Config = field(default_factory=config_mod.Config)
 
 
 def policy_at(git: Git, commit: str) -> config_mod.Config:
@@ -62,6 +62,31 @@ def new_branch_base(
     return parent, f"new branch: compared with {parent[:12]}, the last commit already on {remote}"
 
 
+def trusted_commit(git: Git, local: str, remote: str, own: str | None) -> str:
+    """Whose policy decides for a branch the remote does not have yet: the nearest commit it
+    shares with any branch already on the remote, never the new branch's own head (which
+    could drop itself from release_branches). With nothing shared, the head is all there is."""
+    anything = config_mod.Config(release_branches=("*",))
+    base, _ = new_branch_base(git, local, remote, anything, exclude=own)
+    return base or local
+
+
+GATE_FILES = frozenset({"dvc.yaml", ".dvc/config", config_mod.CONFIG_FILE, config_mod.PYPROJECT})
+
+
+def touches_gate(policy: config_mod.Config, paths: list[str]) -> bool:
+    """Whether a change can alter a verdict: bundles, what consumers read, the pipeline's
+    outputs (internal paths), the DVC remote, the policy. Anything else cannot."""
+    if any(p.startswith(policy.publish_root + "/") or p in GATE_FILES for p in paths):
+        return True
+    if not policy.consumers:
+        return False
+    import pathspec
+
+    consumers = pathspec.GitIgnoreSpec.from_lines(policy.consumers)
+    return any(consumers.match_file(p) for p in paths)
+
+
 def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
     targets = []
     for line in lines:
@@ -75,7 +100,10 @@ def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
             targets.append(Target(remote_ref, local_sha, skip="deletion: nothing to check"))
             continue
         known = not is_zero(remote_sha) and git.has_commit(remote_sha)
-        config = policy_at(git, remote_sha if known else local_sha)
+        own = remote_ref.removeprefix("refs/heads/")
+        config = policy_at(
+            git, remote_sha if known else trusted_commit(git, local_sha, remote, own)
+        )
         if not remote_ref.startswith("refs/heads/") or not config.is_release_branch(remote_ref):
             targets.append(
                 Target(
@@ -83,19 +111,12 @@ def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
                 )
             )
         elif known:
-            targets.append(
-                Target(remote_ref, local_sha, base=remote_sha, publish_root=config.publish_root)
-            )
+            targets.append(Target(remote_ref, local_sha, base=remote_sha, policy=config))
         else:
-            own = remote_ref.removeprefix("refs/heads/")
             base, note = new_branch_base(git, local_sha, remote, config, exclude=own)
             if not is_zero(remote_sha):
                 note = f"the remote's {remote_sha[:12]} is not here (fetch first?); {note}"
-            targets.append(
-                Target(
-                    remote_ref, local_sha, base=base, note=note, publish_root=config.publish_root
-                )
-            )
+            targets.append(Target(remote_ref, local_sha, base=base, note=note, policy=config))
     return targets
 
 
@@ -104,7 +125,7 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
     try:
         targets = plan(git, lines, remote)
         quick = {
-            t.remote_ref: not git.diff_names(t.base, t.local_sha, t.publish_root)
+            t.remote_ref: not touches_gate(t.policy, git.diff_names(t.base, t.local_sha))
             for t in targets
             if t.skip is None and t.base is not None
         }

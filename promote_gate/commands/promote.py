@@ -221,7 +221,7 @@ def promote(
     """Create the bundle; return its repository-relative path. Raises RefusedError/UsageError."""
     git = Git.open(repo)
     root = git.root
-    view = WorktreeView(root)
+    view = WorktreeView(root, cache=cache_dir(root))
     config = config_mod.load(view.read, config_path)
     if config.version_number(version) is None:
         raise UsageError(
@@ -246,7 +246,7 @@ def promote(
     if project is None or lock_bytes is None:
         raise RefusedError(f"{DVC_YAML} and {DVC_LOCK} are needed: run `dvc repro` and commit")
     try:
-        lock = parse_lock(lock_bytes, DVC_LOCK, project.wdirs)
+        lock = parse_lock(lock_bytes, DVC_LOCK, project.wdirs).restricted(project.stages)
     except DocumentError as exc:
         raise RefusedError(str(exc)) from exc
     params_files = {p.file for st in project.stages.values() for p in st.params} | {DEFAULT_PARAMS}
@@ -258,6 +258,14 @@ def promote(
     if git.read_at(head, DVC_LOCK) != lock_bytes:
         raise RefusedError(f"{DVC_LOCK} differs from HEAD: commit it first")
 
+    import pathspec
+
+    exploratory = pathspec.GitIgnoreSpec.from_lines(config.exploratory)
+    scratch = [o for o in outs if exploratory.match_file(o) or exploratory.match_file(o + "/")]
+    if scratch:
+        raise RefusedError(
+            f"{', '.join(scratch)}: exploratory paths (config 'exploratory') are not released"
+        )
     cache = cache_dir(root)
     promoted = _gather(view, lock, outs, cache)
     metrics = _metrics(view, lock, project.metrics, cache)

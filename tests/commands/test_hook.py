@@ -104,6 +104,35 @@ def test_every_ref_of_a_push_is_checked(pushed: Path) -> None:
     assert "PG501" in result.stderr
 
 
+def test_hook_never_imports_modules_from_the_checked_repository(pushed: Path) -> None:
+    """git runs the hook in the work tree: a committed yaml.py must not replace PyYAML."""
+    (pushed / "yaml.py").write_text("import sys\nprint('REPO CODE RAN')\nsys.exit(0)\n")
+    _break_v1(pushed)
+    result = push(pushed, "main")
+    assert "REPO CODE RAN" not in result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "PG501" in result.stderr
+
+
+def test_new_release_branch_cannot_drop_itself_from_the_policy(pushed: Path) -> None:
+    run(pushed, "git", "fetch", "-q", "origin")
+    config = pushed / ".promote-gate.yaml"
+    config.write_text(config.read_text() + "release_branches: [main]\n")
+    _break_v1(pushed)
+    result = push(pushed, "HEAD:refs/heads/release/2")
+    assert result.returncode != 0, result.stderr
+    assert "PG501" in result.stderr
+
+
+def test_consumer_change_alone_is_still_checked(pushed: Path) -> None:
+    (pushed / "deploy").mkdir()
+    (pushed / "deploy/serve.yaml").write_text("model: models/model.json\n")
+    commit_all(pushed, "deploy reads the pipeline's model")
+    result = push(pushed, "main")
+    assert result.returncode != 0
+    assert "PG504" in result.stderr
+
+
 def test_standalone_script_under_core_hooks_path(pushed: Path, tmp_path: Path) -> None:
     hooks = tmp_path / "hooks"
     hooks.mkdir()
@@ -128,7 +157,7 @@ def test_install_respects_foreign_hooks_and_hooks_path(
     assert (hooks / "pre-push").read_text() == "#!/bin/sh\necho mine\n"
     code, _, _ = gate("install", "--repo", str(repo), "--force")
     assert code == 0
-    assert "promote_gate hook pre-push" in (hooks / "pre-push").read_text()
+    assert "from promote_gate.cli import main" in (hooks / "pre-push").read_text()
     assert os.access(hooks / "pre-push", os.X_OK)
 
 

@@ -46,6 +46,12 @@ def _side_commit(repo: Path) -> None:
     _manifest(repo, lambda d: d["source"].__setitem__("commit", side))
 
 
+def _symlink_in_place(repo: Path) -> None:
+    """A symlink where the promoted file should be (sha256sum -c follows it and fails)."""
+    (repo / V1 / "model.json").unlink()
+    (repo / V1 / "model.json").symlink_to("report.md")
+
+
 def _symlink_out(repo: Path) -> None:
     (repo / V1 / "escape.yaml").symlink_to("../../params.yaml")
 
@@ -174,6 +180,22 @@ CASES: list[tuple[str, str, Mutation]] = [
         lambda r: _edit(r, "metrics.json", '"md5": "', '"md5": "0'),
     ),
     ("PG403", "report metrics table edited", _report_metric),
+    ("PG104", "promoted file replaced by a symlink", _symlink_in_place),
+    (
+        "PG104",
+        "SHA256SUMS leaves out a document",
+        lambda r: _edit(r, "SHA256SUMS", "  report.md\n", "  report.md.bak\n"),
+    ),
+    (
+        "PG304",
+        "report states a param twice",
+        lambda r: _edit(
+            r,
+            "report.md",
+            "| `params.yaml` | `train.lr` | 0.05 |",
+            "| `params.yaml` | `train.lr` | 0.05 |\n| `params.yaml` | `train.lr` | 0.5 |",
+        ),
+    ),
 ]
 
 
@@ -257,6 +279,36 @@ def test_missing_data_is_skipped_with_the_command_then_required(repo: Path, gate
     assert "PG104" in gate.failed_codes(
         "check", "--repo", str(repo), "--rev", "HEAD", "--require-data"
     )
+
+
+def test_malformed_new_bundle_is_a_violation_not_a_crash(repo: Path, gate: Gate) -> None:
+    shutil.copytree(repo / V1, repo / "publish/v2")
+    manifest = repo / "publish/v2/manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc["version"], doc["files"][0]["size"] = "v2", "abc"
+    manifest.write_text(json.dumps(doc))
+    assert "PG101" in gate.failed_codes("check", "--repo", str(repo))
+
+
+def test_dvc_symlink_checkouts_are_the_files_they_link(repo: Path, gate: Gate) -> None:
+    """cache.type symlink: the workspace holds links into the DVC cache, as DVC intends."""
+    run(repo, "dvc", "config", "cache.type", "symlink")
+    run(repo, "dvc", "checkout", "-q", "--relink")
+    assert (repo / V1 / "model.json").is_symlink()
+    code, out, _ = gate("check", "--repo", str(repo))
+    assert code == 0, out
+
+
+def test_renamed_stage_leaves_a_stale_lock_entry_that_is_ignored(repo: Path, gate: Gate) -> None:
+    """DVC keeps the old entry in dvc.lock after a rename, and dvc status ignores it."""
+    dvc_yaml = repo / "dvc.yaml"
+    dvc_yaml.write_text(dvc_yaml.read_text().replace("  evaluate:", "  score:"))
+    run(repo, "dvc", "repro", "-q")
+    commit_all(repo, "rename evaluate to score")
+    assert "evaluate:" in (repo / "dvc.lock").read_text()
+    assert gate("check", "--repo", str(repo), "--rev", "HEAD")[0] == 0
+    code, _, err = gate("promote", "--repo", str(repo), "v2")
+    assert code == 0, err
 
 
 def test_stale_pipeline_applies_to_the_newest_bundle_only(repo: Path, gate: Gate) -> None:
