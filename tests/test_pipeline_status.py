@@ -519,3 +519,27 @@ def test_params_with_digit_separators_are_clean_after_repro(rich: Path) -> None:
     run(rich, "dvc", "repro", "-q")
     assert "batch: 1000" in (rich / "dvc.lock").read_text()
     assert_agrees(rich, set())
+
+
+def test_committed_dep_inside_a_dvc_added_directory(repo: Path) -> None:
+    """A stage reading one file of a `dvc add`ed directory: at a commit, the file's hash comes
+    from the directory's .dir listing, as DVC recorded it (the file is not in git)."""
+    (repo / "extra").mkdir()
+    (repo / "extra/a.txt").write_text("a\n")
+    (repo / "extra/b.txt").write_text("b\n")
+    run(repo, "dvc", "add", "-q", "extra")
+    append(
+        repo / "dvc.yaml",
+        "  count:\n    cmd: python3 -c \"print(len(open('extra/a.txt').read()))\" > count.txt\n"
+        "    deps: [extra/a.txt]\n    outs: [count.txt]\n",
+    )
+    run(repo, "dvc", "repro", "-q", "count")
+    sha = commit_all(repo, "a stage reading a file of a tracked directory")
+    assert dvc_stale(dvc_status(repo)) == set()
+    git = Git.open(str(repo))
+    try:
+        status = gate_status(CommitView(git, sha))
+    finally:
+        git.close()
+    assert status["count"].changes == ()
+    assert status["count"].unverified == ()

@@ -773,3 +773,38 @@ def test_github_push_creating_a_release_branch_with_a_good_v2_passes(
     code, out, err = gate_ci(gate, monkeypatch, ws)
     assert "PG205" not in out, "v1 and v2's source commits are in the branch's history"
     assert code == 0, (out, err)
+
+
+def test_an_invalid_policy_in_the_head_does_not_stop_the_base_policy(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gate: Gate
+) -> None:
+    """The head's .promote-gate.yaml may use a key this version does not know: the base's
+    policy applies, so the gate still runs (and says the policy changed)."""
+
+    def future_policy(work: Path) -> None:
+        config = work / ".promote-gate.yaml"
+        config.write_text(config.read_text() + "future_key: 1\n")
+
+    pr = make_pr(repo, tmp_path, future_policy, "future")
+    ws = workspace(pr.bare, tmp_path / "ws", pr.branch, shallow=True)
+    github_pr(monkeypatch, tmp_path, pr)
+    code, out, err = gate_ci(gate, monkeypatch, ws)
+    assert code == 0, (out, err)
+    assert "this change edits the promote-gate policy" in out
+
+
+def test_new_release_branch_cannot_drop_itself_from_the_policy(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gate: Gate
+) -> None:
+    def drop_and_edit(work: Path) -> None:
+        config = work / ".promote-gate.yaml"
+        config.write_text(config.read_text() + "release_branches: [main]\n")
+        edit_v1_report(work)
+
+    make_origin(repo, tmp_path / "origin.git")
+    head = push_branch(repo, "release/2", drop_and_edit)
+    ws = workspace(tmp_path / "origin.git", tmp_path / "ws", "release/2", shallow=True)
+    github_push(monkeypatch, tmp_path, "release/2", "0" * 40, head)
+    code, out, err = gate_ci(gate, monkeypatch, ws)
+    assert code == 1, (out, err)
+    assert "PG501" in out
