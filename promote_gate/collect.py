@@ -198,8 +198,11 @@ def _out_hashes(data: bytes | None) -> set[str]:
 class Collector:
     """Builds :class:`BundleFacts` for bundles in one view of one repository."""
 
-    def __init__(self, view: View, config: Config, git: Git | None) -> None:
+    def __init__(
+        self, view: View, config: Config, git: Git | None, policy_view: View | None = None
+    ) -> None:
         self.view = view
+        self.policy_view = policy_view or view
         self.config = config
         self.git = git
         self.cache = cache_dir(view.root) if git is not None else None
@@ -473,7 +476,8 @@ class Collector:
 
     def _remote(self, facts: BundleFacts) -> RemoteFacts:
         """Whether the default DVC remote holds each DVC-stored promoted file (by hash)."""
-        name, url = default_remote(self.view.root)
+        # the remote is part of the policy: a change must not point it at a directory it brings
+        name, url = default_remote(self.view.root, self.policy_view.read)
         if name is None or url is None:
             return RemoteFacts(
                 name, url, None, "no default DVC remote is configured (dvc remote add -d)"

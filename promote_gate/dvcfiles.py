@@ -11,7 +11,7 @@ import configparser
 import os
 import posixpath
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -437,13 +437,22 @@ def parse_pointer(data: bytes, what: str) -> Pointer:
 # --------------------------------------------------------------------------- the DVC cache
 
 
-def _dvc_config(root: str) -> list[configparser.ConfigParser]:
-    """.dvc/config then .dvc/config.local (which overrides it, as in DVC)."""
+def _dvc_config(
+    root: str, read: Callable[[str], bytes | None] | None = None
+) -> list[configparser.ConfigParser]:
+    """.dvc/config then .dvc/config.local (which overrides it, as in DVC).
+
+    ``read`` reads the committed .dvc/config from a view (a base revision, say) instead of
+    the disk; config.local is never committed and always comes from the disk.
+    """
     parsers = []
     for name in ("config", "config.local"):
         parser = configparser.ConfigParser(interpolation=None)
         try:
-            parser.read(os.path.join(root, ".dvc", name), encoding="utf-8")
+            if read is not None and name == "config":
+                parser.read_string((read(".dvc/config") or b"").decode("utf-8"))
+            else:
+                parser.read(os.path.join(root, ".dvc", name), encoding="utf-8")
         except (configparser.Error, UnicodeDecodeError) as exc:
             raise GateError(f".dvc/{name} cannot be read: {exc}") from exc
         parsers.append(parser)
@@ -459,11 +468,13 @@ def cache_dir(root: str) -> str:
     return cache
 
 
-def default_remote(root: str) -> tuple[str | None, str | None]:
+def default_remote(
+    root: str, read: Callable[[str], bytes | None] | None = None
+) -> tuple[str | None, str | None]:
     """The default remote's name and URL (a local path made absolute), from .dvc/config(.local)."""
     name = None
     urls: dict[str, str] = {}
-    for parser in _dvc_config(root):
+    for parser in _dvc_config(root, read):
         if parser.has_option("core", "remote"):
             name = parser.get("core", "remote")
         for section in parser.sections():

@@ -91,7 +91,7 @@ def check_repo(
                 f"no bundle {', '.join(unknown)} under {config.publish_root}/ in the {view.label}"
             )
         chosen = selected_rules(select or config.select, [*config.ignore, *(ignore or ())])
-        collector = Collector(view, config, git)
+        collector = Collector(view, config, git, policy_view)
         numbered = [n for n in present if config.version_number(n) is not None]
         surface = max(numbered, key=lambda n: config.version_number(n) or 0) if numbered else None
         results = []

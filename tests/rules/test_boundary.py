@@ -120,3 +120,24 @@ def test_require_pushed_without_a_remote(repo: Path, gate: Gate) -> None:
     config.write_text(config.read_text() + "require_pushed: true\n")
     _, results = _results(gate, repo, "v1")
     assert "no default DVC remote" in results["PG505"]["findings"][0]["message"]
+
+
+def test_a_change_cannot_point_the_remote_at_data_it_brings(
+    repo: Path, gate: Gate, tmp_path: Path
+) -> None:
+    """The DVC remote is policy: in CI it is read from the base, like .promote-gate.yaml."""
+    run(repo, "dvc", "remote", "add", "-q", "-d", "storage", str(tmp_path / "real-remote"))
+    config = repo / ".promote-gate.yaml"
+    config.write_text(config.read_text() + "require_pushed: true\n")
+    commit_all(repo, "require pushed data")
+    fake = repo / "fake-remote"
+    shutil.copytree(repo / ".dvc" / "cache", fake)
+    run(repo, "dvc", "remote", "modify", "storage", "url", "../fake-remote")
+    commit_all(repo, "point the remote at a copy committed with the change")
+    junit = tmp_path / "junit.xml"
+    code, out, _ = gate(
+        "ci", "--repo", str(repo), "--rev", "HEAD", "--base", "HEAD~1", "--junit-xml", str(junit)
+    )
+    assert code == 1, out
+    assert "PG505" in out
+    assert "real-remote" in out
