@@ -106,6 +106,12 @@ def many_unlisted(work: Path) -> None:
         (work / V1 / f"notes-{number:02}.txt").write_text(f"copied in {number}\n")
 
 
+def relax_and_edit(work: Path) -> None:
+    """A PR that switches the rules off in its own policy and edits a released bundle."""
+    relax_policy(work)
+    edit_v1_report(work)
+
+
 def relax_policy(work: Path) -> None:
     config = work / ".promote-gate.yaml"
     config.write_text(config.read_text() + "ignore: [PG1, PG2, PG3, PG4, PG5]\n")
@@ -661,10 +667,6 @@ def test_gitlab_branch_pipeline_compares_with_the_previous_tip(
 def test_a_pr_cannot_switch_off_its_own_gate(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gate: Gate
 ) -> None:
-    def relax_and_edit(work: Path) -> None:
-        relax_policy(work)
-        edit_v1_report(work)
-
     pr = make_pr(repo, tmp_path, relax_and_edit, "relax")
     ws = workspace(pr.bare, tmp_path / "ws", pr.branch, shallow=True)
     summary = github_pr(monkeypatch, tmp_path, pr)
@@ -680,10 +682,6 @@ def test_a_pr_cannot_switch_off_its_own_gate(
 def test_policy_from_head_applies_the_change_and_says_so_loudly(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gate: Gate
 ) -> None:
-    def relax_and_edit(work: Path) -> None:
-        relax_policy(work)
-        edit_v1_report(work)
-
     pr = make_pr(repo, tmp_path, relax_and_edit, "relax")
     ws = workspace(pr.bare, tmp_path / "ws", pr.branch, shallow=False)
     github_pr(monkeypatch, tmp_path, pr)
