@@ -207,6 +207,7 @@ class Collector:
         self.git = git
         self.cache = cache_dir(view.root) if git is not None else None
         self._lineage_cache: tuple[dict[str, frozenset[str]], dict[str, str]] | None = None
+        self._bundles: dict[tuple[str, str], BundleFacts] = {}
         if isinstance(view, CommitView):
             self.checked_commit: str | None = view.commit
         else:
@@ -230,6 +231,16 @@ class Collector:
         evidence: bool = True,
         surface: bool = False,
     ) -> BundleFacts:
+        """The bundle's facts, and with ``evidence`` what the repository says about it."""
+        facts = dataclasses.replace(self._read(name, path), candidate=candidate)
+        if self.git is None or not evidence:
+            return facts
+        return dataclasses.replace(facts, repo=self._evidence(facts, candidate, surface))
+
+    def _read(self, name: str, path: str) -> BundleFacts:
+        """The bundle itself, read and hashed once: a baseline is also a bundle of its own."""
+        if (name, path) in self._bundles:
+            return self._bundles[(name, path)]
         view = self.view
         lead = f"{path}/" if path else ""
         entries = {e.path[len(lead) :]: e for e in view.files_under(path)}
@@ -288,12 +299,10 @@ class Collector:
             manifest=manifest,
             files=files,
             docs=docs,
-            candidate=candidate,
             bookkeeping=bookkeeping,
         )
-        if self.git is None or not evidence:
-            return facts
-        return dataclasses.replace(facts, repo=self._evidence(facts, candidate, surface))
+        self._bundles[(name, path)] = facts
+        return facts
 
     # -- the release boundary ----------------------------------------------------------
 

@@ -23,12 +23,9 @@ def _prop(text: str) -> str:
 def render(report: Report) -> str:
     items = [f"::error title=promote-gate::{_data(error)}" for error in report.errors]
     for _rank, rule, finding in ranked(report):
-        message = finding.message
-        if finding.expected is not None or finding.found is not None:
-            message += f" (expected {finding.expected}, found {finding.found})"
         items.append(
             f"::error file={_prop(finding.path)},title={_prop(rule.title)}::"
-            f"{_data(message + ' — fix: ' + rule.fix)}"
+            f"{_data(finding.described + ' — fix: ' + rule.fix)}"
         )
     if len(items) > MAX_ANNOTATIONS:
         more = len(items) - (MAX_ANNOTATIONS - 1)

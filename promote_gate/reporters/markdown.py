@@ -31,12 +31,9 @@ def _bundle(bundle: BundleReport) -> list[str]:
         lines += ["| rule | file | problem | fix |", "|---|---|---|---|"]
         for result in problems:
             for finding in result.findings or ():
-                detail = finding.message
-                if finding.expected is not None or finding.found is not None:
-                    detail += f" (expected {finding.expected}, found {finding.found})"
                 lines.append(
                     f"| {_ICON[result.status]} {result.rule.title} | `{_md(finding.path)}` "
-                    f"| {_md(detail)} | {_md(result.rule.fix)} |"
+                    f"| {_md(finding.described)} | {_md(result.rule.fix)} |"
                 )
             if result.status == "error":
                 lines.append(

@@ -19,6 +19,13 @@ class Finding:
     expected: str | None = None
     found: str | None = None
 
+    @property
+    def described(self) -> str:
+        """The message, with both sides where there are two: one line for any reporter."""
+        if self.expected is None and self.found is None:
+            return self.message
+        return f"{self.message} (expected {self.expected}, found {self.found})"
+
 
 @dataclass(frozen=True)
 class Unverified:

@@ -206,25 +206,21 @@ def test_through_the_pre_commit_framework(pushed: Path, tmp_path: Path) -> None:
             check=False,
         )
 
+    def git_push() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "push", "origin", "main"],
+            cwd=pushed,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
     installed = pre_commit("install", "--hook-type", "pre-push")
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    good = subprocess.run(
-        ["git", "push", "origin", "main"],
-        cwd=pushed,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    good = git_push()
     assert good.returncode == 0, good.stdout + good.stderr
     _break_v1(pushed)
-    bad = subprocess.run(
-        ["git", "push", "origin", "main"],
-        cwd=pushed,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    bad = git_push()
     assert bad.returncode != 0
     assert "PG501" in bad.stdout + bad.stderr
