@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--codequality", metavar="FILE", help="also write a GitLab Code Quality report")
     p.add_argument(
+        "--dvc-cache",
+        metavar="DIR",
+        help="a DVC cache to read objects from (every object is hashed before it counts); "
+        "by default CI ignores the checkout's own .dvc/cache and reads the base's DVC remote",
+    )
+    p.add_argument(
         "--policy-from",
         choices=["base", "head"],
         default="base",

@@ -17,8 +17,8 @@ from promote_gate.config import Config
 from promote_gate.dvcfiles import (
     DVC_LOCK,
     LockFile,
+    Project,
     cache_dir,
-    cache_paths,
     default_remote,
     flatten,
     norm,
@@ -35,11 +35,14 @@ from promote_gate.facts import (
     ConsumerRead,
     Doc,
     FileFacts,
+    Recorded,
     ReleaseFacts,
     RemoteFacts,
     RepoEvidence,
 )
-from promote_gate.hashing import Digest, digest_bytes, digest_file, sha256_hex
+from promote_gate.gitattributes import Attributes
+from promote_gate.hashing import digest_bytes, sha256_hex
+from promote_gate.objects import DirectorySource, ObjectStore, Source, remote_source
 from promote_gate.repo import CommitView, Git, View
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError, load_json, load_yaml
 
@@ -83,12 +86,57 @@ def list_bundles(view: View, config: Config) -> list[str]:
     names = {
         e.path[len(root) + 1 :].split("/", 1)[0]
         for e in view.files_under(root)
-        # a symlink directly under the root may stand for a bundle directory: judge it
-        if "/" in e.path[len(root) + 1 :] or e.kind == "symlink"
+        # a symlink or submodule directly under the root stands where a bundle would: judge it
+        if "/" in e.path[len(root) + 1 :] or e.kind != "file"
     }
     return sorted(
         names, key=lambda n: (config.version_number(n) is None, config.version_number(n) or 0, n)
     )
+
+
+# Attributes that make a checkout's bytes differ from the blob on every platform. `text` and
+# `text=auto` convert only where the consumer's git says so (core.eol, core.autocrlf): a
+# change to them is judged for released bundles (PG501), their presence is not.
+def _rewrites_bytes(name: str, value: str) -> bool:
+    if name == "eol":
+        return value == "crlf"
+    if name in {"filter", "working-tree-encoding", "ident"}:
+        return value not in {"unset", "unspecified"}
+    return False
+
+
+def attribute_reader(view: View) -> Callable[[str], bytes | None]:
+    """``.gitattributes`` blobs as git reads them (a symlinked one is its link text)."""
+
+    def read(path: str) -> bytes | None:
+        entry = view.entry(path)
+        if entry is None:
+            return None
+        if entry.kind == "symlink":
+            return (entry.target or "").encode("utf-8", "surrogateescape")
+        return view.read(path) if entry.kind == "file" else None
+
+    return read
+
+
+def _git_paths(view: View, path: str) -> list[str]:
+    """The paths under ``path`` git holds (a DVC checkout beside its pointer is not one)."""
+    entries = {e.path for e in view.files_under(path)}
+    return sorted(p for p in entries if p + ".dvc" not in entries)
+
+
+def checkout_attributes(attrs: Attributes, paths: list[str]) -> dict[str, dict[str, str]]:
+    """Each path's byte-changing attributes that are specified (path -> name -> value)."""
+    found: dict[str, dict[str, str]] = {}
+    for path in paths:
+        try:
+            values = attrs.lookup(path)
+        except ValueError as exc:
+            raise GateError(f"cannot evaluate git attributes for {path}: {exc}") from exc
+        specified = {k: v for k, v in values.items() if v != "unspecified"}
+        if specified:
+            found[path] = specified
+    return found
 
 
 def _changed(base: View, head: View, path: str) -> list[str]:
@@ -145,7 +193,7 @@ def side_of_bundle(facts: BundleFacts) -> Side:
     )
 
 
-def side_of_revision(view: CommitView, cache: str | None) -> Side:
+def side_of_revision(view: CommitView, store: ObjectStore) -> Side:
     """The pipeline state at a revision: dvc.lock, its params, and the metrics files it declares."""
     project = parse_project(view)
     lock_bytes = view.read(DVC_LOCK)
@@ -162,17 +210,64 @@ def side_of_revision(view: CommitView, cache: str | None) -> Side:
     for path in project.metrics:
         hit = lock.producer(path)
         data = view.read(path)
-        if data is None and hit is not None and hit[1].md5 and cache is not None:
-            for cached in cache_paths(cache, hit[1].md5):
-                if os.path.isfile(cached):
-                    with open(cached, "rb") as fobj:
-                        data = fobj.read(MAX_DOCUMENT_BYTES + 1)
+        if data is None and hit is not None and hit[1].md5 and hit[1].path == path:
+            data = store.document(hit[1].md5)
         if data is None:
             continue
         metrics[path] = flatten(read_metrics_file(data, path))
         if hit is not None:
             stages.add(hit[0].name)
     return Side(view.label, params, metrics, {}, lock, frozenset(), frozenset(stages))
+
+
+LOCAL_CONFIG = ".dvc/config.local"
+
+
+def evidence_store(
+    git: Git, view: View, policy_view: View, *, ci: bool = False, dvc_cache: str | None = None
+) -> tuple[ObjectStore, RemoteFacts, list[str]]:
+    """Where DVC objects may come from, the default remote (PG505), and notes for the report.
+
+    The remote is the one the policy's revision configures (the base, in the hook and CI),
+    so a change cannot point it at storage it brings. ``.dvc/config.local`` is a machine's
+    own file: it is read only outside CI and only while git does not track it. In CI the
+    checkout's DVC cache is not used at all (a change could bring one): objects come from
+    ``dvc_cache`` when given, and from the remote.
+    """
+    notes: list[str] = []
+    commits = [v for v in (view, policy_view) if isinstance(v, CommitView)]
+    tracked = any(v.entry(LOCAL_CONFIG) is not None for v in commits) or (
+        git.head() is not None and git.read_at("HEAD", LOCAL_CONFIG) is not None
+    )
+    local = not ci and not tracked
+    if tracked:
+        notes.append(
+            f"note: {LOCAL_CONFIG} is committed; it is a machine's own file and is ignored"
+        )
+    sources: list[Source] = []
+    cache = dvc_cache or (None if ci else cache_dir(git.root, local=local))
+    if cache is not None:
+        sources.append(DirectorySource(os.path.abspath(cache), "the DVC cache"))
+    read = policy_view.read if isinstance(policy_view, CommitView) else None
+    remote = default_remote(git.root, read, local=local)
+    reason = None
+    if remote.name is None or remote.url is None:
+        reason = "no default DVC remote is configured (dvc remote add -d)"
+    else:
+        source, reason = remote_source(remote.name, remote.url, dict(remote.config), git.root)
+        if source is not None:
+            sources.append(source)
+    if policy_view is not view:
+        mine = default_remote(git.root, view.read if isinstance(view, CommitView) else None, False)
+        theirs = default_remote(git.root, read, local=False)
+        if (mine.name, mine.url) != (theirs.name, theirs.url):
+            notes.append(
+                f"note: this change re-points the default DVC remote ({theirs.name}: {theirs.url} "
+                f"-> {mine.name}: {mine.url}); the remote of the base ({policy_view.label}) "
+                "applies until it is merged"
+            )
+    store = ObjectStore(sources, unavailable=None)
+    return store, RemoteFacts(remote.name, remote.url, None, reason), notes
 
 
 MAX_LINEAGE = 1000  # dvc.lock versions read along the checked history
@@ -196,18 +291,35 @@ def _out_hashes(data: bytes | None) -> set[str]:
 
 
 class Collector:
-    """Builds :class:`BundleFacts` for bundles in one view of one repository."""
+    """Builds :class:`BundleFacts` for bundles in one view of one repository.
+
+    ``store`` is where content-addressed evidence (DVC objects) may come from; every object
+    is hashed against its address before it counts. ``remote`` is the default DVC remote as
+    the policy's revision configures it (PG505).
+    """
 
     def __init__(
-        self, view: View, config: Config, git: Git | None, policy_view: View | None = None
+        self,
+        view: View,
+        config: Config,
+        git: Git | None,
+        policy_view: View | None = None,
+        store: ObjectStore | None = None,
+        remote: RemoteFacts | None = None,
     ) -> None:
         self.view = view
         self.policy_view = policy_view or view
         self.config = config
         self.git = git
-        self.cache = cache_dir(view.root) if git is not None else None
+        if store is None:
+            sources = [DirectorySource(cache_dir(view.root), "the DVC cache")] if git else []
+            store = ObjectStore(sources)
+        self.store = store
+        self.remote = remote
         self._lineage_cache: tuple[dict[str, frozenset[str]], dict[str, str]] | None = None
         self._bundles: dict[tuple[str, str], BundleFacts] = {}
+        self._projects: dict[str, tuple[Project | None, str | None]] = {}
+        self._attributes: dict[int, Attributes] = {}
         if isinstance(view, CommitView):
             self.checked_commit: str | None = view.commit
         else:
@@ -215,13 +327,11 @@ class Collector:
 
     # -- the bundle itself -------------------------------------------------------------
 
-    def _from_cache(self, md5: str | None) -> Digest | None:
-        if self.cache is None or not md5:
-            return None
-        for path in cache_paths(self.cache, md5):
-            if os.path.isfile(path):
-                return digest_file(path)
-        return None
+    def attributes(self, view: View) -> Attributes:
+        """The git attributes of ``view`` (one evaluator per view, each file read once)."""
+        if id(view) not in self._attributes:
+            self._attributes[id(view)] = Attributes(attribute_reader(view))
+        return self._attributes[id(view)]
 
     def bundle(
         self,
@@ -235,6 +345,15 @@ class Collector:
         facts = dataclasses.replace(self._read(name, path), candidate=candidate)
         if self.git is None or not evidence:
             return facts
+        if candidate and facts.kind == "directory":
+            found = checkout_attributes(self.attributes(self.view), _git_paths(self.view, path))
+            rewriting = tuple(
+                (p, k, v)
+                for p, values in found.items()
+                for k, v in values.items()
+                if _rewrites_bytes(k, v)
+            )
+            facts = dataclasses.replace(facts, attributes=rewriting)
         return dataclasses.replace(facts, repo=self._evidence(facts, candidate, surface))
 
     def _read(self, name: str, path: str) -> BundleFacts:
@@ -242,6 +361,19 @@ class Collector:
         if (name, path) in self._bundles:
             return self._bundles[(name, path)]
         view = self.view
+        itself = view.entry(path) if path else None
+        if itself is not None:  # a submodule, symlink or file where a bundle directory belongs
+            facts = BundleFacts(
+                name=name,
+                path=path,
+                version=self.config.version_number(name),
+                manifest=Doc(MANIFEST, present=False),
+                files={},
+                docs={role: Doc(rel, present=False) for role, rel in doc_names(None).items()},
+                kind=itself.kind if itself.kind != "symlink" else f"symlink to {itself.target}",
+            )
+            self._bundles[(name, path)] = facts
+            return facts
         lead = f"{path}/" if path else ""
         entries = {e.path[len(lead) :]: e for e in view.files_under(path)}
         manifest = read_doc(view, lead + MANIFEST, MANIFEST, load_json)
@@ -276,13 +408,17 @@ class Collector:
                 continue
             present = files.get(data_rel)
             if present is None:
+                digest = self.store.digest(pointer.md5) if pointer.md5 else None
                 files[data_rel] = FileFacts(
                     data_rel,
                     "file",
-                    digest=self._from_cache(pointer.md5),
+                    digest=digest,
                     in_tree=False,
                     pointer=pointer,
                     pointer_path=pointer.path,
+                    missing=None
+                    if digest is not None or not pointer.md5
+                    else self.store.missing(pointer.md5),
                 )
             else:
                 files[data_rel] = dataclasses.replace(
@@ -321,7 +457,19 @@ class Collector:
         )
         if base is None or not facts.released or facts.removed:
             return facts
-        return dataclasses.replace(facts, changes=tuple(_changed(base, self.view, path)))
+        paths = _git_paths(base, path)
+        before = checkout_attributes(self.attributes(base), paths)
+        after = checkout_attributes(self.attributes(self.view), paths)
+        moved = tuple(
+            f"{p}: {k} {before.get(p, {}).get(k, 'unspecified')} -> "
+            f"{after.get(p, {}).get(k, 'unspecified')}"
+            for p in paths
+            for k in sorted(set(before.get(p, {})) | set(after.get(p, {})))
+            if before.get(p, {}).get(k) != after.get(p, {}).get(k)
+        )
+        return dataclasses.replace(
+            facts, changes=tuple(_changed(base, self.view, path)), attribute_changes=moved
+        )
 
     # -- what the repository says about it --------------------------------------------
 
@@ -348,14 +496,23 @@ class Collector:
 
         excerpt = facts.docs["lock"].value
         listings: dict[str, Any] = {}
-        if isinstance(excerpt, LockFile) and self.cache is not None:
+        unavailable: dict[str, str] = {}
+        if isinstance(excerpt, LockFile):
             for stage in excerpt.stages.values():
                 for out in stage.outs:
                     if out.md5 and out.is_dir and out.md5 not in listings:
                         try:
-                            listings[out.md5] = read_dir_listing(self.cache, out.md5)
-                        except DocumentError:
+                            listings[out.md5] = read_dir_listing(self.store, out.md5)
+                        except DocumentError as exc:
                             listings[out.md5] = None
+                            unavailable[out.md5] = str(exc)
+                        if listings[out.md5] is None:
+                            unavailable.setdefault(out.md5, self.store.missing(out.md5))
+        project, project_error = self._project_at(str(commit)) if known else (None, None)
+        declared: tuple[str, ...] | None = None
+        if project is not None and lock is not None:
+            produced = lock.restricted(project.stages)
+            declared = tuple(m for m in project.metrics if produced.producer(m) is not None)
 
         status = status_error = None
         comparison = comparison_note = None
@@ -374,7 +531,10 @@ class Collector:
             source_lock_sha256=sha256_hex(lock_bytes) if lock_bytes is not None else None,
             source_lock_error=lock_error,
             dir_listings=listings,
-            content=self._metrics_content(facts),
+            content=self._metrics_content(facts, str(commit) if known else None, project),
+            unavailable=unavailable,
+            declared_metrics=declared,
+            declared_error=project_error,
             status=status,
             status_error=status_error,
             comparison=comparison,
@@ -385,6 +545,18 @@ class Collector:
             consumer_reads=self._consumer_reads(facts) if surface else (),
             remote=self._remote(facts) if self.config.require_pushed else None,
         )
+
+    def _project_at(self, commit: str) -> tuple[Project | None, str | None]:
+        """dvc.yaml as the source commit had it (git objects), or why it cannot be read."""
+        if commit not in self._projects:
+            assert self.git is not None
+            try:
+                project = parse_project(CommitView(self.git, commit))
+                error = None if project is not None else f"there is no dvc.yaml at {commit[:12]}"
+            except (DocumentError, GateError) as exc:
+                project, error = None, f"dvc.yaml at {commit[:12]} cannot be read: {exc}"
+            self._projects[commit] = (project, error)
+        return self._projects[commit]
 
     # -- the release boundary: lineage, exploratory paths, consumers, the remote ---------
 
@@ -484,28 +656,27 @@ class Collector:
         return tuple(reads)
 
     def _remote(self, facts: BundleFacts) -> RemoteFacts:
-        """Whether the default DVC remote holds each DVC-stored promoted file (by hash)."""
-        # the remote is part of the policy: a change must not point it at a directory it brings
-        name, url = default_remote(self.view.root, self.policy_view.read)
-        if name is None or url is None:
+        """Whether the default DVC remote (as the policy's revision configures it: a change
+        cannot point it at storage it brings) holds a verified copy of each DVC-stored file."""
+        remote = self.remote or RemoteFacts(None, None, None, "no default DVC remote is configured")
+        if remote.name is None or remote.url is None:
             return RemoteFacts(
-                name, url, None, "no default DVC remote is configured (dvc remote add -d)"
-            )
-        if "://" in url and not url.startswith("file://"):
-            return RemoteFacts(
-                name,
-                url,
+                remote.name,
+                remote.url,
                 None,
-                f"remote {name} is {url.split('://')[0]}://; promote-gate checks "
-                "local-directory remotes itself",
+                "no default DVC remote is configured (dvc remote add -d)",
             )
-        root = url.removeprefix("file://")
-        present = {}
+        present: dict[str, bool] = {}
         for entry in _listed(facts):
-            if entry.get("storage") == "dvc" and isinstance(entry.get("md5"), str):
-                md5 = str(entry["md5"])
-                present[md5] = any(os.path.exists(p) for p in cache_paths(root, md5))
-        return RemoteFacts(name, url, present)
+            md5 = entry.get("md5")
+            item = facts.files.get(str(entry.get("path")))
+            stored = entry.get("storage") == "dvc" or (item is not None and item.storage == "dvc")
+            if stored and isinstance(md5, str):
+                held = self.store.in_remote(md5)
+                if held is None:
+                    return RemoteFacts(remote.name, remote.url, None, remote.reason)
+                present[md5] = held
+        return RemoteFacts(remote.name, remote.url, present)
 
     # -- the baseline -------------------------------------------------------------------
 
@@ -533,30 +704,54 @@ class Collector:
                 raise GateError(
                     f"baseline {baseline!r} is neither a bundle nor a git revision here"
                 )
-            side = side_of_revision(CommitView(self.git, commit), self.cache)
+            side = side_of_revision(CommitView(self.git, commit), self.store)
         return compare(side, side_of_bundle(facts), self.config), None
 
-    def _metrics_content(self, facts: BundleFacts) -> dict[str, bytes | None]:
-        """The recorded bytes of each snapshot metrics file, found by md5 in git or the cache."""
+    def _metrics_content(
+        self, facts: BundleFacts, commit: str | None, project: Project | None
+    ) -> dict[str, Recorded]:
+        """The recorded bytes of each snapshot metrics file: git-tracked ones from git objects
+        at source.commit, DVC-cached ones from a verified DVC object."""
         snap = facts.docs["metrics"].value
-        found: dict[str, bytes | None] = {}
+        found: dict[str, Recorded] = {}
         if not isinstance(snap, dict):
             return found
+        assert self.git is not None
         for path, entry in snap.items():
             md5 = entry.get("md5") if isinstance(entry, dict) else None
-            if not isinstance(md5, str) or md5 in found:
+            if not isinstance(md5, str) or not isinstance(path, str):
                 continue
-            found[md5] = None
-            candidates: list[bytes | None] = [self.view.read(str(path))]
-            if self.cache is not None:
-                for cached in cache_paths(self.cache, md5):
-                    if os.path.isfile(cached) and os.path.getsize(cached) <= MAX_DOCUMENT_BYTES:
-                        with open(cached, "rb") as fobj:
-                            candidates.append(fobj.read())
-            for data in candidates:
-                if data is not None and digest_bytes(data).md5 == md5:
-                    found[md5] = data
-                    break
+            blob = self.git.read_at(commit, path) if commit else None
+            if blob is not None:
+                digest = digest_bytes(blob)
+                if md5 in {digest.md5, digest.md5_dos2unix}:
+                    found[path] = Recorded(blob, f"git at {commit[:12]}" if commit else None)
+                else:
+                    found[path] = Recorded(
+                        None,
+                        conflict=f"{path} as committed at source.commit {str(commit)[:12]} has "
+                        f"md5 {digest.md5}, not the {md5} recorded",
+                    )
+                continue
+            hit = self.store.find(md5, keep=True)
+            if hit is not None and hit.data is not None:
+                found[path] = Recorded(hit.data, hit.where)
+                continue
+            tracked_by_git = project is not None and any(
+                o.path == path and not o.cache for st in project.stages.values() for o in st.outs
+            )
+            if tracked_by_git:
+                found[path] = Recorded(
+                    None,
+                    reason=f"{path} is git-tracked (cache: false) but is not committed at "
+                    f"source.commit {str(commit)[:12]}",
+                )
+            else:
+                found[path] = Recorded(
+                    None,
+                    reason=f"{path} ({md5}) is {self.store.missing(md5)}",
+                    command=f"dvc fetch {path}",
+                )
         return found
 
     def _status(self, excerpt: Any) -> tuple[Any, str | None]:
@@ -570,6 +765,6 @@ class Collector:
             if lock_bytes is None:
                 return None, f"there is no dvc.lock in the {self.view.label}"
             lock = parse_lock(lock_bytes, DVC_LOCK, project.wdirs).restricted(project.stages)
-            return pipeline_status(self.view, project, lock, list(excerpt.stages)), None
+            return pipeline_status(self.view, project, lock, list(excerpt.stages), self.store), None
         except (DocumentError, GateError) as exc:
             return None, f"cannot evaluate the pipeline in the {self.view.label}: {exc}"

@@ -67,6 +67,7 @@ class Comparison:
     not_comparable: tuple[str, ...]
     stages: tuple[tuple[str, str], ...]  # (stage, what changed in its lock entry)
     comparability_stages: tuple[str, ...] = ()
+    unexplained: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (stage, outputs changed)
 
     @property
     def comparable(self) -> bool:
@@ -81,11 +82,17 @@ def side_metrics(snapshot: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {f: flatten(e.get("values", {})) for f, e in snapshot.items() if isinstance(e, Mapping)}
 
 
-def _find(metrics: Mapping[str, Mapping[str, Any]], key: str) -> tuple[str, Any] | None:
-    for fname, values in metrics.items():
-        if key in values:
-            return fname, values[key]
-    return None
+def _holders(metrics: Mapping[str, Mapping[str, Any]], policy: MetricPolicy) -> list[str]:
+    """The metrics files holding the key a policy names (only its own file, if it names one)."""
+    return [
+        f for f, values in metrics.items() if policy.applies(f, policy.key) and policy.key in values
+    ]
+
+
+def policy_for(policies: tuple[MetricPolicy, ...], file: str, key: str) -> MetricPolicy | None:
+    """The policy judging metric (file, key): one naming the file wins over one that does not."""
+    hits = [p for p in policies if p.applies(file, key)]
+    return next((p for p in hits if p.file is not None), hits[0] if hits else None)
 
 
 def _lock_changes(old: LockFile | None, new: LockFile | None) -> list[tuple[str, str]]:
@@ -109,6 +116,31 @@ def _lock_changes(old: LockFile | None, new: LockFile | None) -> list[tuple[str,
         if what:
             changes.append((name, ", ".join(what)))
     return changes
+
+
+def unexplained_outputs(
+    old: LockFile | None, new: LockFile | None
+) -> list[tuple[str, tuple[str, ...]]]:
+    """Stages whose outputs changed while their command, dependencies and params did not.
+
+    DVC re-runs a stage only when one of those changed; outputs that moved without a cause
+    were recorded without reproducing (``dvc commit -f``, a hand-edited dvc.lock) or by a
+    forced re-run: either way the lock no longer explains them.
+    """
+    if old is None or new is None:
+        return []
+    found = []
+    for name, after in new.stages.items():
+        before = old.stages.get(name)
+        if before is None or before.cmd != after.cmd or dict(before.params) != dict(after.params):
+            continue
+        if {d.path: d.md5 for d in before.deps} != {d.path: d.md5 for d in after.deps}:
+            continue
+        was = {o.path: o.md5 for o in before.outs}
+        moved = tuple(o.path for o in after.outs if o.path in was and was[o.path] != o.md5)
+        if moved:
+            found.append((name, moved))
+    return found
 
 
 def _not_comparable(
@@ -137,15 +169,26 @@ def _not_comparable(
                     f"stage {name}: dependency {path} differs "
                     f"({before.get(path)} in {baseline.label}, {after.get(path)} in {candidate.label})"
                 )
+    # a metric is (file, key): the same name in another file is another metric
     for policy in policies:
-        for side in (baseline, candidate):
-            found = _find(side.metrics, policy.name)
-            if found is None:
+        holders = [(side, _holders(side.metrics, policy)) for side in (baseline, candidate)]
+        for side, files in holders:
+            if not files:
                 problems.append(f"metric {policy.name} (has a policy) is missing in {side.label}")
-            elif not _number(found[1]):
+            elif len(files) > 1:
                 problems.append(
-                    f"metric {policy.name} is {found[1]!r} in {side.label}, not a number"
+                    f"metric {policy.key} is in {', '.join(files)} in {side.label}: name the file "
+                    f"in the policy ('{files[0]}:{policy.key}')"
                 )
+            elif not _number(side.metrics[files[0]][policy.key]):
+                value = side.metrics[files[0]][policy.key]
+                problems.append(f"metric {policy.name} is {value!r} in {side.label}, not a number")
+        was_in, now_in = holders[0][1], holders[1][1]
+        if len(was_in) == 1 and len(now_in) == 1 and was_in != now_in:
+            problems.append(
+                f"metric {policy.key} comes from {was_in[0]} in {baseline.label} but from "
+                f"{now_in[0]} in {candidate.label}: not the same metric"
+            )
     return problems
 
 
@@ -158,12 +201,13 @@ def compare(baseline: Side, candidate: Side, config: Config) -> Comparison:
             for key in sorted(set(old) | set(new))
             if old.get(key) != new.get(key)
         ]
-    policies = {p.name: p for p in config.metrics}
     metrics = []
     for fname in sorted(set(baseline.metrics) | set(candidate.metrics)):
         before, after = baseline.metrics.get(fname, {}), candidate.metrics.get(fname, {})
         metrics += [
-            MetricDelta(fname, key, before.get(key), after.get(key), policies.get(key))
+            MetricDelta(
+                fname, key, before.get(key), after.get(key), policy_for(config.metrics, fname, key)
+            )
             for key in sorted(set(before) | set(after))
         ]
     files = [
@@ -192,4 +236,5 @@ def compare(baseline: Side, candidate: Side, config: Config) -> Comparison:
         not_comparable=tuple(_not_comparable(baseline, candidate, stages, config.metrics)),
         stages=tuple(_lock_changes(baseline.lock, candidate.lock)),
         comparability_stages=stages,
+        unexplained=tuple(unexplained_outputs(baseline.lock, candidate.lock)),
     )

@@ -23,10 +23,22 @@ DEFAULT_EXPLORATORY = ("exp/", "exps/", "exp-*/", "exp_*/", "experiments/", "scr
 
 @dataclass(frozen=True)
 class MetricPolicy:
-    name: str  # dotted, as `dvc metrics show` flattens it
+    name: str  # dotted, as `dvc metrics show` flattens it; "file:key" names the file too
     direction: str  # "higher" or "lower" is better
     max_regression: float = 0.0
     relative: bool = False
+
+    @property
+    def file(self) -> str | None:
+        """The metrics file the policy names (``eval/metrics.json:acc``), or None: any file."""
+        return self.name.rpartition(":")[0] or None
+
+    @property
+    def key(self) -> str:
+        return self.name.rpartition(":")[2]
+
+    def applies(self, file: str, key: str) -> bool:
+        return key == self.key and self.file in {None, file}
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,7 @@ class Config:
     comparability_stages: tuple[str, ...] | None = None  # None: the stages producing metrics
     metrics: tuple[MetricPolicy, ...] = ()
     require_pushed: bool = False
+    metadata_only: bool = False  # candidates' content may go unverified (CI without DVC remote)
     internal_paths: tuple[str, ...] | None = None  # None: "auto", every output in dvc.yaml
     consumers: tuple[str, ...] = ()
     exploratory: tuple[str, ...] = DEFAULT_EXPLORATORY
@@ -123,6 +136,7 @@ def _validate(raw: Any, origin: str) -> Config:
             for name, spec in raw.get("metrics", {}).items()
         ),
         require_pushed=bool(raw.get("require_pushed", False)),
+        metadata_only=bool(raw.get("metadata_only", False)),
         internal_paths=(
             None if raw.get("internal_paths", "auto") == "auto" else tuple(raw["internal_paths"])
         ),

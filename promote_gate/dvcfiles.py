@@ -17,6 +17,7 @@ from typing import Any
 
 from promote_gate.errors import GateError
 from promote_gate.hashing import LEGACY, Digest, dir_md5
+from promote_gate.objects import ObjectStore, object_paths
 from promote_gate.repo import View, iter_parents
 from promote_gate.yamlio import DocumentError, load_by_suffix, load_json, load_yaml
 
@@ -438,15 +439,16 @@ def parse_pointer(data: bytes, what: str) -> Pointer:
 
 
 def _dvc_config(
-    root: str, read: Callable[[str], bytes | None] | None = None
+    root: str, read: Callable[[str], bytes | None] | None = None, local: bool = True
 ) -> list[configparser.ConfigParser]:
-    """.dvc/config then .dvc/config.local (which overrides it, as in DVC).
+    """.dvc/config then, with ``local``, .dvc/config.local (which overrides it, as in DVC).
 
     ``read`` reads the committed .dvc/config from a view (a base revision, say) instead of
-    the disk; config.local is never committed and always comes from the disk.
+    the disk. config.local is a machine's own file, never committed: it comes from the disk,
+    and only where the caller trusts it (never in CI, never when git tracks it).
     """
     parsers = []
-    for name in ("config", "config.local"):
+    for name in ("config", "config.local") if local else ("config",):
         parser = configparser.ConfigParser(interpolation=None)
         try:
             if read is not None and name == "config":
@@ -459,68 +461,73 @@ def _dvc_config(
     return parsers
 
 
-def cache_dir(root: str) -> str:
+def cache_dir(root: str, local: bool = True) -> str:
     """The local cache directory, honouring ``cache.dir`` in .dvc/config(.local)."""
     cache = os.path.join(root, ".dvc", "cache")
-    for parser in _dvc_config(root):
+    for parser in _dvc_config(root, local=local):
         if parser.has_option("cache", "dir"):
             cache = os.path.normpath(os.path.join(root, ".dvc", parser.get("cache", "dir")))
     return cache
 
 
+_REMOTE_SECTION = re.compile(r"""['"]?remote\s+["'](.+?)["']['"]?""")
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The default DVC remote: its name, URL (a local path made absolute) and DVC config."""
+
+    name: str | None
+    url: str | None
+    config: Mapping[str, Any] = field(default_factory=dict)  # as dvc.config reads it
+
+
 def default_remote(
-    root: str, read: Callable[[str], bytes | None] | None = None
-) -> tuple[str | None, str | None]:
-    """The default remote's name and URL (a local path made absolute), from .dvc/config(.local)."""
+    root: str, read: Callable[[str], bytes | None] | None = None, local: bool = True
+) -> Remote:
+    """The default remote, from .dvc/config (through ``read``) and, with ``local``, config.local."""
     name = None
-    urls: dict[str, str] = {}
-    for parser in _dvc_config(root, read):
+    remotes: dict[str, dict[str, str]] = {}
+    core: dict[str, str] = {}
+    for parser in _dvc_config(root, read, local):
         if parser.has_option("core", "remote"):
             name = parser.get("core", "remote")
+        if parser.has_section("core"):
+            core.update(parser.items("core"))
         for section in parser.sections():
             # DVC writes ['remote "name"'] (configobj quoting); plain [remote "name"] also reads
-            found = re.fullmatch(r"""['"]?remote\s+["'](.+?)["']['"]?""", section.strip())
-            if found and parser.has_option(section, "url"):
-                urls[found.group(1)] = parser.get(section, "url")
-    url = urls.get(name) if name else None
+            found = _REMOTE_SECTION.fullmatch(section.strip())
+            if found:
+                remotes.setdefault(found.group(1).lower(), {}).update(parser.items(section))
+    url = remotes.get(name.lower(), {}).get("url") if name else None
     if url is not None and "://" not in url:
         url = os.path.normpath(os.path.join(root, ".dvc", url))
-    return name, url
-
-
-_OBJECT_ID = re.compile(r"[0-9a-f]{32}(\.dir)?")
+    return Remote(name, url, {"core": core, "remote": remotes})
 
 
 def cache_paths(cache: str, md5: str) -> list[str]:
-    """Where DVC 3 (``files/md5/``) and DVC 2 (the cache root) keep an object.
-
-    ``md5`` comes from files under review: anything but an md5 names no object (no ``..``).
-    """
-    if not _OBJECT_ID.fullmatch(md5):
-        return []
-    return [
-        os.path.join(cache, "files", "md5", md5[:2], md5[2:]),
-        os.path.join(cache, md5[:2], md5[2:]),
-    ]
+    """Where DVC 3 (``files/md5/``) and DVC 2 (the cache root) keep an object."""
+    return [os.path.join(cache, *parts) for parts in object_paths(md5)]
 
 
-def read_dir_listing(cache: str, md5: str) -> dict[str, str] | None:
-    """The ``relpath -> md5`` listing of a ``.dir`` object, if the cache has it."""
-    for path in cache_paths(cache, md5):
-        try:
-            with open(path, "rb") as fobj:
-                data = fobj.read()
-        except OSError:
-            continue
-        listing = load_json(data, f"cache object {md5}")
-        if not isinstance(listing, list):
-            raise DocumentError(f"cache object {md5} is not a .dir listing")
-        return {
-            str(e["relpath"]): str(e["md5"])
-            for e in listing
-            if isinstance(e, dict) and "relpath" in e and "md5" in e
-        }
-    return None
+def parse_dir_listing(data: bytes, md5: str) -> dict[str, str]:
+    """The ``relpath -> md5`` listing of a ``.dir`` object's (verified) bytes."""
+    listing = load_json(data, f"DVC object {md5}")
+    if not isinstance(listing, list):
+        raise DocumentError(f"DVC object {md5} is not a .dir listing")
+    return {
+        str(e["relpath"]): str(e["md5"])
+        for e in listing
+        if isinstance(e, dict) and "relpath" in e and "md5" in e
+    }
+
+
+def read_dir_listing(store: ObjectStore, md5: str) -> dict[str, str] | None:
+    """The listing of a ``.dir`` object, if a source holds a copy that hashes to ``md5``."""
+    if not md5.endswith(".dir"):
+        return None
+    data = store.document(md5)
+    return None if data is None else parse_dir_listing(data, md5)
 
 
 # --------------------------------------------------------------------------- .dvcignore
@@ -571,10 +578,13 @@ class StageStatus:
 class _Hasher:
     """Current hashes of deps/outs in a view, as dvc status computes them."""
 
-    def __init__(self, view: View, lock: LockFile, cache: str) -> None:
+    def __init__(
+        self, view: View, lock: LockFile, store: ObjectStore, uncached: frozenset[str] = frozenset()
+    ) -> None:
         self.view = view
         self.lock = lock
-        self.cache = cache
+        self.store = store
+        self.uncached = uncached  # outputs with cache: false: git holds them, not DVC
         self._ignore: DvcIgnore | None = None
         self._digests: dict[str, Digest | None] = {}
 
@@ -600,18 +610,17 @@ class _Hasher:
                 break
         if owner is None:
             hit = self.lock.producer(path)
-            if hit is None:
-                return None, None
+            if hit is None or hit[1].path in self.uncached:
+                return None, None  # not DVC-managed (or git-tracked): absent means deleted
             owner = (hit[1].path, hit[1].md5)
         owner_path, md5 = owner
         if owner_path == path or md5 is None:
             return md5, None
-        listing = read_dir_listing(self.cache, md5)
+        listing = read_dir_listing(self.store, md5)
         if listing is None:
-            return (
-                None,
-                f"{path}: the .dir listing of {owner_path} is not in the cache (dvc fetch {owner_path})",
-            )
+            missing = self.store.missing(md5)
+            reason = f"{path}: the .dir listing of {owner_path} ({md5}) is {missing}"
+            return None, f"{reason} (dvc fetch {owner_path})"
         return listing.get(path[len(owner_path) + 1 :]), None
 
     def current(self, path: str, hash_name: str) -> tuple[str | None, str | None]:
@@ -666,9 +675,12 @@ class _Hasher:
             if not md5.endswith(".dir"):
                 pairs[rel] = md5
                 continue
-            listing = read_dir_listing(self.cache, md5)
+            listing = read_dir_listing(self.store, md5)
             if listing is None:
-                return f"the .dir listing of {out_path} is not in the cache (dvc fetch {out_path})"
+                return (
+                    f"the .dir listing of {out_path} ({md5}) is {self.store.missing(md5)} "
+                    f"(dvc fetch {out_path})"
+                )
             pairs.update({f"{rel}/{inner}": value for inner, value in listing.items()})
         return None
 
@@ -678,15 +690,30 @@ def pipeline_status(
     project: Project,
     lock: LockFile,
     stages: Iterable[str] | None = None,
+    store: ObjectStore | None = None,
 ) -> dict[str, StageStatus]:
-    """Mirror ``dvc status`` for the given stages (default: all) of ``project``."""
-    hasher = _Hasher(view, lock, cache_dir(view.root))
+    """Mirror ``dvc status`` for the given stages (default: all) of ``project``.
+
+    A stage asked for that ``dvc.yaml`` does not have (renamed or removed) cannot be
+    judged, which is itself a finding: the evidence no longer describes the pipeline.
+    """
+    if store is None:
+        from promote_gate.objects import DirectorySource
+
+        store = ObjectStore([DirectorySource(cache_dir(view.root), "the DVC cache")])
+    uncached = frozenset(o.path for st in project.stages.values() for o in st.outs if not o.cache)
+    hasher = _Hasher(view, lock, store, uncached)
     result: dict[str, StageStatus] = {}
     params_cache: dict[str, Any] = {}
     for name in stages if stages is not None else project.stages:
         stage = project.stages.get(name)
         if stage is None:
-            continue  # dvc.yaml no longer has it: dvc status does not judge it either
+            gone = (
+                f"stage is not in {DVC_YAML} at the checked revision (renamed or removed): "
+                "the recorded state no longer describes the pipeline"
+            )
+            result[name] = StageStatus(name, (gone,))
+            continue
         locked = lock.stages.get(name)
         if locked is None:
             result[name] = StageStatus(name, ("stage has no entry in dvc.lock: it was never run",))

@@ -39,6 +39,12 @@ class FileFacts:
     pointer: Pointer | None = None  # its ``.dvc`` pointer, when one is next to it
     pointer_error: str | None = None
     pointer_path: str | None = None  # what the pointer says it tracks (outs[0].path)
+    missing: str | None = None  # why the content could not be read (DVC-stored, not here)
+
+    @property
+    def storage(self) -> str:
+        """Where the bytes really are: ``dvc`` when a ``.dvc`` pointer stands for them."""
+        return "dvc" if self.pointer is not None or self.pointer_error is not None else "git"
 
 
 @dataclass(frozen=True)
@@ -52,12 +58,23 @@ class ConsumerRead:
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """A metrics file as the promoted state recorded it: its verified bytes, or why not."""
+
+    data: bytes | None
+    where: str | None = None  # "git at 1a2b3c…", "the DVC cache", "DVC remote …"
+    reason: str | None = None  # why the bytes are not available here
+    command: str | None = None  # what provides them
+    conflict: str | None = None  # git at source.commit holds other bytes than recorded
+
+
+@dataclass(frozen=True)
 class RemoteFacts:
     """The default DVC remote and which promoted objects it holds."""
 
     name: str | None
     url: str | None
-    present: Mapping[str, bool] | None  # md5 -> in the remote; None: not checkable here
+    present: Mapping[str, bool] | None  # md5 -> a verified copy in the remote; None: not checkable
     reason: str | None = None  # why it is not checkable
 
 
@@ -73,7 +90,10 @@ class RepoEvidence:
     source_lock_sha256: str | None
     source_lock_error: str | None
     dir_listings: Mapping[str, Mapping[str, str] | None]  # "<md5>.dir" -> relpath -> md5
-    content: Mapping[str, bytes | None]  # md5 -> bytes of small files the rules read
+    content: Mapping[str, Recorded]  # snapshot metrics file -> its recorded bytes
+    unavailable: Mapping[str, str] = field(default_factory=dict)  # object md5 -> why not read
+    declared_metrics: tuple[str, ...] | None = None  # what dvc.yaml declares at source.commit
+    declared_error: str | None = None  # why that could not be read
     status: Mapping[str, StageStatus] | None = None  # set for candidates only
     status_error: str | None = None
     comparison: Comparison | None = None  # with the baseline; candidates only
@@ -93,6 +113,7 @@ class ReleaseFacts:
     released: bool
     removed: bool = False  # released, and gone from the checked revision
     changes: tuple[str, ...] = ()  # repository paths that differ from the base
+    attribute_changes: tuple[str, ...] = ()  # checkout attributes that differ from the base
     released_versions: tuple[int, ...] = ()  # version numbers present at the base
     versions: tuple[int, ...] = ()  # version numbers present at the checked revision
 
@@ -109,6 +130,8 @@ class BundleFacts:
     repo: RepoEvidence | None = None
     release: ReleaseFacts | None = None
     bookkeeping: frozenset[str] = field(default_factory=frozenset)
+    kind: str = "directory"  # what the bundle path is: a directory, or a submodule/symlink/file
+    attributes: tuple[tuple[str, str, str], ...] = ()  # (path, attribute, value) changing bytes
 
     @property
     def manifest_value(self) -> dict[str, Any]:

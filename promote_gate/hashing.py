@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 CHUNK = 2**20  # dvc-data's chunk size: md5-dos2unix decides text/binary per chunk
 TEXT_PROBE = 512
@@ -63,7 +63,7 @@ def digest_chunks(chunks: Iterable[bytes], progress: Callable[[int], None] | Non
     return Digest(md5.hexdigest(), sha.hexdigest(), size, legacy.hexdigest())
 
 
-def read_chunks(fobj: BinaryIO) -> Iterator[bytes]:
+def read_chunks(fobj: IO[bytes]) -> Iterator[bytes]:
     while chunk := fobj.read(CHUNK):
         yield chunk
 

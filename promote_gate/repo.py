@@ -33,10 +33,14 @@ _KEEP_GIT_ENV = frozenset(
         "GIT_CONFIG_NOSYSTEM",
     }
 )
-_SAFE_CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.quotePath=false")
+# Replace refs (`git replace`) and grafts are local rewrites of history: a gate that honoured
+# them would judge objects other than the ones pushed.
+_SAFE_CONFIG = ("--no-replace-objects", "-c", "core.fsmonitor=false", "-c", "core.quotePath=false")
 ZERO_SHA = "0" * 40
 
 Kind = Literal["file", "symlink", "submodule"]
+_FILE_MODES = frozenset({"100644", "100755", "100664"})  # 100664: very old git's, still read
+_MODES = _FILE_MODES | {"120000", "160000"}
 
 
 def _keep(name: str) -> bool:
@@ -120,6 +124,16 @@ class Git:
         proc = _git(self.root, "merge-base", a, b)
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
+    def symbolic(self, ref: str) -> str | None:
+        """What symbolic ref ``ref`` points to (``refs/remotes/origin/HEAD`` -> ``…/main``)."""
+        proc = _git(self.root, "symbolic-ref", "--quiet", ref)
+        return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+    def ls_remote(self, remote: str) -> str | None:
+        """``git ls-remote --symref`` of the remote's HEAD and branches; None if unreachable."""
+        proc = _git(self.root, "ls-remote", "--symref", "--", remote, "HEAD", "refs/heads/*")
+        return proc.stdout.decode(errors="replace") if proc.returncode == 0 else None
+
     def has_commit(self, sha: str) -> bool:
         return self.ok("cat-file", "-e", f"{sha}^{{commit}}")
 
@@ -128,22 +142,20 @@ class Git:
 
     def diff_names(self, a: str, b: str, *paths: str) -> list[str]:
         """Paths that differ between two commits (limited to ``paths``)."""
+        # --no-renames: a rename is a deletion and an addition; both sides must be seen
         out = self.run(
-            "diff", "--no-ext-diff", "--no-textconv", "--name-only", "-z", a, b, "--", *paths
+            "diff",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-renames",
+            "--name-only",
+            "-z",
+            a,
+            b,
+            "--",
+            *paths,
         )
         return [p for p in out.split("\0") if p]
-
-    def first_unpushed_parent(
-        self, local: str, remote: str, exclude: str | None = None
-    ) -> str | None:
-        """The parent of the oldest commit of ``local`` on no ref of ``remote`` but ``exclude``."""
-        skip = [f"--exclude={exclude}"] if exclude else []
-        out = self.run(
-            "rev-list", "--topo-order", "--reverse", local, "--not", *skip, f"--remotes={remote}"
-        ).split()
-        if not out:
-            return local  # everything is on the remote already
-        return self.resolve(out[0] + "^")
 
     def changed_paths(self, paths: list[str]) -> list[str]:
         """Paths among ``paths`` that differ between HEAD, the index and the working tree."""
@@ -159,9 +171,25 @@ class Git:
         for record in out.stdout.split(b"\0"):
             if not record:
                 continue
-            meta, _, path = record.partition(b"\t")
+            meta, _, raw = record.partition(b"\t")
             mode, _type, oid = meta.decode().split(" ")
-            entries[path.decode("utf-8", "surrogateescape")] = (mode, oid)
+            path = raw.decode("utf-8", "surrogateescape")
+            # git fsck refuses such trees; tools disagree on which entry they serve
+            if path in entries:
+                raise GateError(
+                    f"the tree of {commit[:12]} is malformed: {path!r} appears twice "
+                    "(git fsck reports it); refusing to judge it"
+                )
+            if (
+                mode not in _MODES
+                or not path
+                or any(part in {"", ".", "..", ".git"} for part in path.split("/"))
+            ):
+                raise GateError(
+                    f"the tree of {commit[:12]} is malformed: entry {path!r} with mode {mode} "
+                    "(git fsck reports it); refusing to judge it"
+                )
+            entries[path] = (mode, oid)
         return entries
 
     def cat(self, oid: str) -> bytes:
@@ -320,7 +348,7 @@ class CommitView(View):
 
     def read(self, path: str) -> bytes | None:
         item = self._tree.get(path)
-        if item is None or item[0] not in {"100644", "100755"}:
+        if item is None or item[0] not in _FILE_MODES:
             return None
         return self.git.cat(item[1])
 

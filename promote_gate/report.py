@@ -42,6 +42,7 @@ class Report:
     checked: str  # what was checked: "commit 1a2b3c4d" / "working tree" / a directory
     errors: tuple[str, ...] = ()  # the gate could not evaluate
     notes: tuple[str, ...] = field(default_factory=tuple)
+    unverified: str | None = None  # metadata_only: why content was not required (said first)
 
     @property
     def exit_code(self) -> int:
@@ -129,7 +130,7 @@ def judge(
             findings += tuple(
                 Finding(
                     u.path,
-                    f"not verifiable here (--require-data): {u.reason}"
+                    f"could not be verified here, and unverified evidence does not pass: {u.reason}"
                     + (f" (run: {u.command})" if u.command else ""),
                 )
                 for u in unverified

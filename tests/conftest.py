@@ -10,12 +10,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from promote_gate.cli import main
-from promote_gate.commands.demo import build_project
+
+if TYPE_CHECKING:
+    from scenario import World
+from promote_gate.commands.demo import REMOTE, build_project
 from promote_gate.commands.promote import promote
 
 SHARED_SCHEMAS = Path(__file__).resolve().parents[2] / "shared" / "schemas"
@@ -85,15 +88,42 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         build_project(root)
         promote(str(root), "v1", [])
         commit_all(root, "Promote v1")
+        run(root, "dvc", "push", "-q")
     return root
 
 
 @pytest.fixture
 def repo(template: Path, tmp_path: Path) -> Path:
-    """A private copy of the template repository (git, DVC cache and all)."""
-    dest = tmp_path / "repo"
-    shutil.copytree(template, dest, symlinks=True)
+    """A private copy of the template repository (git, DVC cache and all) and of its DVC
+    remote (``../dvc-remote``, everything pushed)."""
+    return copy_repo(template, tmp_path / "repo")
+
+
+def copy_repo(src: Path, dest: Path) -> Path:
+    """Copy a repository, and the DVC remote beside it (``../dvc-remote``) unless the
+    destination already has one."""
+    shutil.copytree(src, dest, symlinks=True)
+    remote = src.parent / REMOTE
+    if remote.exists() and not (dest.parent / REMOTE).exists():
+        shutil.copytree(remote, dest.parent / REMOTE)
     return dest
+
+
+@pytest.fixture(scope="session")
+def released(template: Path, tmp_path_factory: pytest.TempPathFactory) -> World:
+    """v1 released: main pushed to a bare origin, its data to the DVC remote (scenario.py)."""
+    from scenario import make_world
+
+    with pinned_env(tmp_path_factory.mktemp("worldhome")):
+        return make_world(template, tmp_path_factory.mktemp("released") / "world")
+
+
+@pytest.fixture
+def world(released: World, tmp_path: Path) -> World:
+    """A private copy of ``released``: work tree, bare origin and DVC remote."""
+    from scenario import copy_world
+
+    return copy_world(released, tmp_path / "world")
 
 
 @pytest.fixture

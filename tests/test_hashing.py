@@ -33,6 +33,7 @@ from promote_gate.hashing import (
     dir_listing,
     dir_md5,
 )
+from promote_gate.objects import DirectorySource, ObjectStore
 from promote_gate.repo import WorktreeView
 
 MiB = 2**20
@@ -257,7 +258,8 @@ def test_dvcignore_excludes_what_dvc_excludes(added: Path) -> None:
 def test_status_hasher_reports_the_recorded_dir_md5(added: Path) -> None:
     """The hash pipeline_status computes for a directory dep/out is the one DVC recorded."""
     out = _recorded(added, "data/d")
-    hasher = _Hasher(WorktreeView(str(added)), LockFile({}, {}), cache_dir(str(added)))
+    store = ObjectStore([DirectorySource(cache_dir(str(added)), "the DVC cache")])
+    hasher = _Hasher(WorktreeView(str(added)), LockFile({}, {}), store)
     assert hasher.current("data/d", "md5") == (out["md5"], None)
     for name in SINGLE_FILES:
         assert hasher.current(name, "md5") == (_recorded(added, name)["md5"], None)

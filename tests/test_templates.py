@@ -146,6 +146,7 @@ def test_pre_commit_manifest_is_valid() -> None:
 def test_github_workflow_has_what_the_gate_needs() -> None:
     doc = load(WORKFLOW)
     assert "pull_request" in doc["on"]
+    assert "merge_group" in doc["on"]  # merge queues are gated like pull requests
     assert "main" in doc["on"]["pull_request"]["branches"]
     assert doc["permissions"] == {"contents": "read", "checks": "write"}
     steps = github_steps(doc)
@@ -196,6 +197,26 @@ def test_gitlab_job_has_what_the_gate_needs() -> None:
     assert argv[:2] == ["promote-gate", "ci"]
     assert argv[argv.index("--junit-xml") + 1] == JUNIT
     assert argv[argv.index("--codequality") + 1] == CODEQUALITY
+
+
+@pytest.mark.parametrize("template", [WORKFLOW, GITLAB, ACTION], ids=lambda p: p.name)
+def test_templates_verify_content_by_default(template: Path) -> None:
+    """The default cannot pass forged evidence: no flag that weakens it, and the opt-out
+    (`metadata_only`, a reviewed policy change) is documented where the template is copied."""
+    text = template.read_text()
+    doc = load(template)
+    if template == WORKFLOW:
+        scripts = [s.get("run", "") for s in github_steps(doc)]
+    elif template == ACTION:
+        scripts = [s.get("run", "") for s in doc["runs"]["steps"]]
+    else:
+        scripts = doc["promote-gate"]["script"]
+    for command in gate_commands(scripts):
+        assert "--policy-from" not in command
+        assert "--dvc-cache" not in command
+    if template != ACTION:
+        assert "metadata_only: true" in text
+        assert "never from the change's own .dvc/" in text
 
 
 def test_pre_commit_hook_runs_on_push() -> None:

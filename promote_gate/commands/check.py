@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 
 from promote_gate import config as config_mod
-from promote_gate.collect import Collector, list_bundles
+from promote_gate.collect import Collector, evidence_store, list_bundles
 from promote_gate.dvcfiles import cache_dir
 from promote_gate.errors import UsageError
 from promote_gate.repo import CommitView, Git, View, WorktreeView
@@ -58,18 +58,26 @@ def check_repo(
     rev: str | None = None,
     base: str | None = None,
     policy_from: str = "checked",
+    policy_rev: str | None = None,
     config_path: str | None = None,
     bundles: list[str] | None = None,
     select: list[str] | None = None,
     ignore: list[str] | None = None,
     require_data: bool = False,
     traceback_on_error: bool = False,
+    ci: bool = False,
+    dvc_cache: str | None = None,
 ) -> Report:
     """Collect and judge the bundles in the working tree or ``rev``.
 
     With ``base``, bundles present there are released (PG501 guards them) and the others are
     candidates; without, every bundle is a candidate. ``policy_from="base"`` reads the
     configuration from the base revision, so a change cannot switch off its own gate.
+
+    Evidence a candidate is defined by (promoted bytes, .dir listings, recorded metrics)
+    that cannot be read here fails its rule, unless the policy sets ``metadata_only``;
+    ``require_data`` extends that to released bundles. ``ci`` ignores the checkout's own
+    DVC cache and ``.dvc/config.local`` (a change could bring them).
     """
     git, view = open_view(repo, rev)
     try:
@@ -80,8 +88,24 @@ def check_repo(
                 raise UsageError(f"--base {base}: no such commit in {git.root}")
             base_view = CommitView(git, base_commit)
         policy_view = base_view if policy_from == "base" and base_view is not None else view
+        if policy_rev is not None:  # the caller knows whose policy applies (hook, CI)
+            policy_commit = git.resolve(policy_rev)
+            if policy_commit is None:
+                raise UsageError(f"policy revision {policy_rev}: no such commit in {git.root}")
+            if base_view is None or policy_commit != base_view.commit:
+                policy_view = CommitView(git, policy_commit)
         config = config_mod.load(policy_view.read, config_path)
         notes = _policy_notes(view, policy_view, config_path)
+        store, remote, evidence_notes = evidence_store(
+            git, view, policy_view, ci=ci, dvc_cache=dvc_cache
+        )
+        notes += evidence_notes
+        unverified = (
+            "metadata_only is set: the content of candidate bundles (promoted bytes, .dir "
+            "listings, DVC-stored metrics) was not required to be verified"
+            if config.metadata_only
+            else None
+        )
         present = list_bundles(view, config)
         released = list_bundles(base_view, config) if base_view else []
         names = sorted(set(present) | set(released), key=_order(config))
@@ -91,7 +115,7 @@ def check_repo(
                 f"no bundle {', '.join(unknown)} under {config.publish_root}/ in the {view.label}"
             )
         chosen = selected_rules(select or config.select, [*config.ignore, *(ignore or ())])
-        collector = Collector(view, config, git, policy_view)
+        collector = Collector(view, config, git, policy_view, store, remote)
         numbered = [n for n in present if config.version_number(n) is not None]
         surface = max(numbered, key=lambda n: config.version_number(n) or 0) if numbered else None
         results = []
@@ -104,12 +128,11 @@ def check_repo(
                 name, path, candidate=not release.released, surface=name == surface
             )
             facts = dataclasses.replace(facts, release=release)
+            strict = require_data or (facts.candidate and not config.metadata_only)
             results.append(
-                judge(
-                    facts, chosen, require_data=require_data, traceback_on_error=traceback_on_error
-                )
+                judge(facts, chosen, require_data=strict, traceback_on_error=traceback_on_error)
             )
-        return Report(tuple(results), view.label, notes=tuple(notes))
+        return Report(tuple(results), view.label, notes=tuple(notes), unverified=unverified)
     finally:
         git.close()
 

@@ -9,19 +9,26 @@ and a Code Quality report.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from promote_gate import config as config_mod
 from promote_gate.collect import list_bundles
 from promote_gate.commands.check import check_repo, write_file
-from promote_gate.commands.hook import new_branch_base, policy_at, trusted_commit
+from promote_gate.commands.hook import (
+    RemoteHeads,
+    heads_from_refs,
+    new_branch_base,
+    policy_at,
+    trusted_commit,
+)
 from promote_gate.config import Config
 from promote_gate.errors import EXIT_OK, GateError, UsageError
 from promote_gate.repo import CommitView, Git, is_zero
-from promote_gate.report import Report
 from promote_gate.reporters.text import safe
 from promote_gate.yamlio import DocumentError, load_json
 
@@ -35,7 +42,12 @@ class Context:
     base: str | None  # a revision, or None: every bundle is new
     target: str | None  # the branch being merged or pushed into
     what: str  # one line for the log
-    merge: bool = False  # a pull/merge request: judged from the merge base with the target
+    merge: bool = False  # a pull/merge request or merge queue: judged from the merge base
+    default_branch: str | None = None  # the repository's default branch: the trust anchor
+
+
+def _dict(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
 
 
 def _github(env: Mapping[str, str]) -> Context:
@@ -43,44 +55,81 @@ def _github(env: Mapping[str, str]) -> Context:
     path = env.get("GITHUB_EVENT_PATH")
     if path and os.path.isfile(path):
         with open(path, encoding="utf-8") as fobj:
-            loaded = json.load(fobj)
-        payload = loaded if isinstance(loaded, dict) else {}
+            try:
+                payload = _dict(json.load(fobj))
+            except ValueError as exc:
+                raise GateError(f"GITHUB_EVENT_PATH {path} is not a JSON event: {exc}") from exc
     event = env.get("GITHUB_EVENT_NAME", "")
     head = env.get("GITHUB_SHA") or "HEAD"
+    default = str(_dict(payload.get("repository")).get("default_branch") or "") or None
     pull = payload.get("pull_request")
     if isinstance(pull, dict):
-        base_info = pull.get("base") if isinstance(pull.get("base"), dict) else {}
-        head_info = pull.get("head") if isinstance(pull.get("head"), dict) else {}
-        assert isinstance(base_info, dict)
-        assert isinstance(head_info, dict)
+        base_info, head_info = _dict(pull.get("base")), _dict(pull.get("head"))
         target = env.get("GITHUB_BASE_REF") or str(base_info.get("ref") or "") or None
         base = str(base_info.get("sha") or "") or None
         if event == "pull_request_target":  # GITHUB_SHA is the base branch's tip there
             head = str(head_info.get("sha") or head)
         number = pull.get("number")
         return Context(
-            "github", head, base, target, f"GitHub {event} #{number} into {target}", merge=True
+            "github",
+            head,
+            base,
+            target,
+            f"GitHub {event} #{number} into {target}",
+            merge=True,
+            default_branch=default,
+        )
+    group = payload.get("merge_group")
+    if event == "merge_group" or isinstance(group, dict):
+        # a merge queue: head is the queue's merge commit, gated like a pull request into
+        # the queue's base branch
+        info = _dict(group)
+        base_ref = str(info.get("base_ref") or "")
+        target = base_ref.removeprefix("refs/heads/") or None
+        head = str(info.get("head_sha") or head)
+        base = str(info.get("base_sha") or "") or None
+        return Context(
+            "github",
+            head,
+            base,
+            target,
+            f"GitHub merge queue into {target}",
+            merge=True,
+            default_branch=default,
         )
     ref = env.get("GITHUB_REF", "")
     target = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
     before = str(payload.get("before") or "")
     base = before if before and not is_zero(before) else None
-    return Context("github", head, base, target, f"GitHub {event or 'run'} on {ref or head}")
+    return Context(
+        "github", head, base, target, f"GitHub {event or 'run'} on {ref or head}", False, default
+    )
 
 
 def _gitlab(env: Mapping[str, str]) -> Context:
     head = env.get("CI_COMMIT_SHA") or "HEAD"
     target = env.get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME")
+    default = env.get("CI_DEFAULT_BRANCH") or None
     if target:
+        # without CI_MERGE_REQUEST_DIFF_BASE_SHA the base is the merge base with the target
+        # branch, worked out in run(): never the head, never the source branch
         base = env.get("CI_MERGE_REQUEST_DIFF_BASE_SHA") or None
         iid = env.get("CI_MERGE_REQUEST_IID", "?")
         return Context(
-            "gitlab", head, base, target, f"GitLab merge request !{iid} into {target}", merge=True
+            "gitlab",
+            head,
+            base,
+            target,
+            f"GitLab merge request !{iid} into {target}",
+            merge=True,
+            default_branch=default,
         )
     branch = env.get("CI_COMMIT_BRANCH")
     before = env.get("CI_COMMIT_BEFORE_SHA", "")
     base = before if before and not is_zero(before) else None
-    return Context("gitlab", head, base, branch, f"GitLab pipeline on {branch or head}")
+    return Context(
+        "gitlab", head, base, branch, f"GitLab pipeline on {branch or head}", False, default
+    )
 
 
 def detect(env: Mapping[str, str], args: argparse.Namespace) -> Context:
@@ -91,13 +140,11 @@ def detect(env: Mapping[str, str], args: argparse.Namespace) -> Context:
         ctx = _gitlab(env)
     else:
         ctx = Context("local", "HEAD", None, None, "no CI detected: --rev/--base decide")
-    return Context(
-        ctx.provider,
-        args.rev or ctx.head,
-        args.base or ctx.base,
-        args.target_branch or ctx.target,
-        ctx.what,
-        ctx.merge,
+    return dataclasses.replace(
+        ctx,
+        head=args.rev or ctx.head,
+        base=args.base or ctx.base,
+        target=args.target_branch or ctx.target,
     )
 
 
@@ -159,8 +206,9 @@ class History:
         return False
 
 
-def _refspecs(git: Git, remote: str, target: str | None, policy: Config) -> list[str]:
-    """The remote's target and release branches that exist (a missing one fails a fetch)."""
+def _refspecs(git: Git, remote: str, wanted: set[str], policy: Config) -> list[str]:
+    """The remote's target, default and release branches that exist (a missing one fails a
+    fetch)."""
     try:
         listing = git.run("ls-remote", "--heads", remote)
     except GateError:
@@ -173,7 +221,7 @@ def _refspecs(git: Git, remote: str, target: str | None, policy: Config) -> list
     return [
         f"+refs/heads/{b}:refs/remotes/{remote}/{b}"
         for b in branches
-        if b == target or policy.is_release_branch(b)
+        if b in wanted or policy.is_release_branch(b) or b in config_mod.DEFAULT_RELEASE_BRANCHES
     ]
 
 
@@ -202,6 +250,71 @@ def ensure_history(history: History, head: str, base: str | None) -> None:
         )
 
 
+def _heads(git: Git, remote: str, ctx: Context) -> RemoteHeads:
+    heads = heads_from_refs(git, remote)
+    return RemoteHeads(heads.tips, ctx.default_branch or heads.default)
+
+
+def _branch_tip(history: History, branch: str) -> str | None:
+    """The remote's ``branch`` tip, fetched into its remote-tracking ref if it is not here."""
+    git, remote = history.git, history.remote
+    ref = f"refs/remotes/{remote}/{branch}"
+    if git.resolve(ref) is None:
+        depth = ["--depth", str(DEPTHS[0])] if history.shallow() else []
+        git.ok("fetch", "--no-tags", "--quiet", *depth, remote, f"+refs/heads/{branch}:{ref}")
+    return git.resolve(ref)
+
+
+def _base_and_policy(
+    git: Git, history: History, head: str, ctx: Context
+) -> tuple[str | None, str, str]:
+    """(the base to judge against, the commit whose policy applies, a line for the log).
+
+    The policy never comes from the head: from the base; for a merge request without a
+    given base, from its merge base with the target branch's tip; for a new branch, from
+    its merge base with the default branch (history that went through the gate).
+    """
+    if ctx.base is not None:
+        ensure_history(history, head, ctx.base)
+        base = git.resolve(ctx.base)
+        assert base is not None
+        if ctx.merge:  # a merge request judges only its change: from the merge base
+            base = git.merge_base(base, head) or base
+        return base, base, ctx.what
+    if ctx.merge:
+        assert ctx.target is not None
+        tip = _branch_tip(history, ctx.target)
+        if tip is None:
+            raise GateError(
+                f"the target branch {ctx.target} is not on {history.remote}: the base of this "
+                "merge request cannot be told"
+            )
+        ensure_history(history, head, tip)
+        base = git.merge_base(tip, head)
+        if base is None:
+            raise GateError(f"{head[:12]} shares no history with {ctx.target}: no base to judge")
+        return base, base, f"{ctx.what}; base: the merge base with {history.remote}/{ctx.target}"
+    if ctx.target is None or ctx.provider == "local":
+        return None, head, ctx.what  # no CI context: the checked revision's own policy
+    for branch in [ctx.default_branch, *config_mod.DEFAULT_RELEASE_BRANCHES]:
+        if branch and "*" not in branch and branch != ctx.target:
+            _branch_tip(history, branch)
+    heads = _heads(git, history.remote, ctx)
+    trusted = trusted_commit(git, head, heads, ctx.target)
+    while trusted is None and heads.tips and history.fetch_more():
+        heads = _heads(git, history.remote, ctx)
+        trusted = trusted_commit(git, head, heads, ctx.target)
+    if trusted is not None:
+        ensure_history(history, head, trusted)
+        return None, trusted, ctx.what
+    if heads.tips:
+        raise GateError(
+            f"cannot tell which policy applies to the new branch {ctx.target}: it shares no "
+            f"history with the default branch of {history.remote}"
+        )
+    return None, head, f"{ctx.what}; nothing on {history.remote} yet: the head's own policy applies"
+
+
 def run(args: argparse.Namespace) -> int:
     from promote_gate.reporters import github, gitlab, junit, markdown, text
 
@@ -213,25 +326,15 @@ def run(args: argparse.Namespace) -> int:
         if head is None:
             raise UsageError(f"the head revision {ctx.head} is not in this clone")
         try:  # only to choose what to fetch: the decisions use the base's policy
-            policy = policy_at(git, head)
+            fetch_policy = policy_at(git, head)
         except GateError:
-            policy = Config()
-        history = History(git, args.remote, lambda: _refspecs(git, args.remote, ctx.target, policy))
-        base: str | None = None
-        note = ctx.what
-        if ctx.base is not None:
-            ensure_history(history, head, ctx.base)
-            base = git.resolve(ctx.base)
-            assert base is not None
-            if ctx.merge:  # a merge request judges only its change: from the merge base
-                base = git.merge_base(base, head) or base
-        if base is None and ctx.target is not None and ctx.provider != "local":
-            trusted = trusted_commit(git, head, args.remote, ctx.target)
-            while trusted == head and history.fetch_more():
-                trusted = trusted_commit(git, head, args.remote, ctx.target)
-            policy = policy_at(git, trusted)
-        else:
-            policy = policy_at(git, base or head)
+            fetch_policy = Config()
+        wanted = {b for b in (ctx.target, ctx.default_branch) if b}
+        history = History(
+            git, args.remote, lambda: _refspecs(git, args.remote, wanted, fetch_policy)
+        )
+        base, trusted, note = _base_and_policy(git, history, head, ctx)
+        policy = policy_at(git, trusted)
         if ctx.target is not None and not policy.is_release_branch(ctx.target):
             print(
                 safe(f"promote-gate: {ctx.what}: {ctx.target} is not a release branch: not gated")
@@ -241,11 +344,13 @@ def run(args: argparse.Namespace) -> int:
             if args.codequality:
                 write_file(args.codequality, "[]\n")
             return EXIT_OK
-        if base is None and ctx.target is not None and ctx.provider != "local":
-            base, note = new_branch_base(git, head, args.remote, policy, exclude=ctx.target)
+        if base is None and not ctx.merge and ctx.target is not None and ctx.provider != "local":
+            heads = _heads(git, args.remote, ctx)
+            base, found = new_branch_base(git, head, heads, policy, exclude=ctx.target)
             while base is None and history.fetch_more():
-                base, note = new_branch_base(git, head, args.remote, policy, exclude=ctx.target)
-            note = f"{ctx.what}; {note}"
+                heads = _heads(git, args.remote, ctx)
+                base, found = new_branch_base(git, head, heads, policy, exclude=ctx.target)
+            note = f"{note}; {found}"
             ensure_history(history, head, base)
     finally:
         git.close()
@@ -261,11 +366,14 @@ def run(args: argparse.Namespace) -> int:
         rev=head,
         base=base,
         policy_from=args.policy_from,
+        policy_rev=trusted if args.policy_from == "base" else None,
         config_path=args.config,
         require_data=args.require_data,
         traceback_on_error=args.traceback,
+        ci=True,
+        dvc_cache=args.dvc_cache,
     )
-    report = Report(report.bundles, report.checked, report.errors, (*report.notes, note))
+    report = dataclasses.replace(report, notes=(*report.notes, note))
     sys.stdout.write(text.render(report, colour=text.use_colour(sys.stdout)))
     write_file(args.junit_xml, junit.render(report))
     print(f"JUnit report written to {args.junit_xml}", file=sys.stderr)

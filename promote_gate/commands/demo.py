@@ -7,6 +7,8 @@ shows is what the gate does on a user's repository.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import random
 import re
@@ -16,6 +18,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from promote_gate.errors import GateError
 from promote_gate.repo import git_env
@@ -115,8 +118,12 @@ def run_tool(cwd: Path, *argv: str) -> str:
     return proc.stdout
 
 
+REMOTE = "dvc-remote"  # the DVC remote: a directory beside the repository
+
+
 def build_project(root: Path) -> None:
-    """A three-stage DVC pipeline (prepare -> train -> evaluate), reproduced and committed."""
+    """A three-stage DVC pipeline (prepare -> train -> evaluate), reproduced, pushed to a
+    local-directory DVC remote beside the repository (``../dvc-remote``), and committed."""
     root.mkdir(parents=True, exist_ok=True)
     rng = random.Random(0)  # noqa: S311 - reproducible demo data, not secrets
     lines = ["x1,x2,x3,y"]
@@ -139,8 +146,11 @@ def build_project(root: Path) -> None:
     run_tool(root, "git", "init", "-q", "-b", "main")
     run_tool(root, "dvc", "init", "-q")
     run_tool(root, "dvc", "config", "core.autostage", "false")
+    # relative, so that copies of the repository beside each other share it
+    run_tool(root, "dvc", "remote", "add", "-q", "-d", "storage", f"../{REMOTE}")
     run_tool(root, "dvc", "add", "-q", "data/raw.csv")
     run_tool(root, "dvc", "repro", "-q")
+    run_tool(root, "dvc", "push", "-q")
     run_tool(root, "git", "add", "-A")
     run_tool(root, "git", "commit", "-q", "-m", "Pipeline: prepare, train, evaluate")
 
@@ -228,7 +238,7 @@ def _consumer(root: Path) -> None:
 
 
 def _unpushed(root: Path) -> None:
-    run_tool(root, "dvc", "remote", "add", "-d", "storage", str(root.parent / "dvc-remote"))
+    """require_pushed on; v2's model is then never `dvc push`ed to the remote."""
     config = root / ".promote-gate.yaml"
     config.write_text(config.read_text() + "require_pushed: true\n")
     run_tool(root, "git", "add", "-A")
@@ -285,6 +295,130 @@ V2_MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
         "require_pushed, but nothing was dvc pushed",
         _retrained(_unpushed, lr="0.5"),
         "PG505",
+    ),
+]
+
+
+# --------------------------------------------------------------------------- forgeries
+# What an attacker with commit access to a branch does to make a bad release look good.
+# The tests in tests/security use the same helpers.
+
+
+def edit_json(path: Path, change: Callable[[Any], None]) -> None:
+    doc = json.loads(path.read_text())
+    change(doc)
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+def resum(bundle: Path) -> None:
+    """Rewrite SHA256SUMS from the bytes now in the bundle, as a forger would."""
+    sums = bundle / "SHA256SUMS"
+    lines = []
+    for line in sums.read_text().splitlines():
+        name = line.split("  ", 1)[1]
+        lines.append(f"{hashlib.sha256((bundle / name).read_bytes()).hexdigest()}  {name}")
+    sums.write_text("\n".join(lines) + "\n")
+
+
+def relist(bundle: Path, rel: str, data: bytes) -> None:
+    """Make the manifest vouch for ``data`` as file ``rel`` (md5, sha256, size)."""
+
+    def change(doc: dict[str, Any]) -> None:
+        entry = next(f for f in doc["files"] if f["path"] == rel)
+        entry.update(
+            md5=hashlib.md5(data).hexdigest(),
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+        )
+
+    edit_json(bundle / "manifest.json", change)
+
+
+def rewrite_report(bundle: Path) -> None:
+    """Re-render report.md from the (edited) snapshots, as a forger with the tool would."""
+    from promote_gate.bundle import render_report
+    from promote_gate.dvcfiles import flatten
+    from promote_gate.yamlio import load_yaml
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    metrics = json.loads((bundle / "metrics.json").read_text())
+    text = render_report(
+        version=manifest["version"],
+        source_commit=manifest["source"]["commit"],
+        lock_sha256=manifest["source"]["dvc_lock_sha256"],
+        created=manifest["created"],
+        params=load_yaml((bundle / "params.yaml").read_bytes()),
+        metrics={f: flatten(e["values"]) for f, e in metrics.items()},
+        files=manifest["files"],
+        previous=None,
+    )
+    (bundle / "report.md").write_text(text)
+
+
+def _claim_v1_metrics(root: Path) -> None:
+    v1 = json.loads((root / "publish/v1/metrics.json").read_text())
+    values = v1["eval/metrics.json"]["values"]
+    edit_json(
+        root / "publish/v2/metrics.json", lambda d: d["eval/metrics.json"].update(values=values)
+    )
+    rewrite_report(root / "publish/v2")
+    resum(root / "publish/v2")
+
+
+def forge_metrics(root: Path) -> None:
+    """v2 trained 1 epoch; snapshot and report claim v1's metrics; the git-tracked metrics
+    file (cache: false) is dropped from the head, so nothing in the checkout contradicts them."""
+    release_v2(root, epochs="1")
+    _claim_v1_metrics(root)
+    (root / "eval/metrics.json").unlink()
+    run_tool(root, "git", "add", "-A")
+    run_tool(root, "git", "commit", "-q", "-m", "v2: better numbers")
+    run_tool(root, "dvc", "push", "-q")
+
+
+FORGED_CSV = b"".join(b"%d.0,0.5,-0.5,1\n" % i for i in range(60))
+
+
+def swap_in_directory(root: Path) -> None:
+    """v2 also promotes data/prepared; prepared/test.csv is swapped for other bytes (dvc add,
+    pushed) and the manifest and SHA256SUMS are made to vouch for them."""
+    from promote_gate.commands.promote import promote
+
+    _set_params(root, lr="0.5")
+    run_tool(root, "dvc", "repro", "-q")
+    run_tool(root, "git", "commit", "-q", "-am", "Retrain")
+    promote(str(root), "v2", ["models/model.json", "data/prepared"])
+    target = root / "publish/v2/prepared/test.csv"
+    target.chmod(0o644)
+    target.write_bytes(FORGED_CSV)
+    run_tool(root, "dvc", "add", "-q", "publish/v2/prepared/test.csv")
+    (root / "publish/v2/prepared/.gitignore").unlink(missing_ok=True)
+    relist(root / "publish/v2", "prepared/test.csv", FORGED_CSV)
+    resum(root / "publish/v2")
+    run_tool(root, "git", "add", "-A")
+    run_tool(root, "git", "commit", "-q", "-m", "Promote v2")
+    run_tool(root, "dvc", "push", "-q")
+
+
+def _pushed_v2(root: Path) -> None:
+    release_v2(root, lr="0.5")
+    run_tool(root, "dvc", "push", "-q")
+
+
+# releases checked as CI checks them: (name, what, how v2 is made, the rule that must fire)
+CI_RELEASES: list[tuple[str, str, Callable[[Path], None], str | None]] = [
+    ("good", "v2 retrained for real and dvc pushed", _pushed_v2, None),
+    (
+        "forged-metrics",
+        "v2 regressed; snapshot and report claim v1's metrics; eval/metrics.json dropped",
+        forge_metrics,
+        "PG402",
+    ),
+    (
+        "swapped",
+        "a file inside the promoted data/prepared swapped, manifest and sums redone",
+        swap_in_directory,
+        "PG201",
     ),
 ]
 
@@ -360,6 +494,27 @@ def run(args: argparse.Namespace) -> int:
         shutil.copytree(clean, copy, symlinks=True)
         make_v2(copy)
         ok = _caught(gate(copy, f"v2-{name}", against=v1_commit), what, code) and ok
+    print(
+        "\nIn CI: a fresh clone, no DVC cache. The gate reads what it must verify from the DVC "
+        "remote the base\nconfigures (streamed and hashed; nothing is pulled), as the CI "
+        "templates run it:\n"
+    )
+    for name, what, make_v2, expected in CI_RELEASES:
+        copy = base / f"ci-{name}"
+        shutil.copytree(clean, copy, symlinks=True)
+        make_v2(copy)
+        clone = base / f"ci-{name}-clone"
+        run_tool(base, "git", "clone", "-q", str(copy), str(clone))
+        report = check_repo(str(clone), rev="HEAD", base=v1_commit, policy_from="base", ci=True)
+        write_file(str(base / f"junit-ci-{name}.xml"), junit.render(report))
+        if expected is None:
+            passed = report.exit_code == 0
+            print(
+                f"  {'passed' if passed else 'FAILED':7} {what}\n          exit {report.exit_code}"
+            )
+            ok = ok and passed
+        else:
+            ok = _caught(report, what, expected) and ok
     print(f"\nJUnit reports: {base}/junit-*.xml")
     print(f"Try it yourself: cd {clean} && promote-gate check")
     return 0 if ok else 1

@@ -50,7 +50,7 @@ def diff_repo(
                 raise UsageError(
                     f"{which!r} is neither a bundle under {config.publish_root}/ nor a git revision"
                 )
-            return side_of_revision(CommitView(git, commit), collector.cache)
+            return side_of_revision(CommitView(git, commit), collector.store)
 
         if b is None:
             if not numbered:

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 
 from promote_gate import config as config_mod
-from promote_gate.errors import EXIT_OK, UsageError
+from promote_gate.errors import EXIT_OK, GateError, UsageError
 from promote_gate.repo import Git, is_zero
 
 MARKER = "# promote-gate pre-push hook"
@@ -31,6 +31,7 @@ class Target:
     skip: str | None = None
     note: str | None = None
     policy: config_mod.Config = field(default_factory=config_mod.Config)
+    policy_rev: str | None = None  # the commit whose policy applies (never the pushed head)
 
 
 def policy_at(git: Git, commit: str) -> config_mod.Config:
@@ -38,46 +39,113 @@ def policy_at(git: Git, commit: str) -> config_mod.Config:
     return config_mod.load(lambda path: git.read_at(commit, path))
 
 
-def new_branch_base(
-    git: Git, local: str, remote: str, config: config_mod.Config, exclude: str | None = None
-) -> tuple[str | None, str]:
-    """The base for a ref the remote does not have yet."""
+@dataclass(frozen=True)
+class RemoteHeads:
+    """What the remote has: its branches' tips (those present here) and its default branch."""
+
+    tips: dict[str, str]  # branch name -> sha, only commits this clone has
+    default: str | None  # the remote's HEAD branch
+
+
+def heads_from_refs(git: Git, remote: str) -> RemoteHeads:
+    """The remote as its remote-tracking refs (``refs/remotes/<remote>/…``) last saw it."""
     prefix = f"refs/remotes/{remote}/"
-    bases = []
+    tips = {}
     for ref in git.refs(prefix):
         branch = ref[len(prefix) :]
+        sha = git.resolve(ref)
+        if branch != "HEAD" and sha is not None:
+            tips[branch] = sha
+    default = git.symbolic(f"{prefix}HEAD")
+    default = default[len(prefix) :] if default and default.startswith(prefix) else None
+    return RemoteHeads(tips, default)
+
+
+def heads_from_remote(git: Git, remote: str) -> RemoteHeads:
+    """The remote as it is now (``git ls-remote``), for a push by URL or stale tracking refs;
+    falls back to the remote-tracking refs when the remote cannot be asked."""
+    listing = git.ls_remote(remote)
+    if listing is None:
+        heads = heads_from_refs(git, remote)
+        if not heads.tips:
+            raise GateError(
+                f"cannot ask {remote} which branches it has, and there are no remote-tracking "
+                "refs for it: the policy that applies to a new branch cannot be told"
+            )
+        return heads
+    tips = {}
+    default = None
+    for line in listing.splitlines():
+        if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
+            default = line[len("ref: refs/heads/") : -len("\tHEAD")]
+            continue
+        sha, _, ref = line.partition("\t")
+        if ref.startswith("refs/heads/") and git.has_commit(sha):
+            tips[ref[len("refs/heads/") :]] = sha
+    return RemoteHeads(tips, default)
+
+
+def new_branch_base(
+    git: Git, local: str, heads: RemoteHeads, config: config_mod.Config, exclude: str | None = None
+) -> tuple[str | None, str]:
+    """The base for a branch the remote does not have yet: the nearest merge base with a
+    release branch the remote has (bundles present there are released)."""
+    bases = []
+    for branch, tip in sorted(heads.tips.items()):
         if branch != exclude and config.is_release_branch(branch):
-            found = git.merge_base(local, ref)
+            found = git.merge_base(local, tip)
             if found:
-                bases.append((found, ref))
+                bases.append((found, branch))
     if bases:
         # the nearest: the merge base that every other one is an ancestor of
         best = next((b for b in bases if all(git.is_ancestor(o[0], b[0]) for o in bases)), bases[0])
         return best[0], f"new branch: compared with its merge base with {best[1]}"
-    parent = git.first_unpushed_parent(
-        local, remote, exclude=f"{prefix}{exclude}" if exclude else None
+    shared = [git.merge_base(local, tip) for b, tip in heads.tips.items() if b != exclude]
+    known = [c for c in shared if c]
+    if not known:
+        return None, "new branch with no commit shared with the remote: every bundle is new"
+    parent = next(c for c in known if all(git.is_ancestor(o, c) for o in known))
+    return (
+        parent,
+        f"new branch: compared with {parent[:12]}, the last commit it shares with the remote",
     )
-    if parent is None:
-        return None, "new branch with no commit on the remote: every bundle is new"
-    return parent, f"new branch: compared with {parent[:12]}, the last commit already on {remote}"
 
 
-def trusted_commit(git: Git, local: str, remote: str, own: str | None) -> str:
-    """Whose policy decides for a branch the remote does not have yet: the nearest commit it
-    shares with any branch already on the remote, never the new branch's own head (which
-    could drop itself from release_branches). With nothing shared, the head is all there is."""
-    anything = config_mod.Config(release_branches=("*",))
-    base, _ = new_branch_base(git, local, remote, anything, exclude=own)
-    return base or local
+def trusted_commit(git: Git, local: str, heads: RemoteHeads, own: str | None) -> str | None:
+    """Whose policy decides for a branch the remote does not have yet: its merge base with
+    the remote's default branch — history that went through the gate — never the new
+    branch's own head, nor a commit only pushed to some ungated branch. None when the
+    remote has no default branch to anchor to (a new repository)."""
+    candidates = [heads.default] if heads.default else []
+    candidates += [b for b in config_mod.DEFAULT_RELEASE_BRANCHES if "*" not in b]
+    for branch in candidates:
+        tip = heads.tips.get(branch or "")
+        if branch != own and tip is not None:
+            return git.merge_base(local, tip)
+    return None
 
 
-GATE_FILES = frozenset({"dvc.yaml", ".dvc/config", config_mod.CONFIG_FILE, config_mod.PYPROJECT})
+GATE_FILES = frozenset(
+    {
+        "dvc.yaml",
+        "dvc.lock",
+        ".dvc/config",
+        ".dvc/config.local",
+        config_mod.CONFIG_FILE,
+        config_mod.PYPROJECT,
+    }
+)
 
 
 def touches_gate(policy: config_mod.Config, paths: list[str]) -> bool:
-    """Whether a change can alter a verdict: bundles, what consumers read, the pipeline's
-    outputs (internal paths), the DVC remote, the policy. Anything else cannot."""
-    if any(p.startswith(policy.publish_root + "/") or p in GATE_FILES for p in paths):
+    """Whether a change can alter a verdict: bundles, what consumers read, the pipeline, the
+    DVC remote, the policy, git attributes (they change checked-out bytes). Nothing else can."""
+    if any(
+        p.startswith(policy.publish_root + "/")
+        or p in GATE_FILES
+        or p.rsplit("/", 1)[-1] == ".gitattributes"
+        for p in paths
+    ):
         return True
     if not policy.consumers:
         return False
@@ -89,6 +157,7 @@ def touches_gate(policy: config_mod.Config, paths: list[str]) -> bool:
 
 def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
     targets = []
+    heads: RemoteHeads | None = None
     for line in lines:
         parts = line.split()
         if not parts:
@@ -101,9 +170,18 @@ def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
             continue
         known = not is_zero(remote_sha) and git.has_commit(remote_sha)
         own = remote_ref.removeprefix("refs/heads/")
-        config = policy_at(
-            git, remote_sha if known else trusted_commit(git, local_sha, remote, own)
-        )
+        trusted: str | None = remote_sha
+        if known:
+            config = policy_at(git, remote_sha)
+        else:
+            heads = heads or heads_from_remote(git, remote)
+            trusted = trusted_commit(git, local_sha, heads, own)
+            if trusted is None and heads.tips:
+                raise GateError(
+                    f"cannot tell which policy applies to the new branch {own}: it shares no "
+                    f"history with the default branch of {remote} (fetch it first?)"
+                )
+            config = policy_at(git, trusted or local_sha)  # nothing on the remote yet: bootstrap
         if not remote_ref.startswith("refs/heads/") or not config.is_release_branch(remote_ref):
             targets.append(
                 Target(
@@ -111,12 +189,24 @@ def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
                 )
             )
         elif known:
-            targets.append(Target(remote_ref, local_sha, base=remote_sha, policy=config))
+            targets.append(
+                Target(remote_ref, local_sha, base=remote_sha, policy=config, policy_rev=trusted)
+            )
         else:
-            base, note = new_branch_base(git, local_sha, remote, config, exclude=own)
+            assert heads is not None
+            base, note = new_branch_base(git, local_sha, heads, config, exclude=own)
             if not is_zero(remote_sha):
                 note = f"the remote's {remote_sha[:12]} is not here (fetch first?); {note}"
-            targets.append(Target(remote_ref, local_sha, base=base, note=note, policy=config))
+            targets.append(
+                Target(
+                    remote_ref,
+                    local_sha,
+                    base=base,
+                    note=note,
+                    policy=config,
+                    policy_rev=trusted or local_sha,
+                )
+            )
     return targets
 
 
@@ -124,10 +214,12 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
     git = Git.open(repo)
     try:
         targets = plan(git, lines, remote)
+        # the quick path only for a fast-forward: rewritten history (a force push) can
+        # change a verdict (PG205) with an identical tree
         quick = {
             t.remote_ref: not touches_gate(t.policy, git.diff_names(t.base, t.local_sha))
             for t in targets
-            if t.skip is None and t.base is not None
+            if t.skip is None and t.base is not None and git.is_ancestor(t.base, t.local_sha)
         }
     finally:
         git.close()
@@ -145,7 +237,13 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
         from promote_gate.commands.check import check_repo
         from promote_gate.reporters import text
 
-        report = check_repo(repo, rev=target.local_sha, base=target.base, policy_from="base")
+        report = check_repo(
+            repo,
+            rev=target.local_sha,
+            base=target.base,
+            policy_from="base",
+            policy_rev=target.policy_rev,
+        )
         print(f"{head}:", file=sys.stderr)
         sys.stderr.write(text.render(report, colour=text.use_colour(sys.stderr)))
         worst = max(worst, report.exit_code)

@@ -46,6 +46,7 @@ from promote_gate.dvcfiles import (
 )
 from promote_gate.errors import RefusedError, UsageError
 from promote_gate.hashing import Digest, digest_bytes, sha256_hex
+from promote_gate.objects import DirectorySource, ObjectStore
 from promote_gate.repo import Git, WorktreeView
 from promote_gate.yamlio import DocumentError, dump_yaml, load_json
 
@@ -92,11 +93,12 @@ def _dvc_status(root: str, stages: list[str]) -> dict[str, Any]:
 
 
 def _expected_md5(stage: LockStage, src: str, cache: str) -> str | None:
+    store = ObjectStore([DirectorySource(cache, "the DVC cache")])
     for out in stage.outs:
         if out.path == src:
             return out.md5
         if src.startswith(out.path + "/") and out.md5:
-            listing = read_dir_listing(cache, out.md5)
+            listing = read_dir_listing(store, out.md5)
             return listing.get(src[len(out.path) + 1 :]) if listing else None
     return None
 

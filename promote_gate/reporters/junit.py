@@ -92,7 +92,8 @@ def render_skipped(reason: str) -> str:
 
 
 def render(report: Report) -> str:
-    root = ET.Element("testsuites", {"name": f"promote-gate ({_clean(report.checked)})"})
+    mark = "UNVERIFIED " if report.unverified else ""
+    root = ET.Element("testsuites", {"name": f"{mark}promote-gate ({_clean(report.checked)})"})
     for bundle in report.bundles:
         suite = _suite(
             root, f"promote-gate:{bundle.path or bundle.name}", [r.status for r in bundle.results]

@@ -64,9 +64,11 @@ def _bundle(bundle: BundleReport) -> list[str]:
 
 
 def render(report: Report) -> str:
+    mark = " (UNVERIFIED)" if report.unverified else ""
     lines = [
-        f"## promote-gate: {_VERDICT[report.exit_code]}",
+        f"## promote-gate: {_VERDICT[report.exit_code]}{mark}",
         "",
+        *([f"> **UNVERIFIED**: {_md(report.unverified)}", ""] if report.unverified else []),
         f"Checked the {report.checked}.",
         "",
     ]

@@ -39,7 +39,8 @@ def render(report: Report, colour: bool = False) -> str:
     def c(style: str, text: str) -> str:
         return f"\033[{_COLOURS[style]}m{text}\033[0m" if colour else text
 
-    lines = [c("red", f"error: {safe(error)}") for error in report.errors]
+    lines = [c("yellow", f"UNVERIFIED: {report.unverified}")] if report.unverified else []
+    lines += [c("red", f"error: {safe(error)}") for error in report.errors]
     for bundle in report.bundles:
         failed = bundle.failed
         head = c("red", "FAIL") if failed else c("green", "ok  ")
@@ -84,5 +85,6 @@ def render(report: Report, colour: bool = False) -> str:
         summary = f"no bundles in the {report.checked}"
     lines.extend(safe(note) for note in report.notes)
     verdict = {0: c("green", "passed"), 1: c("red", "failed"), 2: c("red", "could not evaluate")}
-    lines.append(f"promote-gate {verdict[report.exit_code]}: {summary}")
+    mark = " (UNVERIFIED)" if report.unverified else ""
+    lines.append(f"promote-gate {verdict[report.exit_code]}{mark}: {summary}")
     return "\n".join(lines) + "\n"

@@ -20,6 +20,8 @@ def listed_files(facts: BundleFacts) -> list[dict[str, Any]]:
 def _manifest_invalid(facts: BundleFacts) -> Iterator[Outcome]:
     where = facts.repo_path(MANIFEST)
     doc = facts.manifest
+    if facts.kind != "directory":
+        return  # PG105 names a bundle that is not a directory
     if not doc.present:
         yield Finding(where, "the bundle has no manifest.json")
         return
@@ -56,6 +58,13 @@ def _unsafe_path_reason(path: str) -> str | None:
 
 
 def _unsafe_path(facts: BundleFacts) -> Iterator[Outcome]:
+    if facts.kind != "directory":
+        yield Finding(
+            facts.path,
+            f"the bundle is a {facts.kind}, not a directory of files: consumers would get "
+            "content that was never promoted",
+        )
+        return
     seen: dict[str, str] = {}
     for entry in listed_files(facts):
         path = entry.get("path")
@@ -111,6 +120,12 @@ def _file_missing(facts: BundleFacts) -> Iterator[Outcome]:
         elif facts.repo is None and not item.in_tree:
             yield Finding(
                 facts.repo_path(path), "listed in the manifest but only its pointer is here"
+            )
+        elif facts.repo is not None and not dvc and item.storage == "dvc":
+            yield Finding(
+                facts.repo_path(path),
+                f'the manifest says "storage": "git", but {path}.dvc makes it DVC-stored: '
+                "git does not hold these bytes",
             )
 
 
@@ -168,9 +183,17 @@ def _content_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
         elif item.kind == "file":
             yield Unverified(
                 facts.repo_path(path),
-                "content not present here (DVC-tracked, not pulled): md5 checked by pointer only",
+                f"content {item.missing or 'not present here (DVC-tracked, not pulled)'}: "
+                "md5 checked by pointer only",
                 f"dvc pull {facts.repo_path(path)}",
             )
+    for path, name, value in facts.attributes:
+        setting = name if value == "set" else f"{name}={value}"
+        yield Finding(
+            path,
+            f"git attribute {setting} applies (.gitattributes): a consumer's checkout gets "
+            "other bytes than the manifest and SHA256SUMS vouch for",
+        )
     yield from _checksums(facts)
 
 
@@ -238,7 +261,8 @@ RULES = (
     Rule(
         code="PG102",
         name="file-missing",
-        summary="a file the manifest lists is not in the bundle (or its .dvc pointer is not)",
+        summary="a file the manifest lists is not in the bundle (or its .dvc pointer is not), or "
+        "the manifest says git stores a file a .dvc pointer stands for",
         rationale="Consumers would receive a release with a hole in it.",
         fix="Restore the file (git checkout / dvc checkout), or cut a new version without it.",
         example="manifest lists model.pkl, but neither model.pkl nor model.pkl.dvc is committed.",
@@ -260,7 +284,8 @@ RULES = (
         code="PG104",
         name="content-mismatch",
         summary="a file's md5/sha256/size or a .dvc pointer's md5 differs from the manifest, "
-        "or SHA256SUMS disagrees",
+        "SHA256SUMS disagrees, or a git attribute (eol=crlf, filter, ident, "
+        "working-tree-encoding) rewrites a new bundle's bytes on checkout",
         rationale="The released bytes are not the bytes that were promoted and reviewed.",
         fix="Restore the promoted content; a changed file is a new version (promote v<n+1>).",
         example="model.pkl was retrained and copied over publish/v1/model.pkl.",
@@ -271,12 +296,14 @@ RULES = (
         code="PG105",
         name="unsafe-path",
         summary="a manifest path is absolute, has '..', is not normalised or collides by case, "
-        "or a bundle file is a symlink leaving the bundle",
+        "a bundle file is a symlink leaving the bundle, or the bundle is not a directory "
+        "(a submodule or symlink)",
         rationale="Such paths escape the bundle when a consumer unpacks or verifies it, or point "
         "consumers at content outside the release.",
         fix="Use plain relative paths inside the bundle; replace symlinks with the files.",
         example='a manifest entry with "path": "../../etc/passwd", or model.pkl -> ../../models/model.pkl.',
         check=_unsafe_path,
         needs_repo=False,
+        needs_manifest=False,  # a bundle that is no directory, a symlink out: no manifest needed
     ),
 )

@@ -52,6 +52,19 @@ def _metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
     if snap is None or lock is None or repo is None:
         return
     where = facts.repo_path(facts.docs["metrics"].name)
+    # every metrics file the pipeline declares at source.commit (and dvc.lock produces) is
+    # part of the result: a snapshot that leaves one out hides it from every comparison
+    if repo.declared_metrics is not None:
+        for path in repo.declared_metrics:
+            if path not in snap:
+                yield Finding(
+                    where,
+                    f"leaves out {path}, which dvc.yaml at source.commit declares as metrics",
+                )
+    elif repo.declared_error and repo.source_known:
+        yield Unverified(
+            where, f"cannot tell which metrics the pipeline declares: {repo.declared_error}"
+        )
     for path, entry in snap.items():
         hit = lock.producer(path)
         if hit is None:
@@ -77,12 +90,17 @@ def _metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
                 entry["md5"],
             )
             continue
-        content = repo.content.get(entry["md5"])
+        recorded = repo.content.get(path)
+        if recorded is not None and recorded.conflict:
+            yield Finding(where, f"{recorded.conflict}: dvc.lock does not describe its own metrics")
+            continue
+        content = recorded.data if recorded is not None else None
         if content is None:
+            reason = recorded.reason if recorded is not None else f"content of {path} is not here"
             yield Unverified(
                 where,
-                f"content of {path} is not available here: values not compared",
-                f"dvc pull {path}",
+                f"{reason}: values not compared",
+                recorded.command if recorded is not None else None,
             )
             continue
         try:
@@ -126,9 +144,9 @@ def _regression(facts: BundleFacts) -> Iterator[Outcome]:
     if isinstance(comparison, NotApplicable):
         yield comparison
         return
-    if not comparison.comparable:
-        yield Unverified(
-            where, f"the metrics are not comparable with {comparison.baseline.label} (PG404)"
+    if not comparison.comparable:  # PG404's finding: nothing to judge here
+        yield NotApplicable(
+            f"the metrics are not comparable with {comparison.baseline.label} (PG404)"
         )
         return
     for delta in comparison.metrics:
@@ -162,7 +180,8 @@ RULES = (
         code="PG402",
         name="metrics-mismatch",
         summary="the metrics snapshot differs from the metrics output recorded in lock.yaml "
-        "(md5) or from its values",
+        "(md5) or from its values (git-tracked ones as committed at source.commit), or leaves out "
+        "a metrics file dvc.yaml declares",
         rationale="Metrics copied from another run, or typed in, make the release look better or "
         "worse than it is.",
         fix="Do not edit snapshots; re-promote from the reproduced pipeline.",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from promote_gate.dvcfiles import DVC_LOCK, LockFile
 from promote_gate.facts import BundleFacts
 from promote_gate.hashing import LEGACY
-from promote_gate.rules.base import Finding, Outcome, Rule, Unverified
+from promote_gate.rules.base import Finding, NotApplicable, Outcome, Rule, Unverified
 from promote_gate.rules.integrity import listed_files
 
 
@@ -72,9 +72,10 @@ def _no_provenance(facts: BundleFacts) -> Iterator[Outcome]:
             continue
         listing = listings.get(out.md5)
         if listing is None:
+            why = facts.repo.unavailable.get(out.md5) if facts.repo else None
             yield Unverified(
                 where,
-                f"the .dir listing of {out.path} ({out.md5}) is not in the DVC cache",
+                f"the .dir listing of {out.path} ({out.md5}) is {why or 'not in the DVC cache'}",
                 f"dvc fetch {out.path}",
             )
             continue
@@ -169,6 +170,23 @@ def _pipeline_stale(facts: BundleFacts) -> Iterator[Outcome]:
             yield Unverified(DVC_LOCK, f"stage {name}: {reason}")
 
 
+def _unexplained_output(facts: BundleFacts) -> Iterator[Outcome]:
+    repo = facts.repo
+    assert repo is not None
+    comparison = repo.comparison
+    if comparison is None:
+        yield NotApplicable(repo.comparison_note or "no baseline to compare with")
+        return
+    where = facts.repo_path(facts.docs["lock"].name)
+    for stage, outs in comparison.unexplained:
+        yield Finding(
+            where,
+            f"stage {stage}: {', '.join(outs)} changed since {comparison.baseline.label} while its "
+            "command, dependencies and params did not: the outputs were not reproduced from "
+            "what dvc.lock records (dvc commit -f, an edited dvc.lock, or a forced re-run)",
+        )
+
+
 def _source_not_in_history(facts: BundleFacts) -> Iterator[Outcome]:
     repo = facts.repo
     assert repo is not None
@@ -221,7 +239,8 @@ RULES = (
         code="PG204",
         name="pipeline-stale",
         summary="for a bundle being released, dvc.lock does not match its dvc.yaml, params or "
-        "dependencies (dvc status is not clean for the promoted stages)",
+        "dependencies (dvc status is not clean for the promoted stages), or a stage of its lock "
+        "excerpt is no longer in dvc.yaml",
         rationale="The state being released was never reproduced: the recorded outputs do not "
         "follow from the current code, data and params.",
         fix="Run `dvc repro`, commit dvc.lock, and promote a new version from that commit.",
@@ -238,5 +257,19 @@ RULES = (
         fix="Merge the source commit into this branch, or promote again from this branch.",
         example="v1 was promoted on a local experiment branch and copied onto main.",
         check=_source_not_in_history,
+    ),
+    Rule(
+        code="PG206",
+        name="unexplained-output-change",
+        summary="relative to the baseline, a stage's outputs changed while its command, "
+        "dependencies and params did not",
+        rationale="DVC re-runs a stage only when its command, dependencies or params change; "
+        "outputs that moved without a cause were recorded without reproducing them (`dvc commit "
+        "-f`, a hand-edited dvc.lock) — the lock no longer explains the release.",
+        fix="Reproduce for real (`dvc repro`) and promote again. If a non-deterministic stage was "
+        "re-run on purpose (`dvc repro -f`), make the cause visible: a seed or run id as a param.",
+        example="train's model.json md5 changed from v1 to v2 with the same data, code and lr.",
+        check=_unexplained_output,
+        candidates_only=True,
     ),
 )

@@ -23,6 +23,13 @@ def _released_version_mutated(facts: BundleFacts) -> Iterator[Outcome]:
         return
     for path in release.changes:
         yield Finding(path, f"differs from the released {facts.name} in the {release.base}")
+    for change in release.attribute_changes:
+        path, _, what = change.partition(": ")
+        yield Finding(
+            path,
+            f"git attributes changed since the released {facts.name} ({what}): consumers "
+            "checking it out now get other bytes than were released",
+        )
 
 
 def _version_order(facts: BundleFacts) -> Iterator[Outcome]:
@@ -131,11 +138,13 @@ def _data_not_pushed(facts: BundleFacts) -> Iterator[Outcome]:
         return
     for entry in listed_files(facts):
         md5 = entry.get("md5")
-        if entry.get("storage") == "dvc" and isinstance(md5, str) and not remote.present.get(md5):
+        item = facts.files.get(str(entry.get("path")))
+        stored = entry.get("storage") == "dvc" or (item is not None and item.storage == "dvc")
+        if stored and isinstance(md5, str) and not remote.present.get(md5):
             path = facts.repo_path(str(entry.get("path")))
             yield Finding(
                 path,
-                f"content {md5} is not in the DVC remote {remote.name} ({remote.url}): "
+                f"no copy of content {md5} that hashes to it in the DVC remote {remote.name} ({remote.url}): "
                 f"consumers cannot dvc pull this release (run: dvc push {path})",
             )
 
@@ -145,7 +154,7 @@ RULES = (
         code="PG501",
         name="released-version-mutated",
         summary="a bundle present at the base revision differs in any file, pointer or manifest, "
-        "or was removed",
+        "or in the git attributes that shape its checkout (.gitattributes), or was removed",
         rationale="Consumers pinned to a released version must get the same bytes forever; an "
         "edit in place silently changes what they depend on.",
         fix="Revert the change to the released bundle and promote a new version instead.",

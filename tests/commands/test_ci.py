@@ -24,10 +24,12 @@ from conftest import (  # type: ignore[import-not-found, unused-ignore]
     SHARED_SCHEMAS,
     Gate,
     commit_all,
+    copy_repo,
     pinned_env,
     run,
 )
 
+from promote_gate.commands.demo import REMOTE
 from promote_gate.commands.promote import promote
 
 V1 = "publish/v1"
@@ -85,7 +87,13 @@ def make_pr(repo: Path, tmp_path: Path, change: Callable[[Path], None], branch: 
 
 
 def workspace(bare: Path, dest: Path, branch: str, *, shallow: bool) -> Path:
-    """The CI's clone: `actions/checkout` with fetch-depth 0 or 1 / GitLab's GIT_DEPTH."""
+    """The CI's clone: `actions/checkout` with fetch-depth 0 or 1 / GitLab's GIT_DEPTH.
+
+    No DVC cache (nothing is pulled); the DVC remote beside the origin is copied beside the
+    clone, where the repository's relative ``../dvc-remote`` finds it."""
+    remote = bare.parent / REMOTE
+    if remote.exists() and not (dest.parent / REMOTE).exists():
+        shutil.copytree(remote, dest.parent / REMOTE)
     depth = ["--depth", "1"] if shallow else []
     run(bare.parent, "git", "clone", "-q", *depth, "--branch", branch, bare.as_uri(), str(dest))
     assert (run(dest, "git", "rev-parse", "--is-shallow-repository").strip() == "true") is shallow
@@ -122,7 +130,7 @@ def v2_pr(template: Path, tmp_path_factory: pytest.TempPathFactory) -> PR:
     """A good pull request: lr 0.05 -> 0.1, a real ``dvc repro``, promoted as v2."""
     top = tmp_path_factory.mktemp("v2pr")
     work = top / "work"
-    shutil.copytree(template, work, symlinks=True)
+    copy_repo(template, work)
     with pinned_env(tmp_path_factory.mktemp("v2prhome")):
         base = make_origin(work, top / "origin.git")
         run(work, "git", "checkout", "-q", "-b", "promote-v2")
@@ -133,13 +141,16 @@ def v2_pr(template: Path, tmp_path_factory: pytest.TempPathFactory) -> PR:
         promote(str(work), "v2", [])
         head = commit_all(work, "Promote v2")
         run(work, "git", "push", "-q", "origin", "promote-v2")
+        run(work, "dvc", "push", "-q")
     return PR(top / "origin.git", "promote-v2", base, head)
 
 
 def copy_origin(pr: PR, tmp_path: Path) -> Path:
-    """A private copy of a shared origin, for a test that moves its branches."""
+    """A private copy of a shared origin (and the DVC remote beside it), for a test that
+    moves its branches."""
     bare = tmp_path / "origin.git"
     shutil.copytree(pr.bare, bare, symlinks=True)
+    shutil.copytree(pr.bare.parent / REMOTE, tmp_path / REMOTE)
     return bare
 
 

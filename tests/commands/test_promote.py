@@ -17,7 +17,7 @@ import pytest
 
 # Run alone (`mypy tests/commands/x.py`), mypy does not see tests/ as a root: conftest
 # resolves only in the suite-wide run, so the ignore must tolerate being unused there.
-from conftest import Gate, commit_all, run  # type: ignore[import-not-found, unused-ignore]
+from conftest import Gate, commit_all, copy_repo, run  # type: ignore[import-not-found, unused-ignore]
 
 from promote_gate.cli import main
 
@@ -105,7 +105,7 @@ class Promotion:
 def promoted(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Promotion:
     """One real `dvc repro` of a params change for the whole module, then `promote v2`."""
     root = tmp_path_factory.mktemp("promoted") / "repo"
-    shutil.copytree(template, root, symlinks=True)
+    copy_repo(template, root)
     with pinned_env(tmp_path_factory.mktemp("home")):
         set_lr(root, "0.1")
         run(root, "dvc", "repro", "-q")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Gate, commit_all, pinned_env, run
+from conftest import Gate, commit_all, copy_repo, pinned_env, run
 
 from promote_gate.commands.promote import promote
 
@@ -25,7 +25,7 @@ def _results(
 def leaked(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """v2 promoted from a real `dvc exp run`, then copied onto main without the experiment."""
     root = tmp_path_factory.mktemp("leak") / "repo"
-    shutil.copytree(template, root, symlinks=True)
+    copy_repo(template, root)
     with pinned_env(tmp_path_factory.mktemp("leak-home")):
         run(root, "dvc", "exp", "run", "-q", "-n", "hot-lr", "-S", "train.lr=0.3")
         run(root, "dvc", "exp", "branch", "hot-lr", "exp-hot-lr")
@@ -100,8 +100,9 @@ def test_pointer_resolving_outside_the_bundle(repo: Path, gate: Gate) -> None:
 
 
 def test_unpushed_data_then_pushed(repo: Path, gate: Gate, tmp_path: Path) -> None:
-    remote = tmp_path / "dvc-remote"
-    run(repo, "dvc", "remote", "add", "-q", "-d", "storage", str(remote))
+    remote = tmp_path / "empty-remote"
+    remote.mkdir()
+    run(repo, "dvc", "remote", "add", "-q", "-f", "-d", "storage", str(remote))
     config = repo / ".promote-gate.yaml"
     config.write_text(config.read_text() + "require_pushed: true\n")
     code, results = _results(gate, repo, "v1")
@@ -116,6 +117,7 @@ def test_unpushed_data_then_pushed(repo: Path, gate: Gate, tmp_path: Path) -> No
 
 
 def test_require_pushed_without_a_remote(repo: Path, gate: Gate) -> None:
+    run(repo, "dvc", "remote", "remove", "storage")
     config = repo / ".promote-gate.yaml"
     config.write_text(config.read_text() + "require_pushed: true\n")
     _, results = _results(gate, repo, "v1")
@@ -126,7 +128,8 @@ def test_a_change_cannot_point_the_remote_at_data_it_brings(
     repo: Path, gate: Gate, tmp_path: Path
 ) -> None:
     """The DVC remote is policy: in CI it is read from the base, like .promote-gate.yaml."""
-    run(repo, "dvc", "remote", "add", "-q", "-d", "storage", str(tmp_path / "real-remote"))
+    (tmp_path / "real-remote").mkdir()
+    run(repo, "dvc", "remote", "add", "-q", "-f", "-d", "storage", str(tmp_path / "real-remote"))
     config = repo / ".promote-gate.yaml"
     config.write_text(config.read_text() + "require_pushed: true\n")
     commit_all(repo, "require pushed data")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Gate, commit_all, pinned_env, run
+from conftest import Gate, commit_all, copy_repo, pinned_env, run
 
 from promote_gate.commands.promote import promote
 
@@ -34,7 +33,7 @@ def _retrain_and_promote(root: Path, **params: str) -> None:
 
 def _released(template: Path, factory: pytest.TempPathFactory, name: str, **params: str) -> Path:
     root = factory.mktemp(name) / "repo"
-    shutil.copytree(template, root, symlinks=True)
+    copy_repo(template, root)
     with pinned_env(factory.mktemp(f"{name}-home")):
         _retrain_and_promote(root, **params)
     return root

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import Gate, commit_all, pinned_env, run
+from conftest import Gate, commit_all, copy_repo, pinned_env, run
 
 from promote_gate.commands.promote import promote
 
@@ -20,7 +20,7 @@ def _check(gate: Gate, repo: Path, base: str = "HEAD~1") -> set[str]:
 def v2_repo(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """v1 released, then a real retrain (lr 0.05 -> 0.1, dvc repro) promoted as v2."""
     root = tmp_path_factory.mktemp("v2") / "repo"
-    shutil.copytree(template, root, symlinks=True)
+    copy_repo(template, root)
     with pinned_env(tmp_path_factory.mktemp("v2home")):
         params = root / "params.yaml"
         params.write_text(params.read_text().replace("lr: 0.05", "lr: 0.1"))

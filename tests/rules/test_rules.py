@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import Gate, commit_all, run
 
+from promote_gate.commands.demo import REMOTE
 from promote_gate.rules import BY_CODE, RULES
 
 V1 = "publish/v1"
@@ -201,8 +202,9 @@ CASES: list[tuple[str, str, Mutation]] = [
 
 def test_every_rule_has_a_failing_case() -> None:
     # elsewhere: PG501 (a base revision) in test_release.py, PG404/PG405 (a real v2) in
-    # test_comparability.py, PG503-PG505 (experiments, consumers, a remote) in test_boundary.py
-    elsewhere = {"PG501", "PG404", "PG405", "PG503", "PG504", "PG505"}
+    # test_comparability.py, PG503-PG505 (experiments, consumers, a remote) in test_boundary.py,
+    # PG206 (outputs recorded with dvc commit -f) in tests/security/test_pipeline_forgery.py
+    elsewhere = {"PG501", "PG404", "PG405", "PG503", "PG504", "PG505", "PG206"}
     assert {code for code, _, _ in CASES} | elsewhere == set(BY_CODE)
 
 
@@ -251,7 +253,7 @@ def test_clean_bundle_passes_every_rule(repo: Path, gate: Gate) -> None:
         assert code == 0
         statuses = {r["code"]: r["status"] for r in doc["bundles"][0]["results"]}
         # a first version has no baseline, and require_pushed is off: nothing to judge there
-        not_applicable = {"PG404", "PG405", "PG505"}
+        not_applicable = {"PG404", "PG405", "PG206", "PG505"}
         expected = {c: "skipped" if c in not_applicable else "passed" for c in BY_CODE}
         assert statuses == expected, statuses
 
@@ -267,18 +269,42 @@ def test_rules_are_well_formed() -> None:
         assert all([rule.summary, rule.rationale, rule.fix, rule.example])
 
 
-def test_missing_data_is_skipped_with_the_command_then_required(repo: Path, gate: Gate) -> None:
-    """In CI the DVC cache is empty: evidence that needs it is skipped, named, never passed."""
+def test_missing_data_fails_a_candidate_and_is_skipped_for_a_released_bundle(
+    repo: Path, gate: Gate
+) -> None:
+    """Without the DVC cache or remote, a bundle being released cannot be verified: that is
+    never a pass. A released one was verified when it was released: skipped, named."""
     shutil.rmtree(repo / ".dvc" / "cache")
+    shutil.rmtree(repo.parent / REMOTE)
     (repo / V1 / "model.json").unlink()
     code, doc = gate.json("check", "--repo", str(repo), "--rev", "HEAD")
+    assert code == 1
+    results = {r["code"]: r for r in doc["bundles"][0]["results"]}
+    (finding,) = results["PG104"]["findings"]
+    assert "could not be verified here" in finding["message"]
+    assert "dvc pull publish/v1/model.json" in finding["message"]
+    code, doc = gate.json("check", "--repo", str(repo), "--rev", "HEAD", "--base", "HEAD")
     assert code == 0
     results = {r["code"]: r for r in doc["bundles"][0]["results"]}
     assert results["PG104"]["status"] == "skipped"
     assert "dvc pull publish/v1/model.json" in results["PG104"]["reason"]
     assert "PG104" in gate.failed_codes(
-        "check", "--repo", str(repo), "--rev", "HEAD", "--require-data"
+        "check", "--repo", str(repo), "--rev", "HEAD", "--base", "HEAD", "--require-data"
     )
+
+
+def test_metadata_only_skips_unverifiable_content_and_says_so_first(repo: Path, gate: Gate) -> None:
+    shutil.rmtree(repo / ".dvc" / "cache")
+    shutil.rmtree(repo.parent / REMOTE)
+    (repo / V1 / "model.json").unlink()
+    config = repo / ".promote-gate.yaml"
+    config.write_text(config.read_text() + "metadata_only: true\n")
+    code, out, _ = gate("check", "--repo", str(repo))
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].startswith("UNVERIFIED: metadata_only is set")
+    assert lines[-1].startswith("promote-gate passed (UNVERIFIED)")
+    assert "PG104 content-mismatch  skipped:" in out
 
 
 def test_malformed_new_bundle_is_a_violation_not_a_crash(repo: Path, gate: Gate) -> None:
@@ -300,13 +326,18 @@ def test_dvc_symlink_checkouts_are_the_files_they_link(repo: Path, gate: Gate) -
 
 
 def test_renamed_stage_leaves_a_stale_lock_entry_that_is_ignored(repo: Path, gate: Gate) -> None:
-    """DVC keeps the old entry in dvc.lock after a rename, and dvc status ignores it."""
+    """DVC keeps the old entry in dvc.lock after a rename, and dvc status ignores it; a
+    released bundle stays valid, one being released no longer describes the pipeline."""
     dvc_yaml = repo / "dvc.yaml"
     dvc_yaml.write_text(dvc_yaml.read_text().replace("  evaluate:", "  score:"))
     run(repo, "dvc", "repro", "-q")
     commit_all(repo, "rename evaluate to score")
     assert "evaluate:" in (repo / "dvc.lock").read_text()
-    assert gate("check", "--repo", str(repo), "--rev", "HEAD")[0] == 0
+    assert gate("check", "--repo", str(repo), "--rev", "HEAD", "--base", "HEAD")[0] == 0
+    code, doc = gate.json("check", "--repo", str(repo), "--rev", "HEAD")
+    assert code == 1
+    pg204 = next(r for r in doc["bundles"][0]["results"] if r["code"] == "PG204")
+    assert "stage evaluate: stage is not in dvc.yaml" in pg204["findings"][0]["message"]
     code, _, err = gate("promote", "--repo", str(repo), "v2")
     assert code == 0, err
 

@@ -1,0 +1,263 @@
+"""Content-addressed evidence: DVC objects, trusted only once their bytes hash to their address.
+
+DVC keeps file contents under their md5 (``files/md5/ab/cdef…`` in DVC 3, ``ab/cdef…`` in
+DVC 2) in the local cache and in remote storage. Anyone who can commit can also commit a
+"cache" (or point ``cache.dir`` somewhere), so an object found on disk proves nothing until
+it was read — as a regular file, never through a symlink, never a device or FIFO — and
+its md5 matched the name it was found under. A forged or corrupt object is ignored and
+said so; the evidence it would have provided stays unverified.
+
+Sources are tried in order: the local cache (not in CI), then the default DVC remote of
+the policy's revision. A local-directory remote is read directly; any other remote is
+read through DVC's own filesystem layer when DVC (and its remote plugin) is installed.
+Nothing is ever written: remote objects are streamed and hashed, not fetched into a cache.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+from promote_gate.hashing import Digest, digest_chunks, read_chunks
+from promote_gate.yamlio import MAX_DOCUMENT_BYTES
+
+_OBJECT_ID = re.compile(r"[0-9a-f]{32}(\.dir)?")
+
+
+def is_object_id(md5: str) -> bool:
+    return bool(_OBJECT_ID.fullmatch(md5))
+
+
+def object_paths(md5: str) -> list[tuple[str, ...]]:
+    """Where DVC 3 (``files/md5/``) and DVC 2 (the root) keep an object, as path parts.
+
+    ``md5`` comes from files under review: anything but an md5 names no object (no ``..``).
+    """
+    if not is_object_id(md5):
+        return []
+    return [("files", "md5", md5[:2], md5[2:]), (md5[:2], md5[2:])]
+
+
+def matches_address(digest: Digest, md5: str, legacy: bool) -> bool:
+    """Whether content with ``digest`` may be stored under ``md5`` (``legacy``: DVC 2's
+    root layout, where text was addressed by its md5-dos2unix)."""
+    stem = md5.removesuffix(".dir")
+    return digest.md5 == stem or (legacy and digest.md5_dos2unix == stem)
+
+
+class UntrustedObjectError(OSError):
+    """An object path that is a symlink, a device, a FIFO or leaves its directory."""
+
+
+def _irregular(fd: int, path: str, root: str) -> str | None:
+    """Why the file open on ``fd`` is not a regular file reached directly below ``root``."""
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        return f"{path} is not a regular file"
+    real_dir = os.path.realpath(os.path.dirname(path))
+    expected = os.path.join(os.path.realpath(root), os.path.relpath(os.path.dirname(path), root))
+    if real_dir != os.path.normpath(expected):
+        return f"{path} is reached through a symlinked directory"
+    return None
+
+
+def open_regular(path: str, root: str) -> IO[bytes] | None:
+    """Open ``path`` (below ``root``) for reading only if it is a regular file reached
+    without following any symlink below ``root``; None if there is nothing there."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: no last symlink
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UntrustedObjectError(f"{path} is a symlink") from exc
+        raise
+    fobj = os.fdopen(fd, "rb")
+    problem = _irregular(fd, path, root)
+    if problem is not None:
+        fobj.close()
+        raise UntrustedObjectError(problem)
+    return fobj
+
+
+def _chunks(fobj: IO[bytes], keep: list[bytes] | None, limit: int) -> Iterator[bytes]:
+    """The object's bytes in chunks; with ``keep``, also collected there, up to ``limit``."""
+    size = 0
+    for chunk in read_chunks(fobj):
+        size += len(chunk)
+        if keep is not None:
+            if size > limit:
+                raise UntrustedObjectError(f"larger than the {limit} bytes read as a document")
+            keep.append(chunk)
+        yield chunk
+
+
+@dataclass(frozen=True)
+class Found:
+    """An object read and verified: its digest, and its bytes when they were asked for."""
+
+    digest: Digest
+    data: bytes | None
+    where: str
+
+
+class Source:
+    """A place holding DVC objects."""
+
+    label: str  # "the DVC cache", "DVC remote storage (/srv/dvc)"
+    is_remote: bool = False
+
+    def open_object(self, parts: tuple[str, ...]) -> IO[bytes] | None:
+        """The object at ``parts`` below this source's root, or None when it is not there."""
+        raise NotImplementedError
+
+    @contextmanager
+    def open(self, md5: str) -> Iterator[tuple[IO[bytes], bool] | None]:
+        """The object's stream and whether it sits in the legacy (DVC 2) layout, or None."""
+        for index, parts in enumerate(object_paths(md5)):
+            fobj = self.open_object(parts)
+            if fobj is not None:
+                with fobj:
+                    yield fobj, index == 1
+                return
+        yield None
+
+
+class DirectorySource(Source):
+    """A local directory in DVC's object layout: the cache, or a local-directory remote."""
+
+    def __init__(self, root: str, label: str, is_remote: bool = False) -> None:
+        self.root = root
+        self.label = label
+        self.is_remote = is_remote
+
+    def open_object(self, parts: tuple[str, ...]) -> IO[bytes] | None:
+        return open_regular(os.path.join(self.root, *parts), self.root)
+
+
+class DvcFsSource(Source):
+    """Remote storage read through DVC's filesystem layer (s3://, gs://, ssh://, …)."""
+
+    is_remote = True
+
+    def __init__(self, fs: Any, path: str, label: str) -> None:
+        self.fs = fs
+        self.path = path
+        self.label = label
+
+    def open_object(self, parts: tuple[str, ...]) -> IO[bytes] | None:
+        try:
+            fobj: IO[bytes] = self.fs.open(self.fs.join(self.path, *parts), mode="rb")
+        except FileNotFoundError:
+            return None
+        return fobj
+
+
+class ObjectStore:
+    """Verified reads of DVC objects from an ordered list of sources (memoised per object)."""
+
+    def __init__(self, sources: Sequence[Source] = (), unavailable: str | None = None) -> None:
+        self.sources = tuple(sources)
+        self.unavailable = unavailable  # why a source that should be here is not (shown once)
+        self.rejected: dict[str, str] = {}  # md5 -> why an object found was not trusted
+        self._found: dict[tuple[str, bool], Found | None] = {}
+        self._in: dict[tuple[str, str], bool] = {}
+
+    def _read(self, md5: str, source: Source, keep: bool, limit: int) -> Found | None:
+        try:
+            with source.open(md5) as opened:
+                if opened is None:
+                    return None
+                fobj, legacy = opened
+                data: list[bytes] = []
+                digest = digest_chunks(_chunks(fobj, data if keep else None, limit))
+        except UntrustedObjectError as exc:
+            self.rejected[md5] = f"the object in {source.label} was not trusted: {exc}"
+            return None
+        except OSError as exc:
+            self.rejected[md5] = f"{source.label} could not be read: {exc}"
+            return None
+        if not matches_address(digest, md5, legacy):
+            self.rejected[md5] = (
+                f"the object in {source.label} does not hash to {md5} (corrupt or forged): ignored"
+            )
+            return None
+        return Found(digest, b"".join(data) if keep else None, source.label)
+
+    def find(self, md5: str, keep: bool = False, limit: int = MAX_DOCUMENT_BYTES) -> Found | None:
+        """The first source's verified copy of ``md5`` (with its bytes when ``keep``)."""
+        if not is_object_id(md5):
+            return None
+        key = (md5, keep)
+        if key not in self._found:
+            found = None
+            for source in self.sources:
+                found = self._read(md5, source, keep, limit)
+                self._in[(md5, source.label)] = found is not None
+                if found is not None:
+                    break
+            self._found[key] = found
+        return self._found[key]
+
+    def digest(self, md5: str) -> Digest | None:
+        found = self.find(md5)
+        return found.digest if found else None
+
+    def document(self, md5: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes | None:
+        """A small object's verified bytes (a ``.dir`` listing, a metrics file)."""
+        found = self.find(md5, keep=True, limit=limit)
+        return found.data if found else None
+
+    def in_remote(self, md5: str) -> bool | None:
+        """Whether the remote holds a verified copy; None when no remote is readable here."""
+        remotes = [s for s in self.sources if s.is_remote]
+        if not remotes:
+            return None
+        remote = remotes[0]
+        key = (md5, remote.label)
+        if key not in self._in:
+            self._in[key] = self._read(md5, remote, False, 0) is not None
+        return self._in[key]
+
+    def missing(self, md5: str) -> str:
+        """Why ``md5`` could not be read: where it was looked for, and any object rejected."""
+        where = " nor ".join(s.label for s in self.sources) or "no DVC cache or remote here"
+        reason = f"not in {where}" if self.sources else where
+        if self.unavailable:
+            reason += f" ({self.unavailable})"
+        if md5 in self.rejected:
+            reason += f"; {self.rejected[md5]}"
+        return reason
+
+
+def remote_source(
+    name: str, url: str, config: dict[str, Any], root: str
+) -> tuple[Source | None, str | None]:
+    """A source for DVC remote ``name`` at ``url``: a local directory directly, others through
+    DVC's filesystem layer. (None, why) when it cannot be read here."""
+    label = f"DVC remote {name} ({url})"
+    if "://" not in url or url.startswith("file://"):
+        path = url.removeprefix("file://")
+        path = path if os.path.isabs(path) else os.path.normpath(os.path.join(root, ".dvc", path))
+        if not os.path.isdir(path):
+            return None, f"{label} is not a directory here"
+        return DirectorySource(path, label, is_remote=True), None
+    try:
+        from dvc.fs import get_cloud_fs
+    except ImportError:
+        scheme = url.split("://", 1)[0]
+        return None, (
+            f"reading {label} needs DVC and its {scheme} plugin: "
+            f"pip install 'promote-gate[dvc]' 'dvc[{scheme}]'"
+        )
+    try:
+        cls, conf, fs_path = get_cloud_fs(config, name=name)
+        return DvcFsSource(cls(**conf), fs_path, label), None
+    except Exception as exc:  # DVC raises many kinds: a missing plugin, bad config
+        return None, f"{label} cannot be opened: {type(exc).__name__}: {exc}"

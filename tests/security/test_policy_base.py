@@ -1,0 +1,147 @@
+"""Trust boundary, policy: which base, whose policy (issue 7, items 8-11).
+
+The policy (release branches, rules, metric policies) always comes from history that went
+through the gate: the base, the merge base with the target, or for a new branch the merge
+base with the remote's default branch — never from the pushed head, never from a commit that
+was only pushed to an ungated branch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import Gate, run  # type: ignore[import-not-found, unused-ignore]
+from scenario import (  # type: ignore[import-not-found, unused-ignore]
+    V1,
+    World,
+    ci,
+    github_env,
+    github_push,
+    gitlab_env,
+    release_v2,
+)
+
+
+def _relax(work: Path, line: str) -> None:
+    config = work / ".promote-gate.yaml"
+    config.write_text(config.read_text() + line + "\n")
+
+
+def _edit_released(work: Path) -> None:
+    report = work / V1 / "report.md"
+    report.write_text(report.read_text() + "\nEdited after release.\n")
+
+
+def _ungated_and_edited(work: Path) -> None:
+    """The head's own policy gates only main, and it edits the released v1."""
+    _relax(work, "release_branches: [main]")
+    _edit_released(work)
+
+
+# --------------------------------------------------------------------------- 8. GitLab without a diff base
+
+
+def _regressed_and_relaxed(work: Path) -> None:
+    _relax(work, "ignore: [PG4]")
+    release_v2(work, epochs="1")
+
+
+def test_gitlab_merge_request_without_diff_base_uses_the_merge_base_with_the_target(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    head = world.branch("regress", _regressed_and_relaxed)
+    ws = tmp_path / "ws"
+    # GitLab fetches the source branch; the target's tip must be fetched by the gate itself
+    run(tmp_path, "git", "clone", "-q", "--single-branch", "--branch", "regress",
+        world.bare.as_uri(), str(ws))  # fmt: skip
+    (tmp_path / "dvc-remote").symlink_to(world.remote)
+    gitlab_env(
+        monkeypatch,
+        {
+            "CI_PIPELINE_SOURCE": "merge_request_event",
+            "CI_COMMIT_SHA": head,
+            "CI_COMMIT_REF_NAME": "regress",
+            "CI_MERGE_REQUEST_IID": "3",
+            "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "regress",
+            "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+        },
+    )
+    verdict = ci(gate, monkeypatch, ws)
+    assert verdict.code == 1, verdict.text
+    assert verdict.failed == {"PG405"}
+    assert f"base {world.sha('main')[:12]}" in verdict.out
+    assert "the merge base with origin/main" in verdict.out
+
+
+# --------------------------------------------------------------------------- 9. ungated first, then a release branch
+
+
+def test_commit_first_pushed_ungated_then_as_a_new_release_branch_hook(
+    world: World, gate: Gate
+) -> None:
+    head = world.branch("feature/x", _ungated_and_edited)  # on the remote, ungated
+    world.install_hook(gate)
+    verdict = world.push("origin", f"{head}:refs/heads/release/5")
+    assert verdict.code == 1, verdict.text
+    assert "PG501" in verdict.failed
+
+
+def test_commit_first_pushed_ungated_then_as_a_new_release_branch_ci(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    head = world.branch("feature/x", _ungated_and_edited)
+    run(world.work, "git", "push", "-q", "origin", f"{head}:refs/heads/release/5")
+    verdict = github_push(world, gate, monkeypatch, tmp_path, "release/5", "0" * 40, head)
+    assert verdict.code == 1, verdict.text
+    assert "PG501" in verdict.failed
+    assert "new branch: compared with its merge base with main" in verdict.out
+
+
+# --------------------------------------------------------------------------- 10. merge queues
+
+
+def test_github_merge_queue_is_gated_like_a_pull_request(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    base = world.sha("main")
+    queue = "gh-readonly-queue/main/pr-7-" + base
+    head = world.branch(queue, _ungated_and_edited)
+    ws = world.clone(tmp_path / "ws", queue)
+    payload = {
+        "action": "checks_requested",
+        "merge_group": {
+            "head_sha": head,
+            "head_ref": f"refs/heads/{queue}",
+            "base_sha": base,
+            "base_ref": "refs/heads/main",
+        },
+        "repository": {"default_branch": "main"},
+    }
+    env = {"GITHUB_SHA": head, "GITHUB_REF": f"refs/heads/{queue}", "GITHUB_BASE_REF": ""}
+    github_env(monkeypatch, tmp_path / "runner", "merge_group", env, payload)
+    verdict = ci(gate, monkeypatch, ws)
+    assert verdict.code == 1, verdict.text
+    assert "PG501" in verdict.failed
+    assert "GitHub merge queue into main" in verdict.out
+
+
+# --------------------------------------------------------------------------- 11. push by URL
+
+
+def test_new_release_branch_pushed_by_url_cannot_drop_itself_from_the_policy(
+    world: World, gate: Gate
+) -> None:
+    run(world.work, "git", "checkout", "-q", "-b", "by-url")
+    _ungated_and_edited(world.work)
+    run(world.work, "git", "commit", "-qam", "edit v1, gate only main")
+    world.install_hook(gate)
+    verdict = world.push(str(world.bare), "HEAD:refs/heads/release/2")  # no tracking refs
+    assert verdict.code == 1, verdict.text
+    assert "PG501" in verdict.failed
+
+
+def test_good_new_release_branch_pushed_by_url_passes(world: World, gate: Gate) -> None:
+    world.install_hook(gate)
+    verdict = world.push(world.bare.as_uri(), "main:refs/heads/release/1.x")
+    assert verdict.code == 0, verdict.text
