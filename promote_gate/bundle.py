@@ -67,6 +67,9 @@ def parse_sha256sums(text: str) -> dict[str, str]:
         match = re.fullmatch(r"([0-9a-fA-F]{64}) [ *](.+)", line)
         if not match:
             raise DocumentError(f"SHA256SUMS line {number} is not '<sha256>  <path>'")
+        if match.group(2) in entries:
+            # sha256sum -c checks every line: one wrong line fails it, whichever comes last
+            raise DocumentError(f"SHA256SUMS line {number} lists {match.group(2)} a second time")
         entries[match.group(2)] = match.group(1).lower()
     return entries
 
@@ -116,6 +119,61 @@ def parse_report(
             rows[key] = cells[2] if key not in rows else "(stated twice)"
         tables[block] = rows
     return front, tables
+
+
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_UNMARKED_TABLE = re.compile(r"^\s*\|\s*`?file`?\s*\|\s*`?(param|metric)`?\s*\|", re.IGNORECASE)
+
+
+def hidden_tables(text: str) -> dict[str, list[str]]:
+    """What would make a reader see other values than the checked ones, by block.
+
+    A marked table inside a fenced code block or an HTML comment is not shown as a table,
+    and a params/metrics table outside the markers is shown but not checked: either way
+    what is checked is not what a reader sees.
+    """
+    problems: dict[str, list[str]] = {"params": [], "metrics": []}
+    fence: str | None = None
+    comment = False
+    inside: str | None = None
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), 1):
+        markers = re.findall(r"<!-- (/?)promote-gate:(params|metrics) -->", line)
+        for closing, block in markers:
+            if fence is not None or comment:
+                where = "a fenced code block" if fence is not None else "an HTML comment"
+                problems[block].append(f"line {number}: the marked {block} table is inside {where}")
+            inside = None if closing else block
+        if fence is not None:
+            if line.strip().startswith(fence):
+                fence = None
+            continue
+        opened = _FENCE.match(line)
+        if opened and not comment:
+            fence = opened.group(1)
+            continue
+        pos = 0
+        while True:  # an HTML comment runs from <!-- to the first --> (CommonMark's rule)
+            if comment:
+                end = line.find("-->", pos)
+                if end < 0:
+                    break
+                comment, pos = False, end + 3
+            else:
+                start = line.find("<!--", pos)
+                if start < 0:
+                    break
+                end = line.find("-->", start + 4)
+                if end < 0:
+                    comment = True
+                    break
+                pos = end + 3
+        table = _UNMARKED_TABLE.match(line)
+        if table and inside is None and not comment:
+            block = "params" if table.group(1).lower() == "param" else "metrics"
+            problems[block].append(
+                f"line {number}: a {block} table outside the marked block: shown, never checked"
+            )
+    return problems
 
 
 def render_report(

@@ -7,19 +7,33 @@ repository, internal error). Heavy modules are imported by the commands that nee
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import traceback
 from collections.abc import Sequence
 
 from promote_gate import __version__
-from promote_gate.errors import EXIT_ERROR, EXIT_VIOLATIONS, GateError, RefusedError
+from promote_gate.errors import (
+    EXIT_ERROR,
+    EXIT_VIOLATIONS,
+    DocumentError,
+    GateError,
+    RefusedError,
+)
 
 
 def _codes(value: str) -> list[str]:
     codes = [c.strip().upper() for c in value.split(",") if c.strip()]
     for code in codes:
-        if not code.startswith("PG") or not code[2:].isdigit() or len(code) > 5:
+        if not re.fullmatch(r"PG[0-9]{0,3}", code):
             raise argparse.ArgumentTypeError(f"{code!r} is not a rule code or prefix (PG104, PG1)")
+    from promote_gate.report import unknown_selectors
+
+    unknown = unknown_selectors(codes)
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown rule code or prefix {', '.join(unknown)} (promote-gate rules lists them)"
+        )
     return codes
 
 
@@ -171,7 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("install", help="install the pre-push hook into this repository")
     p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
-    p.add_argument("--force", action="store_true", help="replace a pre-push hook that is not ours")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing pre-push.legacy (a foreign hook is always kept and chained)",
+    )
 
     p = sub.add_parser("rules", help="list the rules")
     p.add_argument("--format", choices=["text", "markdown"], default="text")
@@ -237,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_VIOLATIONS
     except GateError as exc:
         return _fail(args, str(exc))
+    except DocumentError as exc:
+        return _fail(args, str(exc))  # it names the document: too large, too deep, unreadable
     except KeyboardInterrupt:
         print("promote-gate: interrupted", file=sys.stderr)
         return 130
@@ -252,12 +272,12 @@ def _fail(args: argparse.Namespace, message: str) -> int:
     print(f"promote-gate: error: {message}", file=sys.stderr)
     junit_path = getattr(args, "junit_xml", None)
     if junit_path:
-        from promote_gate.commands.check import write_file
+        from promote_gate.files import write_report
         from promote_gate.report import Report
         from promote_gate.reporters import junit
 
         try:
-            write_file(junit_path, junit.render(Report((), "repository", errors=(message,))))
+            write_report(junit_path, junit.render(Report((), "repository", errors=(message,))))
         except OSError as exc:
             print(
                 f"promote-gate: error: cannot write {junit_path}: {exc.strerror}", file=sys.stderr

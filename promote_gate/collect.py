@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
 import re
 from collections.abc import Callable
 from typing import Any
 
-from promote_gate.bundle import MANIFEST, doc_names
+from promote_gate.bundle import MANIFEST, doc_names, manifest_schema
 from promote_gate.compare import Comparison, Side, compare, side_metrics
 from promote_gate.config import Config
 from promote_gate.dvcfiles import (
@@ -67,13 +68,29 @@ _LOADERS: dict[str, Loader] = {
 }
 
 
+def schema_errors(value: Any) -> tuple[str, ...]:
+    """Where a manifest breaks the manifest schema (validated once, here)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(manifest_schema())
+    return tuple(
+        f"{'/'.join(str(p) for p in err.absolute_path) or '(top level)'}: {err.message[:300]}"
+        for err in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    )
+
+
 def read_doc(view: View, path: str, name: str, loader: Loader) -> Doc:
     entry = view.entry(path)
     if entry is None:
         return Doc(name, present=False)
     if entry.kind != "file":
         return Doc(name, present=True, error=f"{name} is a {entry.kind}, not a file")
-    data = view.read(path) or b""
+    try:
+        data = view.read(path)
+    except DocumentError as exc:  # too large to be a document: refused unread
+        return Doc(name, True, error=str(exc))
+    if data is None:
+        return Doc(name, present=True, error=f"{name} is not a regular file")
     try:
         return Doc(name, True, loader(data, name), digest=digest_bytes(data))
     except DocumentError as exc:
@@ -83,6 +100,13 @@ def read_doc(view: View, path: str, name: str, loader: Loader) -> Doc:
 def list_bundles(view: View, config: Config) -> list[str]:
     """Bundle directory names under the publish root, by version number then name."""
     root = config.publish_root
+    itself = view.entry(root)
+    if itself is not None:  # never followed: a symlinked root could be any directory at all
+        what = f"a symlink to {itself.target}" if itself.kind == "symlink" else f"a {itself.kind}"
+        raise GateError(
+            f"the publish root {root}/ is {what} in the {view.label}, not a directory: "
+            "bundles must be directories in the repository"
+        )
     names = {
         e.path[len(root) + 1 :].split("/", 1)[0]
         for e in view.files_under(root)
@@ -156,7 +180,7 @@ def _changed(base: View, head: View, path: str) -> list[str]:
             old is not None
             and new is not None
             and (old.kind, old.target) == (new.kind, new.target)
-            and (old.kind != "file" or base.read(item) == head.read(item))
+            and (old.kind != "file" or base.digest(item) == head.digest(item))
         )
         if not same:
             changed.append(item)
@@ -288,6 +312,14 @@ def _out_hashes(data: bytes | None) -> set[str]:
     except DocumentError:
         return set()
     return {o.md5 for st in lock.stages.values() for o in st.outs if o.md5}
+
+
+def _lock_at(git: Git, rev: str) -> bytes | None:
+    """dvc.lock at ``rev`` (None if absent or too large to be a document)."""
+    try:
+        return git.read_at(rev, DVC_LOCK, MAX_DOCUMENT_BYTES)
+    except DocumentError:
+        return None
 
 
 class Collector:
@@ -436,6 +468,7 @@ class Collector:
             files=files,
             docs=docs,
             bookkeeping=bookkeeping,
+            manifest_errors=schema_errors(manifest.value) if manifest.ok else (),
         )
         self._bundles[(name, path)] = facts
         return facts
@@ -483,10 +516,13 @@ class Collector:
         ancestor = bool(
             known and self.checked_commit and git.is_ancestor(str(commit), self.checked_commit)
         )
-        lock_bytes = git.read_at(str(commit), DVC_LOCK) if known else None
         lock: LockFile | None = None
         lock_error = None
-        if known and lock_bytes is None:
+        try:
+            lock_bytes = git.read_at(str(commit), DVC_LOCK, MAX_DOCUMENT_BYTES) if known else None
+        except DocumentError as exc:
+            lock_bytes, lock_error = None, str(exc)
+        if known and lock_bytes is None and lock_error is None:
             lock_error = "there is no dvc.lock in that commit"
         elif lock_bytes is not None:
             try:
@@ -581,7 +617,7 @@ class Collector:
                 DVC_LOCK,
             )
             commits = out.split()
-        locks = [(c, git.read_at(c, DVC_LOCK)) for c in commits]
+        locks = [(c, _lock_at(git, c)) for c in commits]
         if not isinstance(self.view, CommitView):
             locks.append(("working tree", self.view.read(DVC_LOCK)))
         for commit, data in locks:
@@ -589,7 +625,7 @@ class Collector:
                 lineage.setdefault(md5, set()).add(commit)
         experiments: dict[str, str] = {}
         for ref in git.refs("refs/exps/"):
-            for md5 in _out_hashes(git.read_at(ref, DVC_LOCK)):
+            for md5 in _out_hashes(_lock_at(git, ref)):
                 experiments.setdefault(md5, ref)
         self._lineage_cache = ({k: frozenset(v) for k, v in lineage.items()}, experiments)
         return self._lineage_cache
@@ -642,17 +678,24 @@ class Collector:
                 continue
             for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
                 for token in _PATH_TOKEN.findall(line):
-                    path = token.removeprefix("./").rstrip("/")
-                    if path.startswith(self.config.publish_root + "/"):
-                        continue
-                    named = ".dvc/cache" in token or (
-                        internal_globs.match_file(path)
-                        if internal_globs is not None
-                        else any(path == p or path.startswith(p + "/") for p in internal)
-                    )
-                    if named:
-                        instead = publish.get(path, f"{facts.path}/…")
-                        reads.append(ConsumerRead(entry.path, number, token, instead))
+                    # as written from the repository root, and relative to the consumer itself:
+                    # models/./model.json, models//model.json and ../models/model.json too
+                    here = posixpath.dirname(entry.path)
+                    for path in {
+                        posixpath.normpath(token.rstrip("/")),
+                        posixpath.normpath(posixpath.join(here, token.rstrip("/"))),
+                    }:
+                        if path.startswith(("../", self.config.publish_root + "/")):
+                            continue
+                        named = ".dvc/cache" in path or (
+                            internal_globs.match_file(path)
+                            if internal_globs is not None
+                            else any(path == p or path.startswith(p + "/") for p in internal)
+                        )
+                        if named:
+                            instead = publish.get(path, f"{facts.path}/…")
+                            reads.append(ConsumerRead(entry.path, number, token, instead))
+                            break
         return tuple(reads)
 
     def _remote(self, facts: BundleFacts) -> RemoteFacts:
@@ -721,7 +764,11 @@ class Collector:
             md5 = entry.get("md5") if isinstance(entry, dict) else None
             if not isinstance(md5, str) or not isinstance(path, str):
                 continue
-            blob = self.git.read_at(commit, path) if commit else None
+            try:
+                blob = self.git.read_at(commit, path, MAX_DOCUMENT_BYTES) if commit else None
+            except DocumentError as exc:
+                found[path] = Recorded(None, reason=str(exc))
+                continue
             if blob is not None:
                 digest = digest_bytes(blob)
                 if md5 in {digest.md5, digest.md5_dos2unix}:

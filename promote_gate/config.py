@@ -10,7 +10,7 @@ from importlib import resources
 from typing import Any
 
 from promote_gate.errors import UsageError
-from promote_gate.yamlio import DocumentError, load_toml, load_yaml
+from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError, load_toml, load_yaml
 
 CONFIG_FILE = ".promote-gate.yaml"
 PYPROJECT = "pyproject.toml"
@@ -47,6 +47,7 @@ class Config:
     version_pattern: str = "v{n}"
     outputs: tuple[str, ...] = ()
     dvc_threshold_bytes: int = 1024 * 1024
+    max_document_bytes: int = MAX_DOCUMENT_BYTES
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     release_branches: tuple[str, ...] = DEFAULT_RELEASE_BRANCHES
@@ -85,6 +86,39 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
+# Keys naming paths in the repository: each must stay inside it.
+_PATH_KEYS = ("publish_root", "outputs", "consumers", "internal_paths", "exploratory")
+
+
+def _outside(path: str) -> str | None:
+    """Why a configured path (or glob) does not name something inside the repository."""
+    if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
+        return "is absolute"
+    parts = path.replace("\\", "/").strip("/").split("/")
+    if ".." in parts:
+        return "leaves the repository ('..')"
+    if "\0" in path:
+        return "contains a NUL byte"
+    return None
+
+
+def _check_paths(raw: dict[str, Any], origin: str) -> None:
+    for key in _PATH_KEYS:
+        value = raw.get(key)
+        values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        for item in values:
+            if key == "internal_paths" and item == "auto":
+                continue
+            why = _outside(str(item))
+            if why:
+                raise UsageError(f"{origin} is invalid:\n  {key}: {item!r} {why}")
+    root = str(raw.get("publish_root", "publish")).strip("/")
+    if root in {"", "."} or root.startswith(".git/") or root in {".git", ".dvc"}:
+        raise UsageError(
+            f"{origin} is invalid:\n  publish_root: {root!r} is not a directory of its own"
+        )
+
+
 def _validate(raw: Any, origin: str) -> Config:
     if raw is None:
         raw = {}
@@ -112,11 +146,24 @@ def _validate(raw: Any, origin: str) -> Config:
             else:
                 lines.append(f"{key}: {err.message}")
         raise UsageError(f"{origin} is invalid:\n  " + "\n  ".join(lines))
+    _check_paths(raw, origin)
+    for key in ("select", "ignore"):
+        if not raw.get(key):
+            continue
+        from promote_gate.report import unknown_selectors  # the rule registry: only if needed
+
+        unknown = unknown_selectors(raw[key])
+        if unknown:
+            raise UsageError(
+                f"{origin} is invalid:\n  {key}: unknown rule code or prefix "
+                f"{', '.join(unknown)} (promote-gate rules lists them)"
+            )
     return Config(
         publish_root=raw.get("publish_root", "publish").strip("/"),
         version_pattern=raw.get("version_pattern", "v{n}"),
         outputs=tuple(raw.get("outputs", ())),
         dvc_threshold_bytes=raw.get("dvc_threshold_bytes", 1024 * 1024),
+        max_document_bytes=raw.get("max_document_bytes", MAX_DOCUMENT_BYTES),
         select=tuple(raw.get("select", ())),
         ignore=tuple(raw.get("ignore", ())),
         release_branches=tuple(raw.get("release_branches", DEFAULT_RELEASE_BRANCHES)),
@@ -169,7 +216,7 @@ def load(read: Any, explicit: str | None = None) -> Config:
     if explicit is not None:
         try:
             with open(explicit, "rb") as fobj:
-                return parse(fobj.read(), explicit)
+                return parse(fobj.read(MAX_DOCUMENT_BYTES + 1), explicit)
         except OSError as exc:
             raise UsageError(f"--config {explicit}: {exc.strerror}") from exc
     data = read(CONFIG_FILE)

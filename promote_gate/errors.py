@@ -18,3 +18,10 @@ class UsageError(GateError):
 
 class RefusedError(GateError):
     """`promote` refused to write a bundle; nothing was written."""
+
+
+class DocumentError(ValueError):
+    """A document could not be read: too large, not parseable, or too deep/expanded.
+
+    The message names the document; where it escapes a command it is exit 2, as it is.
+    """

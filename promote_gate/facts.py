@@ -131,6 +131,7 @@ class BundleFacts:
     release: ReleaseFacts | None = None
     bookkeeping: frozenset[str] = field(default_factory=frozenset)
     kind: str = "directory"  # what the bundle path is: a directory, or a submodule/symlink/file
+    manifest_errors: tuple[str, ...] = ()  # where manifest.json breaks its JSON Schema
     attributes: tuple[tuple[str, str, str], ...] = ()  # (path, attribute, value) changing bytes
 
     @property

@@ -78,22 +78,27 @@ PROGRESS_MIN_BYTES = 64 * 1024 * 1024
 def digest_file(path: str) -> Digest:
     """Hash a file; on a terminal, large files show a progress bar on stderr."""
     with open(path, "rb") as fobj:
-        size = os.fstat(fobj.fileno()).st_size
-        if size < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
-            return digest_chunks(read_chunks(fobj))
-        try:
-            from tqdm import tqdm  # comes with dvc; only loaded for large files on a TTY
-        except ImportError:
-            return digest_chunks(read_chunks(fobj))
+        return digest_stream(fobj, path)
 
-        with tqdm(
-            total=size,
-            unit="B",
-            unit_scale=True,
-            desc=f"hashing {os.path.basename(path)}",
-            leave=False,
-        ) as bar:
-            return digest_chunks(read_chunks(fobj), bar.update)
+
+def digest_stream(fobj: IO[bytes], name: str) -> Digest:
+    """Hash an open file in chunks; on a terminal, a large one shows a progress bar."""
+    size = os.fstat(fobj.fileno()).st_size
+    if size < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
+        return digest_chunks(read_chunks(fobj))
+    try:
+        from tqdm import tqdm  # comes with dvc; only loaded for large files on a TTY
+    except ImportError:
+        return digest_chunks(read_chunks(fobj))
+
+    with tqdm(
+        total=size,
+        unit="B",
+        unit_scale=True,
+        desc=f"hashing {os.path.basename(name)}",
+        leave=False,
+    ) as bar:
+        return digest_chunks(read_chunks(fobj), bar.update)
 
 
 def dir_listing(entries: Iterable[tuple[str, str]]) -> bytes:

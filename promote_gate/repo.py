@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from typing import IO, Literal
 
 from promote_gate.errors import GateError
-from promote_gate.hashing import Digest, digest_bytes, digest_file
+from promote_gate.hashing import Digest, digest_bytes, digest_chunks, digest_stream
+from promote_gate.objects import UntrustedObjectError, open_regular
+from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
 
 # pre-commit keeps these: they configure how git reaches remotes, not which repository.
 _KEEP_GIT_ENV = frozenset(
@@ -199,15 +201,12 @@ class Git:
             raise GateError(f"git cannot read object {oid}")
         return data
 
-    def read_at(self, commit: str, path: str) -> bytes | None:
+    def read_at(self, commit: str, path: str, limit: int | None = None) -> bytes | None:
         """A file's bytes at ``commit``, or None when it has no such file."""
-        return self.cat_if_exists(f"{commit}:{path}")
+        return self.cat_if_exists(f"{commit}:{path}", limit)
 
-    def cat_if_exists(self, name: str) -> bytes | None:
-        """Read one object (an oid or ``rev:path``), or None when git has no such object."""
-        if "\n" in name:  # the batch protocol is line-based: ask for this one on its own
-            proc = _git(self.root, "cat-file", "blob", name)
-            return proc.stdout if proc.returncode == 0 else None
+    def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
+        """The long-lived ``git cat-file --batch``'s stdin and stdout."""
         if self._batch is None:
             self._batch = subprocess.Popen(
                 ["git", *_SAFE_CONFIG, "cat-file", "--batch"],
@@ -221,15 +220,56 @@ class Git:
         stdout: IO[bytes] | None = self._batch.stdout
         assert stdin is not None
         assert stdout is not None
+        return stdin, stdout
+
+    def cat_if_exists(self, name: str, limit: int | None = None) -> bytes | None:
+        """Read one object (an oid or ``rev:path``), or None when git has no such object.
+
+        With ``limit``, an object larger than that is refused (DocumentError) unread."""
+        if "\n" in name:  # the batch protocol is line-based: ask for this one on its own
+            proc = _git(self.root, "cat-file", "blob", name)
+            if limit is not None and len(proc.stdout) > limit:
+                raise DocumentError(f"{name} is larger than the {limit} bytes read as a document")
+            return proc.stdout if proc.returncode == 0 else None
+        stdin, stdout = self._pipes()
         stdin.write(name.encode("utf-8", "surrogateescape") + b"\n")
         stdin.flush()
         line = stdout.readline()
         if not line or line.endswith((b" missing\n", b" ambiguous\n")):
             return None
         header = line.split()  # "<oid> <type> <size>": the oid, not the name asked for
-        data = stdout.read(int(header[2]))
+        size = int(header[2])
+        if limit is not None and size > limit:
+            while size > 0:  # drain it: the batch stream must stay in step
+                size -= len(stdout.read(min(size, 1 << 20)))
+            stdout.read(1)
+            raise DocumentError(f"{name} is larger than the {limit} bytes read as a document")
+        data = stdout.read(size)
         stdout.read(1)
         return data
+
+    def digest_object(self, oid: str) -> Digest | None:
+        """Hash one blob as it streams out of ``git cat-file --batch`` (no size bound: content)."""
+        stdin, stdout = self._pipes()
+        stdin.write(oid.encode() + b"\n")
+        stdin.flush()
+        line = stdout.readline()
+        if not line or line.endswith((b" missing\n", b" ambiguous\n")):
+            return None
+        size = int(line.split()[2])
+
+        def chunks() -> Iterator[bytes]:
+            left = size
+            while left > 0:
+                chunk = stdout.read(min(left, 1 << 20))
+                if not chunk:
+                    raise GateError(f"git cat-file stopped in the middle of object {oid}")
+                left -= len(chunk)
+                yield chunk
+
+        digest = digest_chunks(chunks())
+        stdout.read(1)
+        return digest
 
     def close(self) -> None:
         if self._batch is not None:
@@ -246,6 +286,7 @@ class View:
 
     label: str
     root: str  # the repository's directory on disk (the DVC cache lives below it)
+    limit: int = MAX_DOCUMENT_BYTES  # the most bytes read() returns: documents, not content
 
     def read(self, path: str) -> bytes | None:
         raise NotImplementedError
@@ -266,45 +307,98 @@ class View:
 
 
 class WorktreeView(View):
-    """The files on disk. ``cache``: DVC's cache directory; a symlink into it (DVC's
-    ``cache.type symlink``) is the file it links to, as DVC sees it."""
+    """The files on disk, below ``root`` and nowhere else.
+
+    A symlink is an entry of its own (``kind="symlink"``), never followed — except a link
+    into DVC's cache directory (``cache.type symlink``), which is the file it links to, as DVC
+    sees it, read only if the cache object is a regular file. A path below a symlinked
+    directory is not in the view at all, and only regular files are read (a FIFO or device is
+    no entry), so nothing outside ``root`` is ever read or hashed.
+    """
 
     def __init__(self, root: str, cache: str | None = None) -> None:
         self.root = root
         self.label = "working tree"
-        self._cache = os.path.realpath(cache) + os.sep if cache else None
+        self._real_root = os.path.realpath(root)
+        self._cache = os.path.realpath(cache) if cache else None
+        self._dirs: dict[str, bool] = {}
 
     def _abs(self, path: str) -> str:
         return os.path.join(self.root, *path.split("/"))
 
+    def _direct(self, directory: str) -> bool:
+        """Whether repository directory ``directory`` is reached without a symlink."""
+        if directory not in self._dirs:
+            real = os.path.realpath(self._abs(directory) if directory else self.root)
+            expected = (
+                os.path.join(self._real_root, *directory.split("/"))
+                if directory
+                else self._real_root
+            )
+            self._dirs[directory] = real == expected
+        return self._dirs[directory]
+
+    def _in_cache(self, path: str) -> str | None:
+        """The cache object a DVC link at ``path`` points to, or None."""
+        if self._cache is None:
+            return None
+        real = os.path.realpath(self._abs(path))
+        return real if os.path.commonpath([real, self._cache]) == self._cache else None
+
     def entry(self, path: str) -> TreeEntry | None:
         if not _inside(path):
             return None  # paths come from untrusted files: never read outside the view
+        if not self._direct(path.rsplit("/", 1)[0] if "/" in path else ""):
+            return None
         try:
             st = os.lstat(self._abs(path))
         except (OSError, ValueError):
             return None
         if stat.S_ISLNK(st.st_mode):
-            if self._cache and os.path.realpath(self._abs(path)).startswith(self._cache):
+            if self._in_cache(path) is not None:
                 return TreeEntry(path, "file")
             return TreeEntry(path, "symlink", os.readlink(self._abs(path)))
         return TreeEntry(path, "file") if stat.S_ISREG(st.st_mode) else None
 
-    def read(self, path: str) -> bytes | None:
+    def _open(self, path: str) -> IO[bytes] | None:
         entry = self.entry(path)
         if entry is None or entry.kind != "file":
             return None
-        with open(self._abs(path), "rb") as fobj:
-            return fobj.read()
+        cached = self._in_cache(path) if os.path.islink(self._abs(path)) else None
+        try:
+            if cached is not None and self._cache is not None:
+                return open_regular(cached, self._cache)
+            return open_regular(self._abs(path), self.root)
+        except UntrustedObjectError:
+            return None
+
+    def read(self, path: str) -> bytes | None:
+        fobj = self._open(path)
+        if fobj is None:
+            return None
+        with fobj:
+            data = fobj.read(self.limit + 1)
+        if len(data) > self.limit:
+            raise DocumentError(f"{path} is larger than the {self.limit} bytes read as a document")
+        return data
 
     def digest(self, path: str) -> Digest | None:
-        entry = self.entry(path)
-        return digest_file(self._abs(path)) if entry and entry.kind == "file" else None
+        fobj = self._open(path)
+        if fobj is None:
+            return None
+        with fobj:
+            return digest_stream(fobj, path)
 
     def files_under(self, prefix: str) -> list[TreeEntry]:
+        if prefix:
+            itself = self.entry(prefix)
+            if itself is not None:  # a symlink (or file) where a directory is asked for
+                return [itself] if itself.kind == "symlink" else []
+            if not self._direct(prefix):
+                return []
         top = self._abs(prefix) if prefix else self.root
         found: list[TreeEntry] = []
-        for dirpath, dirnames, filenames in os.walk(top):
+        for dirpath, dirnames, filenames in os.walk(top):  # never descends into a symlink
             if dirpath == self.root:  # git's and DVC's own directories are not content
                 dirnames[:] = [d for d in dirnames if d not in {".git", ".dvc"}]
             dirnames.sort()
@@ -350,7 +444,16 @@ class CommitView(View):
         item = self._tree.get(path)
         if item is None or item[0] not in _FILE_MODES:
             return None
-        return self.git.cat(item[1])
+        data = self.git.cat_if_exists(item[1], self.limit)
+        if data is None:
+            raise GateError(f"git cannot read object {item[1]} ({path})")
+        return data
+
+    def digest(self, path: str) -> Digest | None:
+        item = self._tree.get(path)
+        if item is None or item[0] not in _FILE_MODES:
+            return None
+        return self.git.digest_object(item[1])
 
     def files_under(self, prefix: str) -> list[TreeEntry]:
         lead = prefix.rstrip("/") + "/" if prefix else ""

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
-from promote_gate.errors import EXIT_ERROR, EXIT_OK, EXIT_VIOLATIONS
+from promote_gate.errors import EXIT_ERROR, EXIT_OK, EXIT_VIOLATIONS, UsageError
 from promote_gate.facts import BundleFacts
 from promote_gate.rules import RULES, Finding, NotApplicable, Rule, Unverified
 
@@ -62,21 +62,51 @@ class Report:
         return counts
 
 
-def matches(code: str, patterns: Iterable[str]) -> bool:
-    return any(code.startswith(p) for p in patterns)
+def unknown_selectors(selectors: Iterable[str]) -> list[str]:
+    """Selectors that are no rule code nor a prefix of one (``PG140``, ``PG9``): as ruff
+    does, such a typo is an error, never a selection of nothing."""
+    return [s for s in selectors if not any(r.code.startswith(s) for r in RULES)]
+
+
+def _longest(code: str, patterns: Iterable[str]) -> int:
+    """The length of the most specific pattern matching ``code`` (0: none)."""
+    return max((len(p) for p in patterns if code.startswith(p)), default=0)
 
 
 def selected_rules(select: Sequence[str], ignore: Sequence[str]) -> dict[str, str | None]:
-    """code -> None when the rule runs, or why it does not (``--select``/``--ignore``)."""
+    """code -> None when the rule runs, or why it does not (``--select``/``--ignore``).
+
+    Where a code matches both, the more specific selector wins (flake8's rule): ``--select
+    PG1 --ignore PG104`` runs PG101 but not PG104; ``--ignore PG1 --select PG104`` runs
+    PG104 alone of PG1; equally specific, ignore wins. Unknown selectors are a UsageError.
+    """
+    unknown = unknown_selectors([*select, *ignore])
+    if unknown:
+        raise UsageError(
+            f"unknown rule selector(s) {', '.join(unknown)}: a rule code or a prefix of one "
+            f"(promote-gate rules lists them)"
+        )
     chosen: dict[str, str | None] = {}
     for rule in RULES:
-        if select and not matches(rule.code, select):
+        selected = _longest(rule.code, select) if select else 1
+        ignored = _longest(rule.code, ignore)
+        if not selected:
             chosen[rule.code] = f"not selected (--select {','.join(select)})"
-        elif matches(rule.code, ignore):
+        elif ignored >= selected:
             chosen[rule.code] = f"ignored (--ignore {','.join(ignore)})"
         else:
             chosen[rule.code] = None
     return chosen
+
+
+def no_rule_ran(report: Report) -> Report:
+    """A run in which no rule was evaluated is not a pass: it becomes a gate error."""
+    results = [r for b in report.bundles for r in b.results]
+    if not results or any(r.status != "skipped" for r in results):
+        return report
+    reasons = sorted({r.reason or "" for r in results})
+    error = "no rule ran: every rule was skipped (" + "; ".join(reasons[:3]) + ")"
+    return dataclasses.replace(report, errors=(*report.errors, error))
 
 
 _O = TypeVar("_O", Finding, Unverified)
@@ -100,7 +130,10 @@ def judge(
     traceback_on_error: bool = False,
 ) -> BundleReport:
     """Apply every rule to one bundle. A rule that raises is an ``error``; the rest still run."""
-    manifest_ok = facts.manifest.ok and isinstance(facts.manifest.value, dict)
+    # one defect, one code: rules that read the manifest do not also fail on a broken one
+    manifest_ok = (
+        facts.manifest.ok and isinstance(facts.manifest.value, dict) and not facts.manifest_errors
+    )
     results: list[RuleResult] = []
     for rule in RULES:
         skip = chosen.get(rule.code)

@@ -14,12 +14,12 @@ from typing import Any
 
 import yaml
 
+from promote_gate.errors import DocumentError
+
+__all__ = ["DocumentError", "dump_yaml", "load_by_suffix", "load_json", "load_toml", "load_yaml"]
+
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 MAX_EXPANDED_NODES = 1_000_000
-
-
-class DocumentError(ValueError):
-    """A document could not be read: too large, not parseable, or too deep/expanded."""
 
 
 try:
@@ -204,9 +204,13 @@ def load_toml(data: bytes, what: str = "document") -> Any:
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        return tomllib.loads(_decode(data, what))
+        obj = tomllib.loads(_decode(data, what))
     except tomllib.TOMLDecodeError as exc:
         raise DocumentError(f"{what} is not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses once per nested array or table
+        raise DocumentError(f"{what} is nested too deeply") from exc
+    _check_expansion(obj, what)
+    return obj
 
 
 def load_by_suffix(data: bytes, name: str) -> Any:

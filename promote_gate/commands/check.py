@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from collections.abc import Callable
 
@@ -12,15 +11,9 @@ from promote_gate import config as config_mod
 from promote_gate.collect import Collector, evidence_store, list_bundles
 from promote_gate.dvcfiles import cache_dir
 from promote_gate.errors import UsageError
+from promote_gate.files import write_report
 from promote_gate.repo import CommitView, Git, View, WorktreeView
-from promote_gate.report import Report, judge, selected_rules
-
-
-def write_file(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fobj:
-        fobj.write(text)
+from promote_gate.report import Report, judge, no_rule_ran, selected_rules
 
 
 def emit(report: Report, args: argparse.Namespace) -> int:
@@ -28,13 +21,13 @@ def emit(report: Report, args: argparse.Namespace) -> int:
     from promote_gate.reporters import REPORTERS, junit, text
 
     if args.junit_xml:
-        write_file(args.junit_xml, junit.render(report))
+        write_report(args.junit_xml, junit.render(report))
     if args.format == "text":
         out = text.render(report, colour=not args.output and text.use_colour(sys.stdout))
     else:
         out = REPORTERS[args.format](report)
     if args.output:
-        write_file(args.output, out)
+        write_report(args.output, out)
     else:
         sys.stdout.write(out)
     if args.junit_xml:
@@ -95,6 +88,8 @@ def check_repo(
             if base_view is None or policy_commit != base_view.commit:
                 policy_view = CommitView(git, policy_commit)
         config = config_mod.load(policy_view.read, config_path)
+        for each in {id(v): v for v in (view, base_view, policy_view) if v is not None}.values():
+            each.limit = config.max_document_bytes
         notes = _policy_notes(view, policy_view, config_path)
         store, remote, evidence_notes = evidence_store(
             git, view, policy_view, ci=ci, dvc_cache=dvc_cache
@@ -132,7 +127,8 @@ def check_repo(
             results.append(
                 judge(facts, chosen, require_data=strict, traceback_on_error=traceback_on_error)
             )
-        return Report(tuple(results), view.label, notes=tuple(notes), unverified=unverified)
+        report = Report(tuple(results), view.label, notes=tuple(notes), unverified=unverified)
+        return no_rule_ran(report)
     finally:
         git.close()
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from promote_gate import config as config_mod
 from promote_gate.collect import list_bundles
-from promote_gate.commands.check import check_repo, write_file
+from promote_gate.commands.check import check_repo
 from promote_gate.commands.hook import (
     RemoteHeads,
     heads_from_refs,
@@ -28,6 +28,7 @@ from promote_gate.commands.hook import (
 )
 from promote_gate.config import Config
 from promote_gate.errors import EXIT_OK, GateError, UsageError
+from promote_gate.files import write_report
 from promote_gate.repo import CommitView, Git, is_zero
 from promote_gate.reporters.text import safe
 from promote_gate.yamlio import DocumentError, load_json
@@ -340,9 +341,9 @@ def run(args: argparse.Namespace) -> int:
                 safe(f"promote-gate: {ctx.what}: {ctx.target} is not a release branch: not gated")
             )
             reason = f"{ctx.target} is not a release branch"
-            write_file(args.junit_xml, junit.render_skipped(reason))
+            write_report(args.junit_xml, junit.render_skipped(reason))
             if args.codequality:
-                write_file(args.codequality, "[]\n")
+                write_report(args.codequality, "[]\n")
             return EXIT_OK
         if base is None and not ctx.merge and ctx.target is not None and ctx.provider != "local":
             heads = _heads(git, args.remote, ctx)
@@ -375,7 +376,7 @@ def run(args: argparse.Namespace) -> int:
     )
     report = dataclasses.replace(report, notes=(*report.notes, note))
     sys.stdout.write(text.render(report, colour=text.use_colour(sys.stdout)))
-    write_file(args.junit_xml, junit.render(report))
+    write_report(args.junit_xml, junit.render(report))
     print(f"JUnit report written to {args.junit_xml}", file=sys.stderr)
     if ctx.provider == "github":
         sys.stdout.write(github.render(report))
@@ -384,5 +385,5 @@ def run(args: argparse.Namespace) -> int:
             with open(summary, "a", encoding="utf-8") as fobj:
                 fobj.write(markdown.render(report))
     if args.codequality:
-        write_file(args.codequality, gitlab.render(report))
+        write_report(args.codequality, gitlab.render(report))
     return report.exit_code

@@ -437,8 +437,9 @@ def _caught(report: Report, what: str, code: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from promote_gate.commands.check import check_repo, write_file
+    from promote_gate.commands.check import check_repo
     from promote_gate.commands.promote import promote
+    from promote_gate.files import write_report
     from promote_gate.reporters import junit, text
 
     if importlib.util.find_spec("dvc") is None:
@@ -459,7 +460,7 @@ def run(args: argparse.Namespace) -> int:
 
     def gate(repo: Path, name: str, against: str | None = None) -> Report:
         report = check_repo(str(repo), rev="HEAD", base=against)
-        write_file(str(base / f"junit-{name}.xml"), junit.render(report))
+        write_report(str(base / f"junit-{name}.xml"), junit.render(report))
         return report
 
     report = gate(clean, "clean")
@@ -506,7 +507,7 @@ def run(args: argparse.Namespace) -> int:
         clone = base / f"ci-{name}-clone"
         run_tool(base, "git", "clone", "-q", str(copy), str(clone))
         report = check_repo(str(clone), rev="HEAD", base=v1_commit, policy_from="base", ci=True)
-        write_file(str(base / f"junit-ci-{name}.xml"), junit.render(report))
+        write_report(str(base / f"junit-ci-{name}.xml"), junit.render(report))
         if expected is None:
             passed = report.exit_code == 0
             print(

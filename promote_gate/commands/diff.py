@@ -7,9 +7,10 @@ import sys
 
 from promote_gate import config as config_mod
 from promote_gate.collect import Collector, list_bundles, side_of_bundle, side_of_revision
-from promote_gate.commands.check import open_view, write_file
+from promote_gate.commands.check import open_view
 from promote_gate.compare import Comparison, Side, compare
 from promote_gate.errors import UsageError
+from promote_gate.files import write_report
 from promote_gate.repo import CommitView
 
 
@@ -20,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     render = {"text": diff.text, "markdown": diff.markdown, "json": diff.as_json}[args.format]
     out = render(comparison)
     if args.output:
-        write_file(args.output, out)
+        write_report(args.output, out)
     else:
         sys.stdout.write(out)
     return 0

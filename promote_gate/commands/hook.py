@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 import sys
 from dataclasses import dataclass, field
 
@@ -36,7 +35,9 @@ class Target:
 
 def policy_at(git: Git, commit: str) -> config_mod.Config:
     """The policy (.promote-gate.yaml) at ``commit``: the base's, so a push cannot switch off its own gate."""
-    return config_mod.load(lambda path: git.read_at(commit, path))
+    from promote_gate.yamlio import MAX_DOCUMENT_BYTES
+
+    return config_mod.load(lambda path: git.read_at(commit, path, MAX_DOCUMENT_BYTES))
 
 
 @dataclass(frozen=True)
@@ -281,27 +282,67 @@ LAUNCH = (
     "from promote_gate.cli import main; sys.exit(main(['hook', 'pre-push', *sys.argv[1:]]))"
 )
 HOOK = f"""#!/bin/sh
-{MARKER} (written by `promote-gate install`; `promote-gate install --force` rewrites it)
+{MARKER} (written by `promote-gate install`)
+# A pre-push hook that was here before is kept as pre-push.legacy and runs first, with the
+# same arguments and the same refs on stdin, as pre-commit chains one.
+here="$(dirname "$0")"
+if [ -x "$here/pre-push.legacy" ]; then
+    refs="$(cat)"
+    printf '%s\\n' "$refs" | "$here/pre-push.legacy" "$@" || exit $?
+    printf '%s\\n' "$refs" | "{{python}}" -c "{LAUNCH}" "$@"
+    exit $?
+fi
 exec "{{python}}" -c "{LAUNCH}" "$@"
 """
 
 
-def install(args: argparse.Namespace) -> int:
-    git = Git.open(args.repo)
+def _hooks_dir(git: Git) -> str:
+    """Where git runs hooks from, refusing a directory that resolves, through a symlink,
+    outside the repository and its git dir (a committed symlink named by core.hooksPath)."""
     hooks = git.run("rev-parse", "--git-path", "hooks").strip()  # honours core.hooksPath
-    hooks = hooks if os.path.isabs(hooks) else os.path.join(git.root, hooks)
+    hooks = os.path.normpath(hooks if os.path.isabs(hooks) else os.path.join(git.root, hooks))
+    common = git.run("rev-parse", "--git-common-dir").strip()
+    common = os.path.realpath(common if os.path.isabs(common) else os.path.join(git.root, common))
+    resolved = os.path.realpath(hooks)
+    allowed = [common, os.path.realpath(git.root)]
+    inside = any(os.path.commonpath([resolved, a]) == a for a in allowed)
+    if resolved != hooks and not inside:
+        raise UsageError(
+            f"the hooks directory {hooks} resolves through a symlink to {resolved}, outside "
+            f"the repository and its git dir: refusing to write a hook there"
+        )
+    return hooks
+
+
+def _is_ours(path: str) -> bool:
+    if os.path.islink(path) or not os.path.isfile(path):
+        return False
+    with open(path, encoding="utf-8", errors="replace") as fobj:
+        return MARKER in fobj.read(4096)
+
+
+def install(args: argparse.Namespace) -> int:
+    from promote_gate.files import write_atomic
+
+    git = Git.open(args.repo)
+    try:
+        hooks = _hooks_dir(git)
+    finally:
+        git.close()
     path = os.path.join(hooks, "pre-push")
-    if os.path.exists(path) and not args.force:
-        with open(path, encoding="utf-8", errors="replace") as fobj:
-            if MARKER not in fobj.read():
-                raise UsageError(
-                    f"{path} exists and is not promote-gate's: add "
-                    '`promote-gate hook pre-push "$@"` to it, or use --force to replace it'
-                )
-    os.makedirs(hooks, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fobj:
-        fobj.write(HOOK.format(python=sys.executable))
+    legacy = path + ".legacy"
+    kept = None
+    if os.path.lexists(path) and not _is_ours(path):
+        if os.path.lexists(legacy) and not args.force:
+            raise UsageError(
+                f"{path} is not promote-gate's, and {legacy} exists already: merge them into "
+                "one hook, or use --force to replace the .legacy one"
+            )
+        os.replace(path, legacy)  # a symlink is moved as the link, never followed
+        kept = legacy
     # executable for everyone who can read it, like git's own sample hooks
-    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)  # noqa: S103
+    write_atomic(path, HOOK.format(python=sys.executable), mode=0o777)
     print(f"promote-gate: installed {path}")
+    if kept:
+        print(f"promote-gate: the hook that was there is kept as {kept} and runs first")
     return EXIT_OK

@@ -11,7 +11,7 @@ from promote_gate.commands.check import emit
 from promote_gate.config import Config
 from promote_gate.errors import UsageError
 from promote_gate.repo import WorktreeView
-from promote_gate.report import Report, judge, selected_rules
+from promote_gate.report import Report, judge, no_rule_ran, selected_rules
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,4 +27,4 @@ def run(args: argparse.Namespace) -> int:
     chosen = selected_rules(args.select, args.ignore)
     bundle = judge(facts, chosen, require_data=args.require_data, traceback_on_error=args.traceback)
     bundle = dataclasses.replace(bundle, path=args.directory)
-    return emit(Report((bundle,), f"directory {args.directory}"), args)
+    return emit(no_rule_ran(Report((bundle,), f"directory {args.directory}")), args)

@@ -87,4 +87,14 @@ def render(report: Report, colour: bool = False) -> str:
     verdict = {0: c("green", "passed"), 1: c("red", "failed"), 2: c("red", "could not evaluate")}
     mark = " (UNVERIFIED)" if report.unverified else ""
     lines.append(f"promote-gate {verdict[report.exit_code]}{mark}: {summary}")
-    return "\n".join(lines) + "\n"
+    return "".join(f"{inert(line)}\n" for line in lines)
+
+
+_COMMAND = re.compile(r"^(\s*)(::|##\[)")
+
+
+def inert(line: str) -> str:
+    """A log line no CI runner takes for a command: GitHub's runner trims leading whitespace
+    and runs any line starting with ``::`` (``::stop-commands::`` would swallow every later
+    annotation) or ``##[``; such a line gets a backslash in front."""
+    return _COMMAND.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", line)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import posixpath
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from promote_gate.bundle import MANIFEST, manifest_schema, parse_sha256sums
+from promote_gate.bundle import MANIFEST, parse_sha256sums
 from promote_gate.facts import BundleFacts
 from promote_gate.rules.base import Finding, Outcome, Rule, Unverified
 from promote_gate.yamlio import DocumentError
@@ -28,17 +29,8 @@ def _manifest_invalid(facts: BundleFacts) -> Iterator[Outcome]:
     if doc.error:
         yield Finding(where, doc.error)
         return
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(manifest_schema())
-    for err in sorted(validator.iter_errors(doc.value), key=lambda e: list(e.absolute_path)):
-        at = "/".join(str(p) for p in err.absolute_path) or "(top level)"
-        yield Finding(where, f"{at}: {err.message[:300]}")
-    version = facts.manifest_value.get("version")
-    if isinstance(version, str) and version != facts.name:
-        yield Finding(
-            where, "manifest version differs from the directory name", facts.name, version
-        )
+    for error in facts.manifest_errors:
+        yield Finding(where, error)
 
 
 def _unsafe_path_reason(path: str) -> str | None:
@@ -57,6 +49,35 @@ def _unsafe_path_reason(path: str) -> str | None:
     return None
 
 
+def _escapes(rel: str, target: str | None) -> bool:
+    """Whether a symlink or pointer at ``rel`` naming ``target`` resolves outside the bundle."""
+    if target is None:
+        return False
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
+    return target.startswith("/") or resolved == ".." or resolved.startswith("../")
+
+
+MAX_NAME_BYTES = 255  # per path component: macOS, Windows and most Linux filesystems
+
+
+def _collisions(names: list[str]) -> Iterator[str]:
+    """Names that one checkout would not keep apart: by case, by Unicode normalisation, or
+    too long for a filesystem to hold."""
+    seen: dict[str, str] = {}
+    for name in sorted(set(names)):
+        for part in name.split("/"):
+            if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+                yield f"{name!r} has a name over {MAX_NAME_BYTES} bytes (no checkout can hold it)"
+        key = unicodedata.normalize("NFC", name).casefold()
+        if key in seen:
+            yield (
+                f"{seen[key]!r} and {name!r} are one name on case-insensitive or "
+                "normalising filesystems (macOS, Windows): a checkout keeps only one"
+            )
+        else:
+            seen[key] = name
+
+
 def _unsafe_path(facts: BundleFacts) -> Iterator[Outcome]:
     if facts.kind != "directory":
         yield Finding(
@@ -65,45 +86,53 @@ def _unsafe_path(facts: BundleFacts) -> Iterator[Outcome]:
             "content that was never promoted",
         )
         return
-    seen: dict[str, str] = {}
-    for entry in listed_files(facts):
-        path = entry.get("path")
+    listed = [e.get("path") for e in listed_files(facts)]
+    for path in listed:
         if not isinstance(path, str):
             continue
         reason = _unsafe_path_reason(path)
         if reason:
             yield Finding(facts.repo_path(MANIFEST), f"manifest path {path!r} {reason}")
-        folded = path.casefold()
-        if folded in seen and seen[folded] != path:
-            yield Finding(
-                facts.repo_path(MANIFEST),
-                f"manifest paths {seen[folded]!r} and {path!r} differ only by case "
-                "(they collide on macOS and Windows checkouts)",
-            )
-        seen.setdefault(folded, path)
+    names = (
+        [p for p in listed if isinstance(p, str)]
+        + list(facts.files)
+        + [d.name for d in (facts.manifest, *facts.docs.values()) if d.present]
+    )
+    for problem in _collisions(names):
+        yield Finding(facts.repo_path(MANIFEST), problem)
     for rel, item in facts.files.items():
         reason = _unsafe_path_reason(rel)
         if reason in {"is not valid UTF-8", "contains a control character"}:
             yield Finding(facts.repo_path(rel), f"bundle file name {reason}")
-        if item.kind == "symlink":
-            target = item.target or ""
-            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
-            if target.startswith("/") or resolved.startswith("../") or resolved == "..":
-                yield Finding(
-                    facts.repo_path(rel),
-                    "symlink leaves the bundle",
-                    "a file inside the bundle",
-                    target,
-                )
+        if item.kind == "symlink" and _escapes(rel, item.target):
+            yield Finding(
+                facts.repo_path(rel),
+                "symlink leaves the bundle",
+                "a file inside the bundle",
+                item.target,
+            )
         elif item.kind == "submodule":
             yield Finding(facts.repo_path(rel), "a git submodule inside a bundle is not content")
+        if item.storage == "dvc" and _escapes(rel, item.pointer_path):
+            yield Finding(
+                facts.repo_path(rel + ".dvc"),
+                f"the .dvc pointer names a path outside the bundle: {item.pointer_path}",
+            )
+
+
+def _unsafe_listing(facts: BundleFacts) -> bool:
+    """Whether a manifest path is unsafe (PG105): what is listed cannot then be told."""
+    return any(
+        isinstance(e.get("path"), str) and _unsafe_path_reason(str(e["path"]))
+        for e in listed_files(facts)
+    )
 
 
 def _file_missing(facts: BundleFacts) -> Iterator[Outcome]:
     for entry in listed_files(facts):
         path = entry.get("path")
-        if not isinstance(path, str):
-            continue
+        if not isinstance(path, str) or _unsafe_path_reason(path):
+            continue  # PG105's finding
         item = facts.files.get(path)
         dvc = entry.get("storage") == "dvc"
         if item is None:
@@ -130,8 +159,12 @@ def _file_missing(facts: BundleFacts) -> Iterator[Outcome]:
 
 
 def _file_unlisted(facts: BundleFacts) -> Iterator[Outcome]:
+    if _unsafe_listing(facts):
+        return  # PG105: with an unsafe listing, what is unlisted cannot be told
     listed = {e.get("path") for e in listed_files(facts)}
-    for rel in facts.files:
+    for rel, item in facts.files.items():
+        if item.kind == "symlink" and _escapes(rel, item.target):
+            continue  # PG105's finding
         if rel not in listed and rel not in facts.bookkeeping:
             yield Finding(facts.repo_path(rel), "in the bundle but not listed in the manifest")
 
@@ -159,7 +192,7 @@ def _content_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
             what = f"a symlink to {item.target}" if item.kind == "symlink" else f"a {item.kind}"
             yield Finding(facts.repo_path(path), f"is {what}, not the promoted file")
             continue
-        if item.pointer_error:
+        if item.pointer_error and not _escapes(path, item.pointer_path):
             yield Finding(facts.repo_path(path + ".dvc"), item.pointer_error)
         if item.pointer is not None:
             if item.pointer.md5 != entry.get("md5"):
@@ -194,6 +227,9 @@ def _content_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
             f"git attribute {setting} applies (.gitattributes): a consumer's checkout gets "
             "other bytes than the manifest and SHA256SUMS vouch for",
         )
+
+
+def _checksums_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
     yield from _checksums(facts)
 
 
@@ -213,7 +249,9 @@ def _checksums(facts: BundleFacts) -> Iterator[Outcome]:
         return
     for entry in listed_files(facts):
         path = entry.get("path")
-        if isinstance(path, str) and sums.get(path) != entry.get("sha256"):
+        if not isinstance(path, str) or path not in facts.files:
+            continue  # PG102 (missing) or PG105 (unsafe) say what is wrong with it
+        if sums.get(path) != entry.get("sha256"):
             yield Finding(
                 where,
                 f"sha256 of {path} disagrees with the manifest",
@@ -233,6 +271,8 @@ def _checksums(facts: BundleFacts) -> Iterator[Outcome]:
         other = by_name.get(path)
         if path == MANIFEST:
             other = facts.manifest
+        if other is None and _unsafe_listing(facts):
+            continue  # PG105: with an unsafe listing, what is listed cannot be told
         if other is None:
             yield Finding(
                 where,
@@ -248,7 +288,8 @@ RULES = (
     Rule(
         code="PG101",
         name="manifest-invalid",
-        summary="manifest.json is missing, not JSON, or does not match the manifest schema",
+        summary="manifest.json is missing, not JSON, or does not match the manifest schema "
+        "(which requires at least one promoted file)",
         rationale="The manifest is the contract every other check reads; without a valid one "
         "nobody can say what the release contains.",
         fix="Re-create the bundle with `promote-gate promote` instead of editing manifest.json by "
@@ -283,9 +324,9 @@ RULES = (
     Rule(
         code="PG104",
         name="content-mismatch",
-        summary="a file's md5/sha256/size or a .dvc pointer's md5 differs from the manifest, "
-        "SHA256SUMS disagrees, or a git attribute (eol=crlf, filter, ident, "
-        "working-tree-encoding) rewrites a new bundle's bytes on checkout",
+        summary="a promoted file's md5/sha256/size or its .dvc pointer's md5 differs from the "
+        "manifest, or a git attribute (eol=crlf, filter, ident, working-tree-encoding) rewrites "
+        "a new bundle's bytes on checkout",
         rationale="The released bytes are not the bytes that were promoted and reviewed.",
         fix="Restore the promoted content; a changed file is a new version (promote v<n+1>).",
         example="model.pkl was retrained and copied over publish/v1/model.pkl.",
@@ -295,9 +336,9 @@ RULES = (
     Rule(
         code="PG105",
         name="unsafe-path",
-        summary="a manifest path is absolute, has '..', is not normalised or collides by case, "
-        "a bundle file is a symlink leaving the bundle, or the bundle is not a directory "
-        "(a submodule or symlink)",
+        summary="a manifest path is absolute, has '..' or is not normalised; names in the bundle "
+        "collide by case or Unicode normalisation or exceed 255 bytes; a symlink or .dvc pointer "
+        "leaves the bundle; or the bundle is not a directory (a submodule or symlink)",
         rationale="Such paths escape the bundle when a consumer unpacks or verifies it, or point "
         "consumers at content outside the release.",
         fix="Use plain relative paths inside the bundle; replace symlinks with the files.",
@@ -305,5 +346,18 @@ RULES = (
         check=_unsafe_path,
         needs_repo=False,
         needs_manifest=False,  # a bundle that is no directory, a symlink out: no manifest needed
+    ),
+    Rule(
+        code="PG106",
+        name="checksums-mismatch",
+        summary="SHA256SUMS is missing, has a line `sha256sum -c` would reject or a second line "
+        "for one file, names a file the bundle does not have, leaves out a document, or "
+        "disagrees with the manifest or a document",
+        rationale="SHA256SUMS is what a consumer checks with nothing but the bundle; if it "
+        "disagrees with the bundle, every consumer's check fails — or passes on other bytes.",
+        fix="Do not edit a bundle's files by hand; re-create it with `promote-gate promote`.",
+        example="report.md was edited after promotion, and SHA256SUMS still has its old sha256.",
+        check=_checksums_mismatch,
+        needs_repo=False,
     ),
 )

@@ -112,8 +112,27 @@ def _metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
             yield Finding(where, f"differs from {path} as recorded: {line}")
 
 
+def recorded_metrics(facts: BundleFacts) -> dict[str, dict[str, Any]] | None:
+    """Each snapshot metrics file's values as the promoted state recorded them (read from
+    git or a verified DVC object), or None unless every one of them could be read."""
+    snap, repo = metrics_snapshot(facts), facts.repo
+    if snap is None or repo is None:
+        return None
+    values: dict[str, dict[str, Any]] = {}
+    for path in snap:
+        recorded = repo.content.get(path)
+        if recorded is None or recorded.data is None:
+            return None
+        try:
+            values[path] = flatten(read_metrics_file(recorded.data, path))
+        except DocumentError:
+            return None
+    return values
+
+
 def _report_metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
-    values = metric_values(facts)
+    # what the report must state is what was measured (a wrong snapshot is PG402's)
+    values = recorded_metrics(facts) or metric_values(facts)
     if values is not None:
         yield from report_claims(facts, "metrics", values)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from promote_gate.bundle import parse_report, table_rows
+from promote_gate.bundle import hidden_tables, parse_report, table_rows
 from promote_gate.facts import BundleFacts, Doc
-from promote_gate.rules.base import Finding, Outcome, Rule
-from promote_gate.rules.provenance import excerpt
+from promote_gate.rules.base import Finding, NotApplicable, Outcome, Rule
+from promote_gate.rules.provenance import excerpt, excerpt_gaps
 from promote_gate.yamlio import DocumentError
 
 
@@ -59,6 +59,8 @@ def report_claims(
     else:
         for line in diff_keys(expected, stated):
             yield Finding(where, f"front matter {block}: {line}")
+    for problem in hidden_tables(doc.value)[block]:
+        yield Finding(where, f"what a reader sees is not what is checked: {problem}")
     rows = tables.get(block)
     if rows is None:
         yield Finding(
@@ -93,22 +95,35 @@ def _params_snapshot_missing(facts: BundleFacts) -> Iterator[Outcome]:
         yield Finding(where, "the params snapshot must map each params file to its values")
 
 
-def _params_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
-    snap, lock = snapshot(facts.docs["params"]), excerpt(facts)
-    if snap is None or lock is None:
-        return  # PG301 / PG202 say why
+def recorded_params(facts: BundleFacts) -> dict[str, dict[str, Any]] | None:
+    """The params lock.yaml records for the excerpt's stages, as promote snapshots them."""
+    lock = excerpt(facts)
+    if lock is None:
+        return None
     recorded: dict[str, dict[str, Any]] = {}
     for stage in lock.stages.values():
         for pfile, values in stage.params.items():
             recorded.setdefault(pfile, {}).update(values)
+    return recorded
+
+
+def _params_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
+    snap, recorded = snapshot(facts.docs["params"]), recorded_params(facts)
+    if snap is None or recorded is None:
+        return  # PG301 / PG202 say why
+    if excerpt_gaps(facts):
+        yield NotApplicable("the lock excerpt leaves out upstream stages (PG202)")
+        return
     for line in diff_keys(recorded, snap):
         yield Finding(facts.repo_path(facts.docs["params"].name), f"differs from lock.yaml: {line}")
 
 
 def _report_params_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
-    snap = snapshot(facts.docs["params"])
-    if snap is not None:
-        yield from report_claims(facts, "params", snap)
+    # what the report must state is what lock.yaml records (a wrong snapshot is PG302's)
+    truth = recorded_params(facts) if not excerpt_gaps(facts) else None
+    truth = truth if truth is not None else snapshot(facts.docs["params"])
+    if truth is not None:
+        yield from report_claims(facts, "params", truth)
 
 
 RULES = (

@@ -27,16 +27,13 @@ def _source(facts: BundleFacts) -> dict[str, str]:
 def _no_provenance(facts: BundleFacts) -> Iterator[Outcome]:
     lock = excerpt(facts)
     if lock is None:
-        yield Finding(
-            facts.repo_path(facts.docs["lock"].name),
-            "no readable lock.yaml to trace files to (see PG202)",
-        )
+        yield NotApplicable("no readable lock.yaml to trace files to (PG202)")
         return
     listings = facts.repo.dir_listings if facts.repo else {}
     for entry in listed_files(facts):
         path, md5, source = entry.get("path"), entry.get("md5"), entry.get("source")
-        if not isinstance(path, str) or not isinstance(source, dict):
-            continue
+        if not isinstance(path, str) or not isinstance(source, dict) or path not in facts.files:
+            continue  # PG102 (missing) or PG105 (unsafe) say what is wrong with it
         where = facts.repo_path(path)
         stage = lock.stages.get(str(source.get("stage")))
         if stage is None:
@@ -48,6 +45,8 @@ def _no_provenance(facts: BundleFacts) -> Iterator[Outcome]:
             yield Finding(where, f"{src} is not an output of stage {stage.name} in lock.yaml")
             continue
         item = facts.files.get(path)
+        if item is not None and item.digest is not None and item.digest.md5 != md5:
+            continue  # the bytes are not what the manifest says: PG104's finding
         actual = md5
         legacy_unread = False
         if out.hash_name == LEGACY:
@@ -89,6 +88,22 @@ def _no_provenance(facts: BundleFacts) -> Iterator[Outcome]:
             )
 
 
+def excerpt_gaps(facts: BundleFacts) -> list[tuple[str, str, str]]:
+    """(stage, dependency, producing stage) for each stage upstream of the excerpt's that
+    it leaves out, per dvc.lock at source.commit; empty when that cannot be told here."""
+    lock = excerpt(facts)
+    full = facts.repo.source_lock if facts.repo else None
+    if lock is None or full is None:
+        return []
+    return [
+        (stage.name, dep.path, hit[0].name)
+        for stage in lock.stages.values()
+        for dep in stage.deps
+        for hit in [full.producer(dep.path)]
+        if hit is not None and hit[0].name not in lock.stages
+    ]
+
+
 def _lock_excerpt_invalid(facts: BundleFacts) -> Iterator[Outcome]:
     doc = facts.docs["lock"]
     where = facts.repo_path(doc.name)
@@ -108,15 +123,12 @@ def _lock_excerpt_invalid(facts: BundleFacts) -> Iterator[Outcome]:
             None if facts.repo else "promote-gate check, in the repository",
         )
         return
-    for stage in lock.stages.values():
-        for dep in stage.deps:
-            hit = full.producer(dep.path)
-            if hit is not None and hit[0].name not in lock.stages:
-                yield Finding(
-                    where,
-                    f"stage {stage.name} depends on {dep.path}, produced by stage {hit[0].name}, "
-                    "which the excerpt leaves out",
-                )
+    for stage, dep, producer in excerpt_gaps(facts):
+        yield Finding(
+            where,
+            f"stage {stage} depends on {dep}, produced by stage {producer}, "
+            "which the excerpt leaves out",
+        )
 
 
 def _lock_evidence_mismatch(facts: BundleFacts) -> Iterator[Outcome]:

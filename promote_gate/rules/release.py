@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator
 
 from promote_gate.bundle import MANIFEST
@@ -109,14 +108,6 @@ def _internal_path_leak(facts: BundleFacts) -> Iterator[Outcome]:
             expected=read.instead,
             found=read.path,
         )
-    for rel, item in facts.files.items():
-        target = item.target if item.kind == "symlink" else item.pointer_path
-        if target is None:
-            continue
-        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
-        if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-            kind = "symlink" if item.kind == "symlink" else ".dvc pointer"
-            yield Finding(facts.repo_path(rel), f"the {kind} resolves outside the bundle: {target}")
 
 
 def _data_not_pushed(facts: BundleFacts) -> Iterator[Outcome]:
@@ -194,8 +185,7 @@ RULES = (
         code="PG504",
         name="internal-path-leak",
         summary="a consumer (deploy config, serving code, downstream import) reads an internal "
-        "pipeline path instead of the publish root, or a bundle symlink/pointer resolves outside "
-        "the bundle",
+        "pipeline path instead of the publish root",
         rationale="Internal outputs change with every run; a consumer that reads them depends "
         "on unreleased, unreviewed state and breaks when the pipeline moves on.",
         fix="Point the consumer at the bundle path named in the message (publish/<version>/…).",

@@ -15,7 +15,7 @@ def test_demo_passes_clean_and_catches_every_mutation(tmp_path: Path, gate: Gate
     assert "MISSED" not in out
     assert out.count("caught") == 14
     assert "passed  v2 retrained for real and dvc pushed" in out
-    assert "exit 1: PG204, PG402" in out  # CI: forged metrics, read at source.commit
+    assert "exit 1: PG204, PG402, PG403" in out  # CI: forged metrics, read at source.commit
     assert "exit 1: PG201" in out  # CI: a swapped file inside a promoted directory
     assert "## Promotion review: `v1` → `v2`" in out
     reports = sorted(p.name for p in (tmp_path / "demo").glob("junit-*.xml"))

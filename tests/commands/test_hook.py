@@ -151,14 +151,20 @@ def test_install_respects_foreign_hooks_and_hooks_path(
     run(repo, "git", "config", "core.hooksPath", str(hooks))
     hooks.mkdir()
     (hooks / "pre-push").write_text("#!/bin/sh\necho mine\n")
-    code, _, err = gate("install", "--repo", str(repo))
-    assert code == 2
-    assert "is not promote-gate's" in err
-    assert (hooks / "pre-push").read_text() == "#!/bin/sh\necho mine\n"
-    code, _, _ = gate("install", "--repo", str(repo), "--force")
+    code, out, _ = gate("install", "--repo", str(repo))
     assert code == 0
+    assert "kept as" in out
+    assert (hooks / "pre-push.legacy").read_text() == "#!/bin/sh\necho mine\n"
     assert "from promote_gate.cli import main" in (hooks / "pre-push").read_text()
     assert os.access(hooks / "pre-push", os.X_OK)
+    # installing again keeps the legacy hook; another foreign hook would need --force
+    assert gate("install", "--repo", str(repo))[0] == 0
+    (hooks / "pre-push").write_text("#!/bin/sh\necho another\n")
+    code, _, err = gate("install", "--repo", str(repo))
+    assert code == 2
+    assert "pre-push.legacy exists already" in err
+    assert gate("install", "--repo", str(repo), "--force")[0] == 0
+    assert (hooks / "pre-push.legacy").read_text() == "#!/bin/sh\necho another\n"
 
 
 def test_push_touching_no_bundle_answers_fast_and_light(pushed: Path) -> None:

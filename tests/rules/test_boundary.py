@@ -96,7 +96,10 @@ def test_pointer_resolving_outside_the_bundle(repo: Path, gate: Gate) -> None:
         pointer.read_text().replace("path: model.json", "path: ../../models/model.json")
     )
     _, results = _results(gate, repo, "v1")
-    assert any("resolves outside the bundle" in f["message"] for f in results["PG504"]["findings"])
+    assert [f["message"] for f in results["PG105"]["findings"]] == [
+        "the .dvc pointer names a path outside the bundle: ../../models/model.json"
+    ]
+    assert results["PG504"]["status"] == "passed"  # one defect, one code
 
 
 def test_unpushed_data_then_pushed(repo: Path, gate: Gate, tmp_path: Path) -> None:

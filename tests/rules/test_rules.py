@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import Gate, commit_all, run
 
-from promote_gate.commands.demo import REMOTE
+from promote_gate.commands.demo import REMOTE, relist, resum
 from promote_gate.rules import BY_CODE, RULES
 
 V1 = "publish/v1"
@@ -53,6 +54,21 @@ def _symlink_in_place(repo: Path) -> None:
     (repo / V1 / "model.json").symlink_to("report.md")
 
 
+def _swapped_consistently(repo: Path) -> None:
+    """Other bytes for the promoted model, with the manifest, pointer and SHA256SUMS made to
+    agree: only provenance (lock.yaml) can tell."""
+    data = b'{"weights": [0, 0, 0, 0], "loss_history": []}\n'
+    model = repo / V1 / "model.json"
+    model.chmod(0o644)
+    model.write_bytes(data)
+    relist(repo / V1, "model.json", data)
+    md5 = hashlib.md5(data).hexdigest()
+    pointer = repo / V1 / "model.json.dvc"
+    text = re.sub(r"md5: \w+", f"md5: {md5}", pointer.read_text())
+    pointer.write_text(re.sub(r"size: \d+", f"size: {len(data)}", text))
+    resum(repo / V1)
+
+
 def _symlink_out(repo: Path) -> None:
     (repo / V1 / "escape.yaml").symlink_to("../../params.yaml")
 
@@ -77,124 +93,176 @@ def _report_metric(repo: Path) -> None:
 
 
 Mutation = Callable[[Path], object]
-CASES: list[tuple[str, str, Mutation]] = [
-    ("PG101", "manifest is a list", lambda r: (r / V1 / "manifest.json").write_text("[]")),
+
+
+def resummed(mutate: Mutation) -> Mutation:
+    """The mutation, then SHA256SUMS recomputed as a careful forger would: so the mutation
+    tests its own rule, not PG106 (whose cases below leave SHA256SUMS alone)."""
+
+    def both(repo: Path) -> None:
+        mutate(repo)
+        if (repo / V1 / "SHA256SUMS").is_file():
+            resum(repo / V1)
+
+    return both
+
+
+CASES: list[tuple[set[str], str, Mutation]] = [
     (
-        "PG101",
-        "manifest version is not the directory",
-        lambda r: _manifest(r, lambda d: d.__setitem__("version", "v2")),
+        {"PG101"},
+        "manifest is a list",
+        resummed(lambda r: (r / V1 / "manifest.json").write_text("[]")),
     ),
-    ("PG502", "directory is no version", lambda r: (r / V1).rename(r / "publish" / "latest")),
-    ("PG101", "manifest misses a key", lambda r: _manifest(r, lambda d: d.pop("source"))),
-    ("PG102", "pointer removed", lambda r: (r / V1 / "model.json.dvc").unlink()),
     (
-        "PG102",
+        {"PG502"},
+        "manifest version is not the directory",
+        resummed(lambda r: _manifest(r, lambda d: d.__setitem__("version", "v2"))),
+    ),
+    ({"PG502"}, "directory is no version", lambda r: (r / V1).rename(r / "publish" / "latest")),
+    (
+        {"PG101"},
+        "manifest misses a key",
+        resummed(lambda r: _manifest(r, lambda d: d.pop("source"))),
+    ),
+    ({"PG102"}, "pointer removed", lambda r: (r / V1 / "model.json.dvc").unlink()),
+    (
+        {"PG102"},
         "listed file gone",
-        lambda r: _manifest(
-            r, lambda d: d["files"].append({**d["files"][0], "path": "other.json"})
+        resummed(
+            lambda r: _manifest(
+                r, lambda d: d["files"].append({**d["files"][0], "path": "other.json"})
+            )
         ),
     ),
-    ("PG103", "unlisted file", lambda r: (r / V1 / "notes.txt").write_text("hi\n")),
-    ("PG104", "content changed", lambda r: (r / V1 / "model.json").write_text("{}")),
-    ("PG104", "pointer md5 changed", lambda r: _edit(r, "model.json.dvc", "md5: ", "md5: 0")),
+    ({"PG103"}, "unlisted file", lambda r: (r / V1 / "notes.txt").write_text("hi\n")),
+    ({"PG104"}, "content changed", lambda r: (r / V1 / "model.json").write_text("{}")),
+    ({"PG104"}, "pointer md5 changed", lambda r: _edit(r, "model.json.dvc", "md5: ", "md5: 0")),
     (
-        "PG104",
+        {"PG106"},
         "SHA256SUMS line wrong",
         lambda r: _edit(
             r, "SHA256SUMS", "  params.yaml", "  params.yaml\n" + "0" * 64 + "  extra.bin"
         ),
     ),
     (
-        "PG104",
+        {"PG106"},
         "snapshot edited after checksums",
         lambda r: _edit(r, "params.yaml", "epochs: 8", "epochs: 8\n"),
     ),
-    ("PG105", "path escapes", lambda r: _manifest(r, _set_file("path", "../model.json"))),
-    ("PG105", "symlink leaves the bundle", _symlink_out),
     (
-        "PG201",
+        {"PG105"},
+        "path escapes",
+        resummed(lambda r: _manifest(r, _set_file("path", "../model.json"))),
+    ),
+    ({"PG105"}, "symlink leaves the bundle", _symlink_out),
+    (
+        {"PG201"},
         "wrong stage",
-        lambda r: _manifest(
-            r, _set_file("source", {"stage": "evaluate", "path": "models/model.json"})
+        resummed(
+            lambda r: _manifest(
+                r, _set_file("source", {"stage": "evaluate", "path": "models/model.json"})
+            )
         ),
     ),
-    ("PG201", "md5 not in the lock", lambda r: _manifest(r, _set_file("md5", "0" * 32))),
-    ("PG202", "lock excerpt missing", lambda r: (r / V1 / "lock.yaml").unlink()),
-    ("PG202", "upstream stage left out", _drop_stage),
     (
-        "PG203",
+        {"PG104"},
+        "manifest md5 not the file's",
+        resummed(lambda r: _manifest(r, _set_file("md5", "0" * 32))),
+    ),
+    ({"PG202"}, "lock excerpt missing", lambda r: (r / V1 / "lock.yaml").unlink()),
+    ({"PG202"}, "upstream stage left out", resummed(_drop_stage)),
+    (
+        {"PG203"},
         "lock excerpt edited",
-        lambda r: _edit(
-            r, "lock.yaml", "cmd: python3 src/train.py", "cmd: python3 src/train.py --fast"
+        resummed(
+            lambda r: _edit(
+                r, "lock.yaml", "cmd: python3 src/train.py", "cmd: python3 src/train.py --fast"
+            )
         ),
     ),
     (
-        "PG203",
+        {"PG203"},
         "dvc.lock checksum wrong",
-        lambda r: _manifest(r, lambda d: d["source"].__setitem__("dvc_lock_sha256", "0" * 64)),
+        resummed(
+            lambda r: _manifest(r, lambda d: d["source"].__setitem__("dvc_lock_sha256", "0" * 64))
+        ),
     ),
     (
-        "PG204",
+        {"PG204"},
         "params changed without repro",
         lambda r: (r / "params.yaml").write_text(
             (r / "params.yaml").read_text().replace("lr: 0.05", "lr: 0.5")
         ),
     ),
     (
-        "PG204",
+        {"PG204"},
         "code changed without repro",
         lambda r: (r / "src/train.py").write_text((r / "src/train.py").read_text() + "\n# tweak\n"),
     ),
-    ("PG205", "source commit on another branch", _side_commit),
-    ("PG301", "params snapshot removed", lambda r: (r / V1 / "params.yaml").unlink()),
+    ({"PG205"}, "source commit on another branch", resummed(_side_commit)),
+    ({"PG301"}, "params snapshot removed", lambda r: (r / V1 / "params.yaml").unlink()),
     (
-        "PG301",
+        {"PG301"},
         "params snapshot not YAML",
-        lambda r: (r / V1 / "params.yaml").write_text("a: [1,\n"),
+        resummed(lambda r: (r / V1 / "params.yaml").write_text("a: [1,\n")),
     ),
-    ("PG302", "params snapshot edited", lambda r: _edit(r, "params.yaml", "lr: 0.05", "lr: 0.02")),
     (
-        "PG304",
+        {"PG302"},
+        "params snapshot edited",
+        resummed(lambda r: _edit(r, "params.yaml", "lr: 0.05", "lr: 0.02")),
+    ),
+    (
+        {"PG304"},
         "report params table edited",
-        lambda r: _edit(r, "report.md", "| `train.lr` | 0.05 |", "| `train.lr` | 0.02 |"),
+        resummed(lambda r: _edit(r, "report.md", "| `train.lr` | 0.05 |", "| `train.lr` | 0.02 |")),
     ),
     (
-        "PG304",
+        {"PG304"},
         "report front matter edited",
-        lambda r: _edit(r, "report.md", "    train.lr: 0.05", "    train.lr: 0.02"),
+        resummed(lambda r: _edit(r, "report.md", "    train.lr: 0.05", "    train.lr: 0.02")),
     ),
     (
-        "PG304",
+        {"PG304"},
         "report states no params",
-        lambda r: _edit(r, "report.md", "<!-- promote-gate:params -->", ""),
+        resummed(lambda r: _edit(r, "report.md", "<!-- promote-gate:params -->", "")),
     ),
     (
-        "PG401",
+        {"PG401"},
         "metrics snapshot not JSON",
-        lambda r: (r / V1 / "metrics.json").write_text("acc: 1"),
+        resummed(lambda r: (r / V1 / "metrics.json").write_text("acc: 1")),
     ),
-    ("PG401", "metrics snapshot removed", lambda r: (r / V1 / "metrics.json").unlink()),
-    ("PG402", "metrics value inflated", _metrics_value),
+    ({"PG401"}, "metrics snapshot removed", lambda r: (r / V1 / "metrics.json").unlink()),
+    ({"PG402"}, "metrics value inflated", resummed(_metrics_value)),
     (
-        "PG402",
+        {"PG402"},
         "metrics md5 not the recorded one",
-        lambda r: _edit(r, "metrics.json", '"md5": "', '"md5": "0'),
+        resummed(lambda r: _edit(r, "metrics.json", '"md5": "', '"md5": "0')),
     ),
-    ("PG403", "report metrics table edited", _report_metric),
-    ("PG104", "promoted file replaced by a symlink", _symlink_in_place),
+    ({"PG403"}, "report metrics table edited", resummed(_report_metric)),
+    ({"PG104"}, "promoted file replaced by a symlink", _symlink_in_place),
     (
-        "PG104",
+        {"PG106"},
         "SHA256SUMS leaves out a document",
         lambda r: _edit(r, "SHA256SUMS", "  report.md\n", "  report.md.bak\n"),
     ),
     (
-        "PG304",
+        {"PG304"},
         "report states a param twice",
+        resummed(
+            lambda r: _edit(
+                r,
+                "report.md",
+                "| `params.yaml` | `train.lr` | 0.05 |",
+                "| `params.yaml` | `train.lr` | 0.05 |\n| `params.yaml` | `train.lr` | 0.5 |",
+            )
+        ),
+    ),
+    ({"PG201"}, "promoted bytes swapped, manifest and pointer to match", _swapped_consistently),
+    (
+        {"PG106"},
+        "SHA256SUMS lists a file twice",
         lambda r: _edit(
-            r,
-            "report.md",
-            "| `params.yaml` | `train.lr` | 0.05 |",
-            "| `params.yaml` | `train.lr` | 0.05 |\n| `params.yaml` | `train.lr` | 0.5 |",
+            r, "SHA256SUMS", "  params.yaml\n", "  params.yaml\n" + "0" * 64 + "  params.yaml\n"
         ),
     ),
 ]
@@ -205,15 +273,18 @@ def test_every_rule_has_a_failing_case() -> None:
     # test_comparability.py, PG503-PG505 (experiments, consumers, a remote) in test_boundary.py,
     # PG206 (outputs recorded with dvc commit -f) in tests/security/test_pipeline_forgery.py
     elsewhere = {"PG501", "PG404", "PG405", "PG503", "PG504", "PG505", "PG206"}
-    assert {code for code, _, _ in CASES} | elsewhere == set(BY_CODE)
+    assert {code for codes, _, _ in CASES for code in codes} | elsewhere == set(BY_CODE)
 
 
-@pytest.mark.parametrize(("code", "what", "mutate"), CASES, ids=[f"{c}-{w}" for c, w, _ in CASES])
+@pytest.mark.parametrize(
+    ("codes", "what", "mutate"), CASES, ids=[f"{min(c)}-{w}" for c, w, _ in CASES]
+)
 def test_rule_fires_in_working_tree(
-    repo: Path, gate: Gate, code: str, what: str, mutate: Mutation
+    repo: Path, gate: Gate, codes: set[str], what: str, mutate: Mutation
 ) -> None:
+    """One defect, one code: each mutation fails exactly the rules it names."""
     mutate(repo)
-    assert code in gate.failed_codes("check", "--repo", str(repo))
+    assert gate.failed_codes("check", "--repo", str(repo)) == codes
 
 
 # The committed tree is what the pre-push hook checks: one case per family, read from git objects.
@@ -235,16 +306,16 @@ COMMITTED = [
 
 
 @pytest.mark.parametrize(
-    ("code", "what", "mutate"), COMMITTED, ids=[f"{c}-{w}" for c, w, _ in COMMITTED]
+    ("codes", "what", "mutate"), COMMITTED, ids=[f"{min(c)}-{w}" for c, w, _ in COMMITTED]
 )
 def test_rule_fires_in_committed_tree(
-    repo: Path, gate: Gate, code: str, what: str, mutate: Mutation
+    repo: Path, gate: Gate, codes: set[str], what: str, mutate: Mutation
 ) -> None:
     mutate(repo)
     commit_all(repo, what)
     run(repo, "git", "reset", "-q", "--hard", "HEAD~1")  # the working tree no longer shows it
     sha = run(repo, "git", "rev-parse", "HEAD@{1}").strip()
-    assert code in gate.failed_codes("check", "--repo", str(repo), "--rev", sha)
+    assert gate.failed_codes("check", "--repo", str(repo), "--rev", sha) == codes
 
 
 def test_clean_bundle_passes_every_rule(repo: Path, gate: Gate) -> None:
