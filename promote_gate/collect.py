@@ -9,6 +9,7 @@ import dataclasses
 import os
 import posixpath
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -97,9 +98,21 @@ def read_doc(view: View, path: str, name: str, loader: Loader) -> Doc:
         return Doc(name, True, error=str(exc), digest=digest_bytes(data))
 
 
+def fold(name: str) -> str:
+    """A name as case-insensitive, normalising filesystems (macOS, Windows) compare it."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 def list_bundles(view: View, config: Config) -> list[str]:
     """Bundle directory names under the publish root, by version number then name."""
     root = config.publish_root
+    parent, _, last = root.rpartition("/")
+    twins = sorted(n for n in view.children(parent) if n != last and fold(n) == fold(last))
+    if twins:  # on macOS and Windows checkouts their files land inside the publish root
+        raise GateError(
+            f"{', '.join(f'{parent}/{t}' if parent else t for t in twins)}/ and {root}/ are one "
+            "directory on case-insensitive filesystems: files there would enter the bundles"
+        )
     itself = view.entry(root)
     if itself is not None:  # never followed: a symlinked root could be any directory at all
         what = f"a symlink to {itself.target}" if itself.kind == "symlink" else f"a {itself.kind}"
@@ -348,6 +361,8 @@ class Collector:
             store = ObjectStore(sources)
         self.store = store
         self.remote = remote
+        self.released: frozenset[str] = frozenset()  # bundle names present at the base
+        self.ci = False  # CI: DVC objects come from the remote alone
         self._lineage_cache: tuple[dict[str, frozenset[str]], dict[str, str]] | None = None
         self._bundles: dict[tuple[str, str], BundleFacts] = {}
         self._projects: dict[str, tuple[Project | None, str | None]] = {}
@@ -440,7 +455,7 @@ class Collector:
                 continue
             present = files.get(data_rel)
             if present is None:
-                digest = self.store.digest(pointer.md5) if pointer.md5 else None
+                digest = self.store.digest(pointer.md5, pointer.hash_name) if pointer.md5 else None
                 files[data_rel] = FileFacts(
                     data_rel,
                     "file",
@@ -538,7 +553,7 @@ class Collector:
                 for out in stage.outs:
                     if out.md5 and out.is_dir and out.md5 not in listings:
                         try:
-                            listings[out.md5] = read_dir_listing(self.store, out.md5)
+                            listings[out.md5] = read_dir_listing(self.store, out.md5, out.hash_name)
                         except DocumentError as exc:
                             listings[out.md5] = None
                             unavailable[out.md5] = str(exc)
@@ -554,9 +569,11 @@ class Collector:
         comparison = comparison_note = None
         lineage: dict[str, frozenset[str]] | None = None
         experiments: dict[str, str] = {}
+        release_comparison = None
         if candidate:
             status, status_error = self._status(excerpt)
             comparison, comparison_note = self._compare(facts)
+            release_comparison = self._compare_released(facts, comparison)
             lineage, experiments = self._lineage()
         return RepoEvidence(
             checked=self.view.label,
@@ -575,11 +592,13 @@ class Collector:
             status_error=status_error,
             comparison=comparison,
             comparison_note=comparison_note,
+            release_comparison=release_comparison,
             lineage=lineage,
             experiments=experiments,
             exploratory=self._exploratory(facts) if candidate else (),
             consumer_reads=self._consumer_reads(facts) if surface else (),
             remote=self._remote(facts) if self.config.require_pushed else None,
+            ci=self.ci,
         )
 
     def _project_at(self, commit: str) -> tuple[Project | None, str | None]:
@@ -715,7 +734,9 @@ class Collector:
             item = facts.files.get(str(entry.get("path")))
             stored = entry.get("storage") == "dvc" or (item is not None and item.storage == "dvc")
             if stored and isinstance(md5, str):
-                held = self.store.in_remote(md5)
+                # where DVC looks for it: files/md5/ for a DVC 3 pointer (promote writes those)
+                hash_name = item.pointer.hash_name if item and item.pointer else "md5"
+                held = self.store.in_remote(md5, hash_name)
                 if held is None:
                     return RemoteFacts(remote.name, remote.url, None, remote.reason)
                 present[md5] = held
@@ -737,6 +758,26 @@ class Collector:
             if not older:
                 return None, "no earlier promoted version to compare with"
             baseline = max(older, key=lambda n: self.config.version_number(n) or 0)
+        return self._compare_with(facts, baseline, names), None
+
+    def _compare_released(
+        self, facts: BundleFacts, primary: Comparison | None
+    ) -> Comparison | None:
+        """The comparison with the newest released version, when the baseline is not it."""
+        released = [
+            n
+            for n in self.released
+            if (self.config.version_number(n) or 0) < (facts.version or 0)
+            and self.config.version_number(n) is not None
+        ]
+        if not released or primary is None:
+            return None
+        newest = max(released, key=lambda n: self.config.version_number(n) or 0)
+        if primary.baseline.label == newest:
+            return None
+        return self._compare_with(facts, newest, list_bundles(self.view, self.config))
+
+    def _compare_with(self, facts: BundleFacts, baseline: str, names: list[str]) -> Comparison:
         if baseline in names:
             other = self.bundle(baseline, f"{self.config.publish_root}/{baseline}", evidence=False)
             side = side_of_bundle(other)
@@ -748,7 +789,7 @@ class Collector:
                     f"baseline {baseline!r} is neither a bundle nor a git revision here"
                 )
             side = side_of_revision(CommitView(self.git, commit), self.store)
-        return compare(side, side_of_bundle(facts), self.config), None
+        return compare(side, side_of_bundle(facts), self.config)
 
     def _metrics_content(
         self, facts: BundleFacts, commit: str | None, project: Project | None
@@ -797,7 +838,7 @@ class Collector:
                 found[path] = Recorded(
                     None,
                     reason=f"{path} ({md5}) is {self.store.missing(md5)}",
-                    command=f"dvc fetch {path}",
+                    command=f"dvc push {path}" if self.ci else f"dvc fetch {path}",
                 )
         return found
 

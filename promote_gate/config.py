@@ -208,11 +208,18 @@ def parse(data: bytes, name: str) -> Config:
         raise UsageError(str(exc)) from exc
 
 
-def load(read: Any, explicit: str | None = None) -> Config:
+def load(read: Any, explicit: str | None = None, explicit_in_view: bool = False) -> Config:
     """Load the configuration through ``read(path) -> bytes | None`` (a view's reader).
 
-    ``explicit`` (``--config FILE``) is read from disk and must exist.
+    ``explicit`` (``--config FILE``) is read from disk and must exist — or, with
+    ``explicit_in_view``, it is a repository path read through ``read`` (the policy's
+    revision: in CI a change must not bring its own configuration file either).
     """
+    if explicit is not None and explicit_in_view:
+        data = read(explicit)
+        if data is None:
+            raise UsageError(f"--config {explicit}: not in the revision the policy comes from")
+        return parse(data, explicit)
     if explicit is not None:
         try:
             with open(explicit, "rb") as fobj:

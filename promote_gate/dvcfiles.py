@@ -522,11 +522,13 @@ def parse_dir_listing(data: bytes, md5: str) -> dict[str, str]:
     }
 
 
-def read_dir_listing(store: ObjectStore, md5: str) -> dict[str, str] | None:
+def read_dir_listing(
+    store: ObjectStore, md5: str, hash_name: str | None = None
+) -> dict[str, str] | None:
     """The listing of a ``.dir`` object, if a source holds a copy that hashes to ``md5``."""
     if not md5.endswith(".dir"):
         return None
-    data = store.document(md5)
+    data = store.document(md5, hash_name=hash_name)
     return None if data is None else parse_dir_listing(data, md5)
 
 

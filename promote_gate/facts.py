@@ -98,11 +98,15 @@ class RepoEvidence:
     status_error: str | None = None
     comparison: Comparison | None = None  # with the baseline; candidates only
     comparison_note: str | None = None  # why there is no comparison
+    # with the newest released version, where the baseline is itself being released: a
+    # chain of new versions must not add up regressions each within the policy
+    release_comparison: Comparison | None = None
     lineage: Mapping[str, frozenset[str]] | None = None  # out md5 -> commits recording it
     experiments: Mapping[str, str] = field(default_factory=dict)  # out md5 -> refs/exps/… ref
     exploratory: tuple[tuple[str, str], ...] = ()  # (path, glob) hits
     consumer_reads: tuple[ConsumerRead, ...] = ()  # for the release surface (newest bundle)
     remote: RemoteFacts | None = None  # when require_pushed is on
+    ci: bool = False  # CI reads DVC objects from the remote only: `dvc push` provides them
 
 
 @dataclass(frozen=True)

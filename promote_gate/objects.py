@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
-from promote_gate.hashing import Digest, digest_chunks, read_chunks
+from promote_gate.hashing import LEGACY, Digest, digest_chunks, read_chunks
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES
 
 _OBJECT_ID = re.compile(r"[0-9a-f]{32}(\.dir)?")
@@ -34,14 +34,20 @@ def is_object_id(md5: str) -> bool:
     return bool(_OBJECT_ID.fullmatch(md5))
 
 
-def object_paths(md5: str) -> list[tuple[str, ...]]:
-    """Where DVC 3 (``files/md5/``) and DVC 2 (the root) keep an object, as path parts.
+def object_paths(md5: str, hash_name: str | None = None) -> list[tuple[str, ...]]:
+    """Where DVC 3 (``files/md5/``, ``hash: md5``) and DVC 2 (the root, md5-dos2unix) keep an
+    object, as path parts; ``hash_name`` picks the one DVC itself reads (None: both).
 
     ``md5`` comes from files under review: anything but an md5 names no object (no ``..``).
     """
     if not is_object_id(md5):
         return []
-    return [("files", "md5", md5[:2], md5[2:]), (md5[:2], md5[2:])]
+    modern, legacy = ("files", "md5", md5[:2], md5[2:]), (md5[:2], md5[2:])
+    if hash_name == LEGACY:
+        return [legacy]
+    if hash_name is not None:
+        return [modern]
+    return [modern, legacy]
 
 
 def matches_address(digest: Digest, md5: str, legacy: bool) -> bool:
@@ -118,13 +124,15 @@ class Source:
         raise NotImplementedError
 
     @contextmanager
-    def open(self, md5: str) -> Iterator[tuple[IO[bytes], bool] | None]:
+    def open(
+        self, md5: str, hash_name: str | None = None
+    ) -> Iterator[tuple[IO[bytes], bool] | None]:
         """The object's stream and whether it sits in the legacy (DVC 2) layout, or None."""
-        for index, parts in enumerate(object_paths(md5)):
+        for parts in object_paths(md5, hash_name):
             fobj = self.open_object(parts)
             if fobj is not None:
                 with fobj:
-                    yield fobj, index == 1
+                    yield fobj, parts[0] != "files"
                 return
         yield None
 
@@ -166,12 +174,14 @@ class ObjectStore:
         self.sources = tuple(sources)
         self.unavailable = unavailable  # why a source that should be here is not (shown once)
         self.rejected: dict[str, str] = {}  # md5 -> why an object found was not trusted
-        self._found: dict[tuple[str, bool], Found | None] = {}
-        self._in: dict[tuple[str, str], bool] = {}
+        self._found: dict[tuple[str, str | None, bool], Found | None] = {}
+        self._in: dict[tuple[str, str | None, str], bool] = {}
 
-    def _read(self, md5: str, source: Source, keep: bool, limit: int) -> Found | None:
+    def _read(
+        self, md5: str, hash_name: str | None, source: Source, keep: bool, limit: int
+    ) -> Found | None:
         try:
-            with source.open(md5) as opened:
+            with source.open(md5, hash_name) as opened:
                 if opened is None:
                     return None
                 fobj, legacy = opened
@@ -190,39 +200,50 @@ class ObjectStore:
             return None
         return Found(digest, b"".join(data) if keep else None, source.label)
 
-    def find(self, md5: str, keep: bool = False, limit: int = MAX_DOCUMENT_BYTES) -> Found | None:
-        """The first source's verified copy of ``md5`` (with its bytes when ``keep``)."""
+    def find(
+        self,
+        md5: str,
+        keep: bool = False,
+        limit: int = MAX_DOCUMENT_BYTES,
+        hash_name: str | None = None,
+    ) -> Found | None:
+        """The first source's verified copy of ``md5`` (with its bytes when ``keep``), looked
+        for where DVC keeps objects of ``hash_name`` (None: either layout)."""
         if not is_object_id(md5):
             return None
-        key = (md5, keep)
+        key = (md5, hash_name, keep)
         if key not in self._found:
             found = None
             for source in self.sources:
-                found = self._read(md5, source, keep, limit)
-                self._in[(md5, source.label)] = found is not None
+                found = self._read(md5, hash_name, source, keep, limit)
+                self._in[(md5, hash_name, source.label)] = found is not None
                 if found is not None:
                     break
             self._found[key] = found
         return self._found[key]
 
-    def digest(self, md5: str) -> Digest | None:
-        found = self.find(md5)
+    def digest(self, md5: str, hash_name: str | None = None) -> Digest | None:
+        found = self.find(md5, hash_name=hash_name)
         return found.digest if found else None
 
-    def document(self, md5: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes | None:
+    def document(
+        self, md5: str, limit: int = MAX_DOCUMENT_BYTES, hash_name: str | None = None
+    ) -> bytes | None:
         """A small object's verified bytes (a ``.dir`` listing, a metrics file)."""
-        found = self.find(md5, keep=True, limit=limit)
+        found = self.find(md5, keep=True, limit=limit, hash_name=hash_name)
         return found.data if found else None
 
-    def in_remote(self, md5: str) -> bool | None:
-        """Whether the remote holds a verified copy; None when no remote is readable here."""
+    def in_remote(self, md5: str, hash_name: str | None = None) -> bool | None:
+        """Whether the remote holds a verified copy where DVC would look for it (a consumer's
+        ``dvc pull`` finds a DVC 3 object only under ``files/md5/``); None when no remote is
+        readable here."""
         remotes = [s for s in self.sources if s.is_remote]
         if not remotes:
             return None
         remote = remotes[0]
-        key = (md5, remote.label)
+        key = (md5, hash_name, remote.label)
         if key not in self._in:
-            self._in[key] = self._read(md5, remote, False, 0) is not None
+            self._in[key] = self._read(md5, hash_name, remote, False, 0) is not None
         return self._in[key]
 
     def missing(self, md5: str) -> str:

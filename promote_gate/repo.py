@@ -305,6 +305,10 @@ class View:
     def is_dir(self, path: str) -> bool:
         return bool(self.files_under(path))
 
+    def children(self, directory: str) -> set[str]:
+        """The names directly inside repository directory ``directory`` ("" for the root)."""
+        raise NotImplementedError
+
 
 class WorktreeView(View):
     """The files on disk, below ``root`` and nowhere else.
@@ -389,6 +393,15 @@ class WorktreeView(View):
         with fobj:
             return digest_stream(fobj, path)
 
+    def children(self, directory: str) -> set[str]:
+        if directory and (self.entry(directory) is not None or not self._direct(directory)):
+            return set()
+        try:
+            names = os.listdir(self._abs(directory) if directory else self.root)
+        except OSError:
+            return set()
+        return {n for n in names if not (directory == "" and n in {".git", ".dvc"})}
+
     def files_under(self, prefix: str) -> list[TreeEntry]:
         if prefix:
             itself = self.entry(prefix)
@@ -454,6 +467,10 @@ class CommitView(View):
         if item is None or item[0] not in _FILE_MODES:
             return None
         return self.git.digest_object(item[1])
+
+    def children(self, directory: str) -> set[str]:
+        lead = directory.rstrip("/") + "/" if directory else ""
+        return {p[len(lead) :].split("/", 1)[0] for p in self._tree if p.startswith(lead)}
 
     def files_under(self, prefix: str) -> list[TreeEntry]:
         lead = prefix.rstrip("/") + "/" if prefix else ""

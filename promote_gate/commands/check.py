@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Callable
 
@@ -87,7 +88,11 @@ def check_repo(
                 raise UsageError(f"policy revision {policy_rev}: no such commit in {git.root}")
             if base_view is None or policy_commit != base_view.commit:
                 policy_view = CommitView(git, policy_commit)
-        config = config_mod.load(policy_view.read, config_path)
+        rel = _repo_relative(config_path, git.root) if config_path else None
+        if rel is not None and isinstance(policy_view, CommitView):
+            config = config_mod.load(policy_view.read, rel, explicit_in_view=True)
+        else:
+            config = config_mod.load(policy_view.read, config_path)
         for each in {id(v): v for v in (view, base_view, policy_view) if v is not None}.values():
             each.limit = config.max_document_bytes
         notes = _policy_notes(view, policy_view, config_path)
@@ -111,6 +116,8 @@ def check_repo(
             )
         chosen = selected_rules(select or config.select, [*config.ignore, *(ignore or ())])
         collector = Collector(view, config, git, policy_view, store, remote)
+        collector.released = frozenset(released)
+        collector.ci = ci
         numbered = [n for n in present if config.version_number(n) is not None]
         surface = max(numbered, key=lambda n: config.version_number(n) or 0) if numbered else None
         results = []
@@ -131,6 +138,17 @@ def check_repo(
         return no_rule_ran(report)
     finally:
         git.close()
+
+
+def _repo_relative(path: str, root: str) -> str | None:
+    """``path`` as a repository path, if it lies inside the repository (else None)."""
+    real_root = os.path.realpath(root)
+    full = os.path.join(
+        os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path)
+    )
+    if os.path.commonpath([full, real_root]) != real_root:
+        return None
+    return os.path.relpath(full, real_root).replace(os.sep, "/")
 
 
 def _order(config: config_mod.Config) -> Callable[[str], tuple[bool, int, str]]:

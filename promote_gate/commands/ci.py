@@ -19,13 +19,7 @@ from dataclasses import dataclass
 from promote_gate import config as config_mod
 from promote_gate.collect import list_bundles
 from promote_gate.commands.check import check_repo
-from promote_gate.commands.hook import (
-    RemoteHeads,
-    heads_from_refs,
-    new_branch_base,
-    policy_at,
-    trusted_commit,
-)
+from promote_gate.commands.hook import RemoteHeads, anchor, heads_from_refs, policy_at
 from promote_gate.config import Config
 from promote_gate.errors import EXIT_OK, GateError, UsageError
 from promote_gate.files import write_report
@@ -45,6 +39,7 @@ class Context:
     what: str  # one line for the log
     merge: bool = False  # a pull/merge request or merge queue: judged from the merge base
     default_branch: str | None = None  # the repository's default branch: the trust anchor
+    rerun: bool = False  # no push behind it (a schedule, a manual run): the branch as it is
 
 
 def _dict(value: object) -> dict[str, object]:
@@ -103,7 +98,14 @@ def _github(env: Mapping[str, str]) -> Context:
     before = str(payload.get("before") or "")
     base = before if before and not is_zero(before) else None
     return Context(
-        "github", head, base, target, f"GitHub {event or 'run'} on {ref or head}", False, default
+        "github",
+        head,
+        base,
+        target,
+        f"GitHub {event or 'run'} on {ref or head}",
+        False,
+        default,
+        rerun=event != "push",  # workflow_dispatch, schedule: the branch as it is
     )
 
 
@@ -128,8 +130,16 @@ def _gitlab(env: Mapping[str, str]) -> Context:
     branch = env.get("CI_COMMIT_BRANCH")
     before = env.get("CI_COMMIT_BEFORE_SHA", "")
     base = before if before and not is_zero(before) else None
+    source = env.get("CI_PIPELINE_SOURCE", "push")
     return Context(
-        "gitlab", head, base, branch, f"GitLab pipeline on {branch or head}", False, default
+        "gitlab",
+        head,
+        base,
+        branch,
+        f"GitLab {source} pipeline on {branch or head}",
+        False,
+        default,
+        rerun=source != "push",  # schedule, web, api, trigger: no before sha, nothing pushed
     )
 
 
@@ -192,12 +202,14 @@ class History:
         while self.step < len(steps):
             extra = steps[self.step]
             self.step += 1
-            if extra[0] == "--unshallow" and not self.shallow():
+            if not self.shallow():  # a full clone: one plain fetch of the branches, no depth
+                if self.step > 1:
+                    return False
+                extra = []
+            elif extra[0] == "--unshallow" and not self.shallow():
                 return False
-            if extra[0] == "--deepen" and not self.shallow():
-                continue
             print(
-                f"promote-gate: fetching history from {self.remote} ({' '.join(extra)})",
+                f"promote-gate: fetching history from {self.remote} ({' '.join(extra) or 'branches'})",
                 file=sys.stderr,
             )
             if self.refspecs is None:
@@ -229,30 +241,36 @@ def _refspecs(git: Git, remote: str, wanted: set[str], policy: Config) -> list[s
 def ensure_history(history: History, head: str, base: str | None) -> None:
     """Make ``base``, its merge base with ``head`` and the bundles' source commits present.
 
-    Never compares against less: if the history cannot be had, the gate cannot evaluate.
+    Never compares against less: if the base or the merge base cannot be had, the gate
+    cannot evaluate. A source commit that is still missing after fetching everything is
+    not the clone's fault (a rebase after promoting, say): PG203/PG205 name it.
     """
     git = history.git
 
-    def missing() -> list[str]:
-        wanted = [c for c in _source_commits(git, head) if not git.has_commit(c)]
+    def missing(sources: bool) -> list[str]:
+        wanted = [c for c in _source_commits(git, head) if not git.has_commit(c)] if sources else []
         if base is not None and not git.has_commit(base):
             wanted.append(base)
         elif base is not None and git.merge_base(base, head) is None:
             wanted.append(f"the merge base of {base[:12]} and {head[:12]}")
         return wanted
 
-    while missing() and history.fetch_more():
+    while missing(sources=True) and history.fetch_more():
         pass
-    if missing():
+    if missing(sources=False):
         raise GateError(
-            f"{', '.join(m[:40] for m in missing())} not in this clone, even after fetching "
-            f"from {history.remote}: check out full history (GitHub actions/checkout: "
+            f"{', '.join(m[:40] for m in missing(sources=False))} not in this clone, even after "
+            f"fetching from {history.remote}: check out full history (GitHub actions/checkout: "
             '`fetch-depth: 0`; GitLab: `GIT_DEPTH: "0"`)'
         )
 
 
-def _heads(git: Git, remote: str, ctx: Context) -> RemoteHeads:
-    heads = heads_from_refs(git, remote)
+def _heads(history: History, ctx: Context) -> RemoteHeads:
+    """The remote's branches as this clone has them, its default and main/master fetched."""
+    for branch in {ctx.default_branch, *config_mod.DEFAULT_RELEASE_BRANCHES}:
+        if branch and "*" not in branch:
+            _branch_tip(history, branch)
+    heads = heads_from_refs(history.git, history.remote)
     return RemoteHeads(heads.tips, ctx.default_branch or heads.default)
 
 
@@ -266,54 +284,75 @@ def _branch_tip(history: History, branch: str) -> str | None:
     return git.resolve(ref)
 
 
+def _governing(history: History, head: str, ctx: Context) -> tuple[str, str]:
+    """(the commit whose policy applies, a note): for the default branch its own base; for
+    any other branch its merge base with the default branch — history that went through the
+    gate, never the head nor a commit only pushed to some other branch."""
+    heads = _heads(history, ctx)
+    while True:  # a shallow clone may need more history before the merge base shows
+        try:
+            found = anchor(history.git, head, heads, history.remote)
+            break
+        except GateError:
+            if not history.fetch_more():
+                raise
+            heads = _heads(history, ctx)
+    if found is None:
+        return head, f"nothing on {history.remote} yet: the head's own policy applies"
+    ensure_history(history, head, found[0])
+    return found[0], f"its merge base with {found[1]}"
+
+
 def _base_and_policy(
     git: Git, history: History, head: str, ctx: Context
 ) -> tuple[str | None, str, str]:
     """(the base to judge against, the commit whose policy applies, a line for the log).
 
-    The policy never comes from the head: from the base; for a merge request without a
-    given base, from its merge base with the target branch's tip; for a new branch, from
-    its merge base with the default branch (history that went through the gate).
+    The policy never comes from the head. The base: what the pull/merge request or queue is
+    merged into (its merge base with the head), the branch's previous tip for a push, the
+    merge base with the target branch for a merge request without a given base, the branch
+    as it is for a run with nothing pushed, and for a new branch its merge base with the
+    default branch.
     """
+    is_default = ctx.target is not None and ctx.target == (
+        ctx.default_branch or _heads(history, ctx).default
+    )
+    what = ctx.what
+    if ctx.target is None or ctx.provider == "local":
+        if ctx.base is None:
+            return None, head, what  # no CI context: the checked revision's own policy
+        ensure_history(history, head, ctx.base)
+        base = git.resolve(ctx.base)
+        assert base is not None
+        return base, base, what
     if ctx.base is not None:
         ensure_history(history, head, ctx.base)
         base = git.resolve(ctx.base)
         assert base is not None
         if ctx.merge:  # a merge request judges only its change: from the merge base
             base = git.merge_base(base, head) or base
-        return base, base, ctx.what
-    if ctx.merge:
-        assert ctx.target is not None
+    elif ctx.merge or ctx.rerun:
         tip = _branch_tip(history, ctx.target)
         if tip is None:
             raise GateError(
-                f"the target branch {ctx.target} is not on {history.remote}: the base of this "
-                "merge request cannot be told"
+                f"the branch {ctx.target} is not on {history.remote}: the base cannot be told"
             )
         ensure_history(history, head, tip)
         base = git.merge_base(tip, head)
         if base is None:
             raise GateError(f"{head[:12]} shares no history with {ctx.target}: no base to judge")
-        return base, base, f"{ctx.what}; base: the merge base with {history.remote}/{ctx.target}"
-    if ctx.target is None or ctx.provider == "local":
-        return None, head, ctx.what  # no CI context: the checked revision's own policy
-    for branch in [ctx.default_branch, *config_mod.DEFAULT_RELEASE_BRANCHES]:
-        if branch and "*" not in branch and branch != ctx.target:
-            _branch_tip(history, branch)
-    heads = _heads(git, history.remote, ctx)
-    trusted = trusted_commit(git, head, heads, ctx.target)
-    while trusted is None and heads.tips and history.fetch_more():
-        heads = _heads(git, history.remote, ctx)
-        trusted = trusted_commit(git, head, heads, ctx.target)
-    if trusted is not None:
-        ensure_history(history, head, trusted)
-        return None, trusted, ctx.what
-    if heads.tips:
-        raise GateError(
-            f"cannot tell which policy applies to the new branch {ctx.target}: it shares no "
-            f"history with the default branch of {history.remote}"
-        )
-    return None, head, f"{ctx.what}; nothing on {history.remote} yet: the head's own policy applies"
+        what = f"{what}; base: the merge base with {history.remote}/{ctx.target}"
+    else:
+        base = None  # a new branch: see below
+    if is_default and base is not None:
+        return base, base, what
+    trusted, where = _governing(history, head, ctx)
+    if trusted == head:
+        what = f"{what}; {where}"
+    if base is None:
+        base = trusted if trusted != head else None
+        what = f"{what}; new branch: compared with {where}"
+    return base, trusted, what
 
 
 def run(args: argparse.Namespace) -> int:
@@ -345,14 +384,6 @@ def run(args: argparse.Namespace) -> int:
             if args.codequality:
                 write_report(args.codequality, "[]\n")
             return EXIT_OK
-        if base is None and not ctx.merge and ctx.target is not None and ctx.provider != "local":
-            heads = _heads(git, args.remote, ctx)
-            base, found = new_branch_base(git, head, heads, policy, exclude=ctx.target)
-            while base is None and history.fetch_more():
-                heads = _heads(git, args.remote, ctx)
-                base, found = new_branch_base(git, head, heads, policy, exclude=ctx.target)
-            note = f"{note}; {found}"
-            ensure_history(history, head, base)
     finally:
         git.close()
 

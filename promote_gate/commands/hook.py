@@ -46,6 +46,7 @@ class RemoteHeads:
 
     tips: dict[str, str]  # branch name -> sha, only commits this clone has
     default: str | None  # the remote's HEAD branch
+    missing: frozenset[str] = frozenset()  # branches the remote has whose tips are not here
 
 
 def heads_from_refs(git: Git, remote: str) -> RemoteHeads:
@@ -63,66 +64,71 @@ def heads_from_refs(git: Git, remote: str) -> RemoteHeads:
 
 
 def heads_from_remote(git: Git, remote: str) -> RemoteHeads:
-    """The remote as it is now (``git ls-remote``), for a push by URL or stale tracking refs;
-    falls back to the remote-tracking refs when the remote cannot be asked."""
+    """The remote as it is now (``git ls-remote``), for a push by URL or a clone without
+    remote-tracking refs; falls back to those refs when the remote cannot be asked."""
     listing = git.ls_remote(remote)
     if listing is None:
         heads = heads_from_refs(git, remote)
         if not heads.tips:
             raise GateError(
                 f"cannot ask {remote} which branches it has, and there are no remote-tracking "
-                "refs for it: the policy that applies to a new branch cannot be told"
+                "refs for it: the policy that applies cannot be told"
             )
         return heads
     tips = {}
+    missing = set()
     default = None
     for line in listing.splitlines():
         if line.startswith("ref: refs/heads/") and line.endswith("\tHEAD"):
             default = line[len("ref: refs/heads/") : -len("\tHEAD")]
             continue
         sha, _, ref = line.partition("\t")
-        if ref.startswith("refs/heads/") and git.has_commit(sha):
+        if not ref.startswith("refs/heads/"):
+            continue
+        if git.has_commit(sha):
             tips[ref[len("refs/heads/") :]] = sha
-    return RemoteHeads(tips, default)
+        else:
+            missing.add(ref[len("refs/heads/") :])
+    return RemoteHeads(tips, default, frozenset(missing))
 
 
-def new_branch_base(
-    git: Git, local: str, heads: RemoteHeads, config: config_mod.Config, exclude: str | None = None
-) -> tuple[str | None, str]:
-    """The base for a branch the remote does not have yet: the nearest merge base with a
-    release branch the remote has (bundles present there are released)."""
-    bases = []
-    for branch, tip in sorted(heads.tips.items()):
-        if branch != exclude and config.is_release_branch(branch):
-            found = git.merge_base(local, tip)
-            if found:
-                bases.append((found, branch))
-    if bases:
-        # the nearest: the merge base that every other one is an ancestor of
-        best = next((b for b in bases if all(git.is_ancestor(o[0], b[0]) for o in bases)), bases[0])
-        return best[0], f"new branch: compared with its merge base with {best[1]}"
-    shared = [git.merge_base(local, tip) for b, tip in heads.tips.items() if b != exclude]
-    known = [c for c in shared if c]
-    if not known:
-        return None, "new branch with no commit shared with the remote: every bundle is new"
-    parent = next(c for c in known if all(git.is_ancestor(o, c) for o in known))
-    return (
-        parent,
-        f"new branch: compared with {parent[:12]}, the last commit it shares with the remote",
-    )
+def remote_heads(git: Git, remote: str) -> RemoteHeads:
+    """The remote's branches: its remote-tracking refs when they name its default branch
+    (no network on the common path), else ``git ls-remote``."""
+    heads = heads_from_refs(git, remote)
+    if heads.default is not None and heads.default in heads.tips:
+        return heads
+    return heads_from_remote(git, remote)
 
 
-def trusted_commit(git: Git, local: str, heads: RemoteHeads, own: str | None) -> str | None:
-    """Whose policy decides for a branch the remote does not have yet: its merge base with
-    the remote's default branch — history that went through the gate — never the new
-    branch's own head, nor a commit only pushed to some ungated branch. None when the
-    remote has no default branch to anchor to (a new repository)."""
-    candidates = [heads.default] if heads.default else []
-    candidates += [b for b in config_mod.DEFAULT_RELEASE_BRANCHES if "*" not in b]
-    for branch in candidates:
+def anchor(git: Git, local: str, heads: RemoteHeads, remote: str) -> tuple[str, str] | None:
+    """The commit whose policy governs a push of ``local`` to any branch but the default one:
+    its merge base with the remote's default branch — history that went through the gate —
+    never the pushed head, nor a commit only pushed to some other branch (which could have
+    relaxed the policy on its way in). Returns (that commit, the branch); None for a remote
+    with no branch yet (bootstrap)."""
+    names = [heads.default] if heads.default else []
+    names += [b for b in config_mod.DEFAULT_RELEASE_BRANCHES if "*" not in b]
+    for branch in names:
+        if branch in heads.missing:
+            raise GateError(
+                f"{remote}'s {branch} is at a commit this clone does not have: fetch first "
+                "(its policy governs this push)"
+            )
         tip = heads.tips.get(branch or "")
-        if branch != own and tip is not None:
-            return git.merge_base(local, tip)
+        if tip is not None:
+            found = git.merge_base(local, tip)
+            if found is None:
+                raise GateError(
+                    f"{local[:12]} shares no history with {remote}'s {branch}: the policy "
+                    "that governs it cannot be told"
+                )
+            return found, str(branch)
+    if heads.tips or heads.missing:
+        raise GateError(
+            f"{remote} has no default branch (main, master) to take the policy from: "
+            "push the default branch first"
+        )
     return None
 
 
@@ -141,10 +147,14 @@ GATE_FILES = frozenset(
 def touches_gate(policy: config_mod.Config, paths: list[str]) -> bool:
     """Whether a change can alter a verdict: bundles, what consumers read, the pipeline, the
     DVC remote, the policy, git attributes (they change checked-out bytes). Nothing else can."""
+    import unicodedata
+
+    def fold(text: str) -> str:  # as case-insensitive filesystems compare names
+        return unicodedata.normalize("NFC", text).casefold()
+
+    root = fold(policy.publish_root + "/")
     if any(
-        p.startswith(policy.publish_root + "/")
-        or p in GATE_FILES
-        or p.rsplit("/", 1)[-1] == ".gitattributes"
+        fold(p).startswith(root) or p in GATE_FILES or p.rsplit("/", 1)[-1] == ".gitattributes"
         for p in paths
     ):
         return True
@@ -157,6 +167,13 @@ def touches_gate(policy: config_mod.Config, paths: list[str]) -> bool:
 
 
 def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
+    """What to judge for each pushed ref, against what, under whose policy.
+
+    The default branch: against the remote's tip, under its policy. Any other branch:
+    under the policy of its merge base with the default branch; an existing branch against
+    its remote tip, a new one against that merge base (a branch the remote has, whatever its
+    CI said, vouches for nothing).
+    """
     targets = []
     heads: RemoteHeads | None = None
     for line in lines:
@@ -169,45 +186,46 @@ def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
         if is_zero(local_sha):
             targets.append(Target(remote_ref, local_sha, skip="deletion: nothing to check"))
             continue
-        known = not is_zero(remote_sha) and git.has_commit(remote_sha)
+        heads = heads or remote_heads(git, remote)
         own = remote_ref.removeprefix("refs/heads/")
-        trusted: str | None = remote_sha
-        if known:
-            config = policy_at(git, remote_sha)
+        known = not is_zero(remote_sha) and git.has_commit(remote_sha)
+        if not is_zero(remote_sha) and not known:
+            raise GateError(
+                f"{remote}'s {own} is at {remote_sha[:12]}, which this clone does not have: "
+                "fetch first"
+            )
+        note = None
+        anchor_branch = heads.default or "the default branch"
+        if known and own == heads.default:
+            trusted: str | None = remote_sha
         else:
-            heads = heads or heads_from_remote(git, remote)
-            trusted = trusted_commit(git, local_sha, heads, own)
-            if trusted is None and heads.tips:
-                raise GateError(
-                    f"cannot tell which policy applies to the new branch {own}: it shares no "
-                    f"history with the default branch of {remote} (fetch it first?)"
-                )
-            config = policy_at(git, trusted or local_sha)  # nothing on the remote yet: bootstrap
+            found = anchor(git, local_sha, heads, remote)
+            trusted = found[0] if found else None
+            if found is None:
+                note = f"nothing on {remote} yet: the pushed head's own policy applies"
+            else:
+                anchor_branch = found[1]
+        config = policy_at(git, trusted or local_sha)
         if not remote_ref.startswith("refs/heads/") or not config.is_release_branch(remote_ref):
             targets.append(
                 Target(
                     remote_ref, local_sha, skip="not a release branch (release_branches): not gated"
                 )
             )
-        elif known:
-            targets.append(
-                Target(remote_ref, local_sha, base=remote_sha, policy=config, policy_rev=trusted)
+            continue
+        base = remote_sha if known else trusted
+        if not known:
+            note = note or f"new branch: compared with its merge base with {anchor_branch}"
+        targets.append(
+            Target(
+                remote_ref,
+                local_sha,
+                base=base,
+                note=note,
+                policy=config,
+                policy_rev=trusted or local_sha,
             )
-        else:
-            assert heads is not None
-            base, note = new_branch_base(git, local_sha, heads, config, exclude=own)
-            if not is_zero(remote_sha):
-                note = f"the remote's {remote_sha[:12]} is not here (fetch first?); {note}"
-            targets.append(
-                Target(
-                    remote_ref,
-                    local_sha,
-                    base=base,
-                    note=note,
-                    policy=config,
-                    policy_rev=trusted or local_sha,
-                )
-            )
+        )
     return targets
 
 

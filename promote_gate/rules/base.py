@@ -64,3 +64,11 @@ class Rule:
     @property
     def title(self) -> str:
         return f"{self.code} {self.name}"
+
+
+def provides(facts: BundleFacts, path: str, verb: str = "pull") -> str:
+    """The command that makes DVC content at ``path`` readable where the gate runs: in CI,
+    which reads only the DVC remote, pushing it there; elsewhere pulling (or fetching) it."""
+    if facts.repo is not None and facts.repo.ci:
+        return f"dvc push {path}  # CI reads the DVC remote the base configures"
+    return f"dvc {verb} {path}"

@@ -9,7 +9,7 @@ from typing import Any
 
 from promote_gate.bundle import MANIFEST, parse_sha256sums
 from promote_gate.facts import BundleFacts
-from promote_gate.rules.base import Finding, Outcome, Rule, Unverified
+from promote_gate.rules.base import Finding, Outcome, Rule, Unverified, provides
 from promote_gate.yamlio import DocumentError
 
 
@@ -218,7 +218,7 @@ def _content_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
                 facts.repo_path(path),
                 f"content {item.missing or 'not present here (DVC-tracked, not pulled)'}: "
                 "md5 checked by pointer only",
-                f"dvc pull {facts.repo_path(path)}",
+                provides(facts, facts.repo_path(path)),
             )
     for path, name, value in facts.attributes:
         setting = name if value == "set" else f"{name}={value}"

@@ -8,7 +8,14 @@ from typing import Any
 from promote_gate.compare import Comparison
 from promote_gate.dvcfiles import flatten, read_metrics_file
 from promote_gate.facts import BundleFacts
-from promote_gate.rules.base import Finding, NotApplicable, Outcome, Rule, Unverified
+from promote_gate.rules.base import (
+    Finding,
+    NotApplicable,
+    Outcome,
+    Rule,
+    Unverified,
+    provides,
+)
 from promote_gate.rules.params import diff_keys, report_claims
 from promote_gate.rules.provenance import excerpt
 from promote_gate.yamlio import DocumentError
@@ -77,8 +84,8 @@ def _metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
             if listing is None:
                 yield Unverified(
                     where,
-                    f"{path} is inside {out.path}, whose .dir listing is not in the cache",
-                    f"dvc fetch {out.path}",
+                    f"{path} is inside {out.path}, whose .dir listing is not readable here",
+                    provides(facts, out.path, "fetch"),
                 )
                 continue
             expected = listing.get(path[len(out.path) + 1 :])
@@ -147,14 +154,22 @@ def _comparison(facts: BundleFacts) -> Comparison | NotApplicable:
     return repo.comparison
 
 
+def _comparisons(facts: BundleFacts) -> list[Comparison]:
+    """The baseline comparison and, for a chain of new versions, the one with the newest
+    released version too: each must hold on its own."""
+    repo = facts.repo
+    return [c for c in (repo.comparison, repo.release_comparison) if c] if repo else []
+
+
 def _not_comparable(facts: BundleFacts) -> Iterator[Outcome]:
     comparison = _comparison(facts)
     where = facts.repo_path(facts.docs["metrics"].name)
     if isinstance(comparison, NotApplicable):
         yield comparison
         return
-    for problem in comparison.not_comparable:
-        yield Finding(where, f"not comparable with {comparison.baseline.label}: {problem}")
+    for each in _comparisons(facts):
+        for problem in each.not_comparable:
+            yield Finding(where, f"not comparable with {each.baseline.label}: {problem}")
 
 
 def _regression(facts: BundleFacts) -> Iterator[Outcome]:
@@ -163,24 +178,26 @@ def _regression(facts: BundleFacts) -> Iterator[Outcome]:
     if isinstance(comparison, NotApplicable):
         yield comparison
         return
-    if not comparison.comparable:  # PG404's finding: nothing to judge here
+    judged = [c for c in _comparisons(facts) if c.comparable]
+    if not judged:  # PG404's finding: nothing to judge here
         yield NotApplicable(
             f"the metrics are not comparable with {comparison.baseline.label} (PG404)"
         )
         return
-    for delta in comparison.metrics:
-        policy = delta.policy
-        if policy is None or not delta.regressed:
-            continue
-        bound = f"{policy.max_regression:g}" + (" relative" if policy.relative else "")
-        yield Finding(
-            where,
-            f"{delta.key} ({delta.file}) regressed vs {comparison.baseline.label}: "
-            f"{delta.old} -> {delta.new} (delta {delta.delta:+.6g}; {policy.direction} is better, "
-            f"allowed regression {bound})",
-            expected=f"at most {bound} worse than {delta.old}",
-            found=str(delta.new),
-        )
+    for each in judged:
+        for delta in each.metrics:
+            policy = delta.policy
+            if policy is None or not delta.regressed:
+                continue
+            bound = f"{policy.max_regression:g}" + (" relative" if policy.relative else "")
+            yield Finding(
+                where,
+                f"{delta.key} ({delta.file}) regressed vs {each.baseline.label}: "
+                f"{delta.old} -> {delta.new} (delta {delta.delta:+.6g}; {policy.direction} is "
+                f"better, allowed regression {bound})",
+                expected=f"at most {bound} worse than {delta.old}",
+                found=str(delta.new),
+            )
 
 
 RULES = (

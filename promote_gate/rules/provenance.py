@@ -7,7 +7,14 @@ from collections.abc import Iterator
 from promote_gate.dvcfiles import DVC_LOCK, LockFile
 from promote_gate.facts import BundleFacts
 from promote_gate.hashing import LEGACY
-from promote_gate.rules.base import Finding, NotApplicable, Outcome, Rule, Unverified
+from promote_gate.rules.base import (
+    Finding,
+    NotApplicable,
+    Outcome,
+    Rule,
+    Unverified,
+    provides,
+)
 from promote_gate.rules.integrity import listed_files
 
 
@@ -75,7 +82,7 @@ def _no_provenance(facts: BundleFacts) -> Iterator[Outcome]:
             yield Unverified(
                 where,
                 f"the .dir listing of {out.path} ({out.md5}) is {why or 'not in the DVC cache'}",
-                f"dvc fetch {out.path}",
+                provides(facts, out.path, "fetch"),
             )
             continue
         expected = listing.get(src[len(out.path) + 1 :])

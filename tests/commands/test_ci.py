@@ -665,7 +665,7 @@ def test_gitlab_branch_pipeline_compares_with_the_previous_tip(
     gitlab_push(monkeypatch, "main", before, after)
     code, out, err = gate_ci(gate, monkeypatch, ws, "--codequality", CODEQUALITY)
     assert code == (0 if change == "good-v2" else 1), (out, err)
-    assert "GitLab pipeline on main" in out
+    assert "GitLab push pipeline on main" in out
     assert f"head {after[:12]}, base {before[:12]}" in out
     issues = json.loads((ws / CODEQUALITY).read_text())
     assert [i["check_name"] for i in issues][:1] == ([] if change == "good-v2" else ["PG501"])

@@ -26,10 +26,12 @@ from scenario import (  # type: ignore[import-not-found, unused-ignore]
     github_pr,
     release_v2,
     resum,
+    retrain,
     rewrite_report,
 )
 
 from promote_gate.commands.demo import REMOTE, forge_metrics, swap_in_directory
+from promote_gate.commands.promote import promote
 
 
 def _lock_out(work: Path, stage: str, path: str) -> str:
@@ -293,7 +295,9 @@ def test_ci_without_reachable_content_fails_a_candidate(
     assert verdict.code == 1, verdict.text
     assert verdict.failed == {"PG104"}
     assert "could not be verified here" in verdict.text
-    assert "dvc pull publish/v2/model.json" in verdict.text
+    # CI reads only the DVC remote: what provides the content there is a push, not a pull
+    assert "dvc push publish/v2/model.json" in verdict.text
+    assert "dvc pull" not in verdict.text
 
 
 def test_metadata_only_passes_and_says_unverified_first(
@@ -311,3 +315,65 @@ def test_metadata_only_passes_and_says_unverified_first(
     assert "promote-gate passed (UNVERIFIED)" in verdict.out
     summary = (tmp_path / "runner/summary.md").read_text()
     assert summary.startswith("## promote-gate: passed (UNVERIFIED)")
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+def _chain(work: Path) -> None:
+    """v2..v5 in one change, each a real retrain within the loss policy (0.02) of the one
+    before: together they regress far more than any one may."""
+    for number, (epochs, lr) in enumerate([(5, "0.04"), (3, "0.04"), (2, "0.04"), (2, "0.03")], 2):
+        retrain(work, epochs=str(epochs), lr=lr)
+        promote(str(work), f"v{number}", [])
+        commit_all(work, f"Promote v{number}")
+
+
+def test_a_chain_of_new_versions_is_also_compared_with_the_released_one(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    head = world.branch("chain", _chain)
+    verdict = github_pr(world, gate, monkeypatch, tmp_path, "chain", head)
+    assert verdict.code == 1, verdict.text
+    assert verdict.failed == {"PG405"}
+    assert "regressed vs v1" in verdict.text
+
+
+def test_require_pushed_looks_where_dvc_pull_looks(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A DVC 3 pointer's object only in DVC 2's layout (the remote's root) is not pushed:
+    a consumer's `dvc pull` looks under files/md5/ and fails."""
+    _require_pushed(world)
+    head = world.branch("v2", lambda w: release_v2(w, lr="0.5"))
+    manifest = json.loads(run(world.work, "git", "show", f"{head}:{V2}/manifest.json"))
+    md5 = next(f["md5"] for f in manifest["files"] if f["storage"] == "dvc")
+    modern = world.remote / "files/md5" / md5[:2] / md5[2:]
+    legacy = world.remote / md5[:2] / md5[2:]
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(modern), str(legacy))
+    verdict = github_pr(world, gate, monkeypatch, tmp_path, "v2", head)
+    assert verdict.code == 1, verdict.text
+    assert "PG505" in verdict.failed
+
+
+def test_a_release_rebased_after_promotion_is_a_violation_not_a_clone_problem(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    world.branch("v2", lambda w: release_v2(w, lr="0.5"))
+    (world.work / "NOTES").write_text("main moves on\n")
+    commit_all(world.work, "main moves on")
+    run(world.work, "git", "push", "-q", "origin", "main")
+    run(world.work, "git", "checkout", "-q", "v2")
+    run(world.work, "git", "rebase", "-q", "main")
+    head = world.sha()
+    run(world.work, "git", "push", "-q", "-f", "origin", "v2")
+    run(world.work, "git", "checkout", "-q", "main")
+    run(world.work, "git", "branch", "-D", "v2")
+    run(world.work, "git", "reflog", "expire", "--expire=now", "--all")
+    run(world.work, "git", "gc", "-q", "--prune=now")
+    run(world.bare, "git", "gc", "-q", "--prune=now")  # the promoted commit is gone
+    verdict = github_pr(world, gate, monkeypatch, tmp_path, "v2", head)
+    assert verdict.code == 1, verdict.text
+    assert {"PG203", "PG205"} <= verdict.failed
+    assert "fetch-depth" not in verdict.text

@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Gate, run  # type: ignore[import-not-found, unused-ignore]
+from conftest import Gate, commit_all, run  # type: ignore[import-not-found, unused-ignore]
 from scenario import (  # type: ignore[import-not-found, unused-ignore]
     V1,
     World,
     ci,
     github_env,
+    github_pr,
     github_push,
     gitlab_env,
     release_v2,
@@ -145,3 +146,113 @@ def test_good_new_release_branch_pushed_by_url_passes(world: World, gate: Gate) 
     world.install_hook(gate)
     verdict = world.push(world.bare.as_uri(), "main:refs/heads/release/1.x")
     assert verdict.code == 0, verdict.text
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+def _relax_only(work: Path) -> None:
+    _relax(work, "ignore: [PG4]")
+
+
+def test_a_release_branch_cannot_relax_its_own_policy_in_two_pushes_ci(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Push 1 creates release/5 with a relaxed policy (nothing else changes: it passes);
+    push 2 adds a regressed v2. The policy of any branch but the default one comes from its
+    merge base with the default branch, so push 2 is still judged by main's policy."""
+    run(world.work, "git", "checkout", "-q", "-b", "release/5", "main")
+    _relax_only(world.work)
+    first = commit_all(world.work, "relax policy")
+    run(world.work, "git", "push", "-q", "origin", "release/5")
+    one = github_push(world, gate, monkeypatch, tmp_path / "a", "release/5", "0" * 40, first)
+    assert one.code == 0, one.text
+    release_v2(world.work, epochs="1")
+    second = world.sha()
+    run(world.work, "git", "push", "-q", "origin", "release/5")
+    run(world.work, "dvc", "push", "-q")
+    two = github_push(world, gate, monkeypatch, tmp_path / "b", "release/5", first, second)
+    assert two.code == 1, two.text
+    assert two.failed == {"PG405"}
+
+
+def test_a_release_branch_cannot_relax_its_own_policy_in_two_pushes_hook(
+    world: World, gate: Gate
+) -> None:
+    world.install_hook(gate)
+    run(world.work, "git", "checkout", "-q", "-b", "release/5", "main")
+    _relax_only(world.work)
+    commit_all(world.work, "relax policy")
+    assert world.push("origin", "release/5").code == 0
+    release_v2(world.work, epochs="1")
+    verdict = world.push("origin", "release/5")
+    assert verdict.code == 1, verdict.text
+    assert verdict.failed == {"PG405"}
+
+
+@pytest.mark.parametrize("through", ["ci", "hook"])
+def test_a_branch_whose_gate_failed_is_no_base_for_a_new_one(
+    through: str, world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A regressed v2 pushed (red) as release/evil is then pushed as release/5: the bundles
+    on release/evil vouch for nothing; release/5 is compared with its merge base with main."""
+    head = world.branch("work", lambda w: release_v2(w, epochs="1"))
+    run(world.work, "git", "push", "-q", "origin", f"{head}:refs/heads/release/evil")
+    if through == "ci":
+        run(world.work, "git", "push", "-q", "origin", f"{head}:refs/heads/release/5")
+        verdict = github_push(world, gate, monkeypatch, tmp_path, "release/5", "0" * 40, head)
+    else:
+        world.install_hook(gate)
+        verdict = world.push("origin", f"{head}:refs/heads/release/5")
+    assert verdict.code == 1, verdict.text
+    assert verdict.failed == {"PG405"}
+    assert "merge base with main" in verdict.text
+
+
+def test_hook_on_a_clone_that_misses_the_default_branch_tip_asks_to_fetch(
+    world: World, gate: Gate, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    run(tmp_path, "git", "clone", "-q", world.bare.as_uri(), str(other))
+    (other / "NOTES").write_text("x\n")
+    commit_all(other, "someone else advances main")
+    run(other, "git", "push", "-q", "origin", "main")
+    run(world.work, "git", "remote", "set-head", "origin", "-d")  # no origin/HEAD: ls-remote
+    run(world.work, "git", "checkout", "-q", "-b", "rel", "main")
+    _ungated_and_edited(world.work)
+    commit_all(world.work, "gate only main, edit v1")
+    world.install_hook(gate)
+    verdict = world.push("origin", "rel:refs/heads/release/5")
+    assert verdict.code == 2, verdict.text
+    assert "fetch first" in verdict.text
+
+
+def test_gitlab_scheduled_pipeline_judges_the_branch_as_it_is(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ws = world.clone(tmp_path / "ws", "main")
+    gitlab_env(
+        monkeypatch,
+        {
+            "CI_PIPELINE_SOURCE": "schedule",
+            "CI_COMMIT_SHA": world.sha("main"),
+            "CI_COMMIT_BRANCH": "main",
+            "CI_COMMIT_REF_NAME": "main",
+            "CI_COMMIT_BEFORE_SHA": "0" * 40,
+        },
+    )
+    verdict = ci(gate, monkeypatch, ws)
+    assert verdict.code == 0, verdict.text
+    assert f"base {world.sha('main')[:12]}" in verdict.out
+    assert not (ws / ".git/shallow").exists()  # a full clone is never made shallow
+
+
+def test_ci_config_flag_is_read_from_the_policy_revision(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    head = world.branch("cfg", _regressed_and_relaxed)
+    verdict = github_pr(
+        world, gate, monkeypatch, tmp_path, "cfg", head, "--config", ".promote-gate.yaml"
+    )
+    assert verdict.code == 1, verdict.text
+    assert verdict.failed == {"PG405"}

@@ -177,3 +177,19 @@ def test_a_good_v2_still_passes_the_hook(world: World, gate: Gate) -> None:
     world.install_hook(gate)
     verdict = world.push("origin", "main")
     assert verdict.code == 0, verdict.text
+
+
+def test_a_case_twin_of_the_publish_root_cannot_be_evaluated(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """PUBLISH/v1/model.json lands inside the released publish/v1/ on macOS and Windows."""
+
+    def twin(work: Path) -> None:
+        (work / "PUBLISH/v1").mkdir(parents=True)
+        (work / "PUBLISH/v1/model.json").write_text('{"weights": [9, 9, 9]}\n')
+
+    head = world.branch("twin", twin, dvc_push=False)
+    for through in ("ci", "hook"):
+        verdict = world.gate(through, gate, monkeypatch, tmp_path / through, "twin", head)
+        assert verdict.code == 2, verdict.text
+        assert "one directory on case-insensitive filesystems" in verdict.text
