@@ -61,9 +61,12 @@ def render_sha256sums(entries: Mapping[str, str]) -> str:
 def parse_sha256sums(text: str) -> dict[str, str]:
     """Parse ``sha256sum`` output (text or ``*`` binary mode). Raises DocumentError."""
     entries: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    lines = text.split("\n")  # sha256sum splits on newlines only (not \f, \v, \x1c…)
+    if lines and lines[-1] == "":
+        lines.pop()
+    for number, line in enumerate(lines, 1):
+        if not line:
+            raise DocumentError(f"SHA256SUMS line {number} is empty (sha256sum -c rejects it)")
         match = re.fullmatch(r"([0-9a-fA-F]{64}) [ *](.+)", line)
         if not match:
             raise DocumentError(f"SHA256SUMS line {number} is not '<sha256>  <path>'")
@@ -77,7 +80,6 @@ def parse_sha256sums(text: str) -> dict[str, str]:
 # --------------------------------------------------------------------------- report.md
 
 _FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
-_BLOCK = "<!-- promote-gate:{0} -->\n(.*?)<!-- /promote-gate:{0} -->"
 
 
 def cell(value: Any) -> str:
@@ -97,28 +99,66 @@ def table_rows(values: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str],
 def parse_report(
     text: str,
 ) -> tuple[dict[str, Any] | None, dict[str, dict[tuple[str, str], str] | None]]:
-    """(front matter, {"params"|"metrics": table rows or None when the block is absent})."""
+    """(front matter, {"params"|"metrics": table rows or None when there is not exactly one}).
+
+    The tables are the ones a reader sees: the report rendered as GitHub does (CommonMark and
+    tables, markdown-it-py), so a table inside a comment, a code block or raw HTML is no table,
+    and a second visible params or metrics table makes the report state nothing definite.
+    """
     front: dict[str, Any] | None = None
-    match = _FRONT.match(text.replace("\r\n", "\n"))
+    normalised = text.replace("\r\n", "\n")
+    match = _FRONT.match(normalised)
     if match:
         loaded = load_yaml(match.group(1).encode(), "report front matter")
         front = loaded if isinstance(loaded, dict) else None
-    tables: dict[str, dict[tuple[str, str], str] | None] = {}
-    for block in ("params", "metrics"):
-        found = re.search(_BLOCK.format(block), text, re.DOTALL)
-        if not found or len(re.findall(_BLOCK.format(block), text, re.DOTALL)) != 1:
-            tables[block] = None  # none, or a second table that could show other values
+    body = normalised[match.end() :] if match else normalised
+    found: dict[str, list[dict[tuple[str, str], str]]] = {"params": [], "metrics": []}
+    for header, rows in rendered_tables(body):
+        names = [h.strip("`").strip().lower() for h in header[:2]]
+        if len(names) < 2 or names[0] != "file" or names[1] not in {"param", "metric"}:
             continue
-        rows: dict[tuple[str, str], str] = {}
-        for line in found.group(1).splitlines():
-            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
-            if len(cells) < 3 or cells[0] in {"file", ""} or set(cells[0]) <= {"-", ":"}:
+        table: dict[tuple[str, str], str] = {}
+        for cells in rows:
+            if len(cells) < 3:
                 continue
             key = (cells[0].strip("`"), cells[1].strip("`"))
             # a key stated twice can show a reader either value: it states neither
-            rows[key] = cells[2] if key not in rows else "(stated twice)"
-        tables[block] = rows
+            table[key] = cells[2] if key not in table else "(stated twice)"
+        found["params" if names[1] == "param" else "metrics"].append(table)
+    tables: dict[str, dict[tuple[str, str], str] | None] = {
+        block: rows[0] if len(rows) == 1 else None for block, rows in found.items()
+    }
     return front, tables
+
+
+def rendered_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Every table a Markdown reader sees: (header cells, rows of cells), as written."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse(text)
+    tables: list[tuple[list[str], list[list[str]]]] = []
+    header: list[str] = []
+    rows: list[list[str]] = []
+    row: list[str] = []
+    section = ""
+    for token in tokens:
+        if token.type == "table_open":
+            header, rows = [], []
+        elif token.type in {"thead_open", "tbody_open"}:
+            section = token.type
+        elif token.type == "tr_open":
+            row = []
+        elif token.type == "inline" and section:
+            row.append(token.content.strip())
+        elif token.type == "tr_close":
+            if section == "thead_open":
+                header = row
+            else:
+                rows.append(row)
+        elif token.type == "table_close":
+            tables.append((header, rows))
+            section = ""
+    return tables
 
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")

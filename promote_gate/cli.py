@@ -282,4 +282,6 @@ def _fail(args: argparse.Namespace, message: str) -> int:
             print(
                 f"promote-gate: error: cannot write {junit_path}: {exc.strerror}", file=sys.stderr
             )
+        except GateError as exc:  # a refused report path: said, and still exit 2
+            print(f"promote-gate: error: {exc}", file=sys.stderr)
     return EXIT_ERROR

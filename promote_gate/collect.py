@@ -45,7 +45,7 @@ from promote_gate.facts import (
 from promote_gate.gitattributes import Attributes
 from promote_gate.hashing import digest_bytes, sha256_hex
 from promote_gate.objects import DirectorySource, ObjectStore, Source, remote_source
-from promote_gate.repo import CommitView, Git, View
+from promote_gate.repo import CommitView, Git, View, iter_parents
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError, load_json, load_yaml
 
 Loader = Callable[[bytes, str], Any]
@@ -113,6 +113,14 @@ def list_bundles(view: View, config: Config) -> list[str]:
             f"{', '.join(f'{parent}/{t}' if parent else t for t in twins)}/ and {root}/ are one "
             "directory on case-insensitive filesystems: files there would enter the bundles"
         )
+    for ancestor in [*reversed(list(iter_parents(root))), root]:
+        above = view.entry(ancestor) if ancestor != root else None
+        if above is not None:  # a symlinked directory on the way: never followed
+            what = f"a symlink to {above.target}" if above.kind == "symlink" else f"a {above.kind}"
+            raise GateError(
+                f"{ancestor}/ (on the way to the publish root {root}/) is {what} in the "
+                f"{view.label}, not a directory: bundles must be directories in the repository"
+            )
     itself = view.entry(root)
     if itself is not None:  # never followed: a symlinked root could be any directory at all
         what = f"a symlink to {itself.target}" if itself.kind == "symlink" else f"a {itself.kind}"

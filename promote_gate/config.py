@@ -152,7 +152,7 @@ def _validate(raw: Any, origin: str) -> Config:
             continue
         from promote_gate.report import unknown_selectors  # the rule registry: only if needed
 
-        unknown = unknown_selectors(raw[key])
+        unknown = unknown_selectors([str(code).upper() for code in raw[key]])
         if unknown:
             raise UsageError(
                 f"{origin} is invalid:\n  {key}: unknown rule code or prefix "
@@ -164,8 +164,8 @@ def _validate(raw: Any, origin: str) -> Config:
         outputs=tuple(raw.get("outputs", ())),
         dvc_threshold_bytes=raw.get("dvc_threshold_bytes", 1024 * 1024),
         max_document_bytes=raw.get("max_document_bytes", MAX_DOCUMENT_BYTES),
-        select=tuple(raw.get("select", ())),
-        ignore=tuple(raw.get("ignore", ())),
+        select=tuple(code.upper() for code in raw.get("select", ())),
+        ignore=tuple(code.upper() for code in raw.get("ignore", ())),
         release_branches=tuple(raw.get("release_branches", DEFAULT_RELEASE_BRANCHES)),
         baseline=raw.get("baseline", "previous"),
         comparability_stages=(
@@ -208,7 +208,12 @@ def parse(data: bytes, name: str) -> Config:
         raise UsageError(str(exc)) from exc
 
 
-def load(read: Any, explicit: str | None = None, explicit_in_view: bool = False) -> Config:
+def load(
+    read: Any,
+    explicit: str | None = None,
+    explicit_in_view: bool = False,
+    present: Any = None,
+) -> Config:
     """Load the configuration through ``read(path) -> bytes | None`` (a view's reader).
 
     ``explicit`` (``--config FILE``) is read from disk and must exist — or, with
@@ -226,10 +231,10 @@ def load(read: Any, explicit: str | None = None, explicit_in_view: bool = False)
                 return parse(fobj.read(MAX_DOCUMENT_BYTES + 1), explicit)
         except OSError as exc:
             raise UsageError(f"--config {explicit}: {exc.strerror}") from exc
-    data = read(CONFIG_FILE)
-    if data is not None:
-        return parse(data, CONFIG_FILE)
-    data = read(PYPROJECT)
-    if data is not None:
-        return parse(data, PYPROJECT)
+    for name in (CONFIG_FILE, PYPROJECT):
+        data = read(name)
+        if data is not None:
+            return parse(data, name)
+        if present is not None and present(name):  # a symlink, FIFO or device: never silence
+            raise UsageError(f"{name} is not a regular file: the policy cannot be read")
     return Config()

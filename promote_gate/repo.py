@@ -309,6 +309,10 @@ class View:
         """The names directly inside repository directory ``directory`` ("" for the root)."""
         raise NotImplementedError
 
+    def present(self, path: str) -> bool:
+        """Whether anything is at ``path`` (a file, symlink, FIFO, submodule)."""
+        return self.entry(path) is not None
+
 
 class WorktreeView(View):
     """The files on disk, below ``root`` and nowhere else.
@@ -363,6 +367,15 @@ class WorktreeView(View):
                 return TreeEntry(path, "file")
             return TreeEntry(path, "symlink", os.readlink(self._abs(path)))
         return TreeEntry(path, "file") if stat.S_ISREG(st.st_mode) else None
+
+    def present(self, path: str) -> bool:
+        if not _inside(path):
+            return False
+        try:
+            os.lstat(self._abs(path))
+        except (OSError, ValueError):
+            return False
+        return True
 
     def _open(self, path: str) -> IO[bytes] | None:
         entry = self.entry(path)
@@ -457,7 +470,12 @@ class CommitView(View):
         item = self._tree.get(path)
         if item is None or item[0] not in _FILE_MODES:
             return None
-        data = self.git.cat_if_exists(item[1], self.limit)
+        try:
+            data = self.git.cat_if_exists(item[1], self.limit)
+        except DocumentError as exc:
+            raise DocumentError(
+                f"{path} is larger than the {self.limit} bytes read as a document"
+            ) from exc
         if data is None:
             raise GateError(f"git cannot read object {item[1]} ({path})")
         return data

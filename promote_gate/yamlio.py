@@ -203,14 +203,30 @@ def load_toml(data: bytes, what: str = "document") -> Any:
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
+    text = _decode(data, what)
+    if _toml_depth(text) > MAX_DEPTH:  # tomllib is quadratic in dotted-key depth: refuse first
+        raise DocumentError(f"{what} is nested too deeply")
     try:
-        obj = tomllib.loads(_decode(data, what))
+        obj = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DocumentError(f"{what} is not valid TOML: {exc}") from exc
     except RecursionError as exc:  # tomllib recurses once per nested array or table
         raise DocumentError(f"{what} is nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer over Python's digit limit
+        raise DocumentError(f"{what} cannot be read: {_one_line(exc)}") from exc
     _check_expansion(obj, what)
     return obj
+
+
+def _toml_depth(text: str) -> int:
+    """An upper bound of a TOML document's nesting: dots in a key or table header, and
+    brackets and braces open on one line (strings included: it only errs high)."""
+    deepest = 0
+    for line in text.splitlines():
+        key = line.split("=", 1)[0]
+        depth = key.count(".") + max(line.count("["), line.count("{"))
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def load_by_suffix(data: bytes, name: str) -> Any:

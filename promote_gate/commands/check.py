@@ -92,7 +92,7 @@ def check_repo(
         if rel is not None and isinstance(policy_view, CommitView):
             config = config_mod.load(policy_view.read, rel, explicit_in_view=True)
         else:
-            config = config_mod.load(policy_view.read, config_path)
+            config = config_mod.load(policy_view.read, config_path, present=policy_view.present)
         for each in {id(v): v for v in (view, base_view, policy_view) if v is not None}.values():
             each.limit = config.max_document_bytes
         notes = _policy_notes(view, policy_view, config_path)

@@ -188,6 +188,21 @@ class History:
         self._refspecs = refspecs  # asked only when a fetch is needed: it talks to the remote
         self.refspecs: list[str] | None = None
         self.step = 0
+        self._branches: set[str] | None = None
+
+    def remote_branches(self) -> set[str]:
+        """The branches the remote has (``git ls-remote --heads``, asked once)."""
+        if self._branches is None:
+            try:
+                listing = self.git.run("ls-remote", "--heads", "--", self.remote)
+            except GateError:
+                listing = ""  # unreachable: nothing will be fetched
+            self._branches = {
+                line.split("\trefs/heads/", 1)[1]
+                for line in listing.splitlines()
+                if "\trefs/heads/" in line
+            }
+        return self._branches
 
     def shallow(self) -> bool:
         return self.git.run("rev-parse", "--is-shallow-repository").strip() == "true"
@@ -275,10 +290,11 @@ def _heads(history: History, ctx: Context) -> RemoteHeads:
 
 
 def _branch_tip(history: History, branch: str) -> str | None:
-    """The remote's ``branch`` tip, fetched into its remote-tracking ref if it is not here."""
+    """The remote's ``branch`` tip, fetched into its remote-tracking ref if it is not here
+    (and only if the remote has it: a fetch that fails still writes to .git)."""
     git, remote = history.git, history.remote
     ref = f"refs/remotes/{remote}/{branch}"
-    if git.resolve(ref) is None:
+    if git.resolve(ref) is None and branch in history.remote_branches():
         depth = ["--depth", str(DEPTHS[0])] if history.shallow() else []
         git.ok("fetch", "--no-tags", "--quiet", *depth, remote, f"+refs/heads/{branch}:{ref}")
     return git.resolve(ref)

@@ -37,7 +37,12 @@ def policy_at(git: Git, commit: str) -> config_mod.Config:
     """The policy (.promote-gate.yaml) at ``commit``: the base's, so a push cannot switch off its own gate."""
     from promote_gate.yamlio import MAX_DOCUMENT_BYTES
 
-    return config_mod.load(lambda path: git.read_at(commit, path, MAX_DOCUMENT_BYTES))
+    def present(path: str) -> bool:
+        return git.ok("cat-file", "-e", f"{commit}:{path}")
+
+    return config_mod.load(
+        lambda path: git.read_at(commit, path, MAX_DOCUMENT_BYTES), present=present
+    )
 
 
 @dataclass(frozen=True)

@@ -230,6 +230,15 @@ def promote(
             f"version {version!r} does not fit the version pattern {config.version_pattern!r}"
         )
     bundle_rel = f"{config.publish_root}/{version}"
+    parent = os.path.dirname(os.path.join(root, *bundle_rel.split("/")))
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([os.path.realpath(parent), real_root]) != real_root or (
+        os.path.realpath(parent) != os.path.join(real_root, *config.publish_root.split("/"))
+    ):
+        raise UsageError(
+            f"publish_root: {config.publish_root}/ resolves through a symlink to "
+            f"{os.path.realpath(parent)}: bundles are written only into the repository itself"
+        )
     if view.files_under(bundle_rel) or os.path.exists(os.path.join(root, bundle_rel)):
         raise RefusedError(
             f"{bundle_rel} already exists: released versions are never rewritten; cut a new version"

@@ -90,11 +90,12 @@ def render(report: Report, colour: bool = False) -> str:
     return "".join(f"{inert(line)}\n" for line in lines)
 
 
-_COMMAND = re.compile(r"^(\s*)(::|##\[)")
+_COMMAND = re.compile(r"^(\s*)::")
 
 
 def inert(line: str) -> str:
     """A log line no CI runner takes for a command: GitHub's runner trims leading whitespace
-    and runs any line starting with ``::`` (``::stop-commands::`` would swallow every later
-    annotation) or ``##[``; such a line gets a backslash in front."""
-    return _COMMAND.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", line)
+    and runs a line starting with ``::`` (``::stop-commands::`` would swallow every later
+    annotation), and the legacy ``##[command]`` anywhere in a line: the first gets a
+    backslash in front, the second a backslash inside (``#\\#[``)."""
+    return _COMMAND.sub(lambda m: f"{m.group(1)}\\::", line).replace("##[", "#\\#[")
