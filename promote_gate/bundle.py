@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
-from promote_gate.dvcfiles import flatten
+from promote_gate.dvc.params import flatten
 from promote_gate.yamlio import DocumentError, dump_yaml, load_yaml
 
 MANIFEST = "manifest.json"

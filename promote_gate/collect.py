@@ -16,21 +16,13 @@ from typing import Any
 from promote_gate.bundle import MANIFEST, doc_names, manifest_schema
 from promote_gate.compare import Comparison, Side, compare, side_metrics
 from promote_gate.config import Config
-from promote_gate.dvcfiles import (
-    DVC_LOCK,
-    LockFile,
-    Project,
-    cache_dir,
-    default_remote,
-    flatten,
-    norm,
-    parse_lock,
-    parse_pointer,
-    parse_project,
-    pipeline_status,
-    read_dir_listing,
-    read_metrics_file,
-)
+from promote_gate.dvc import DVC_LOCK, norm
+from promote_gate.dvc.cache import cache_dir, default_remote, read_dir_listing
+from promote_gate.dvc.lock import LockFile, parse_lock
+from promote_gate.dvc.params import flatten, read_metrics_file
+from promote_gate.dvc.parsing import Project, parse_project
+from promote_gate.dvc.pointer import parse_pointer
+from promote_gate.dvc.status import pipeline_status
 from promote_gate.errors import GateError
 from promote_gate.facts import (
     BundleFacts,

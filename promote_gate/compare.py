@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promote_gate.config import Config, MetricPolicy
-from promote_gate.dvcfiles import LockFile, flatten
+from promote_gate.dvc.lock import LockFile
+from promote_gate.dvc.params import flatten
 
 
 @dataclass(frozen=True)

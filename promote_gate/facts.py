@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promote_gate.compare import Comparison
-from promote_gate.dvcfiles import LockFile, Pointer, StageStatus
+from promote_gate.dvc.lock import LockFile
+from promote_gate.dvc.pointer import Pointer
+from promote_gate.dvc.status import StageStatus
 from promote_gate.hashing import Digest
 from promote_gate.repo import Kind
 

@@ -23,7 +23,10 @@ from dvc_data.hashfile.hash import file_md5
 from dvc_data.hashfile.hash_info import HashInfo
 from dvc_data.hashfile.tree import Tree
 
-from promote_gate.dvcfiles import DvcIgnore, LockFile, _Hasher, cache_dir, cache_paths
+from promote_gate.dvc.cache import cache_dir, cache_paths
+from promote_gate.dvc.ignore import DvcIgnore
+from promote_gate.dvc.lock import LockFile
+from promote_gate.dvc.status import _Hasher
 from promote_gate.hashing import (
     CHUNK,
     LEGACY,

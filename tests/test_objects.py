@@ -16,14 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import run  # type: ignore[import-not-found, unused-ignore]
 
+from promote_gate.dvc.layout import object_paths
 from promote_gate.hashing import digest_bytes
-from promote_gate.objects import (
-    DirectorySource,
-    DvcFsSource,
-    ObjectStore,
-    object_paths,
-    remote_source,
-)
+from promote_gate.objects import DirectorySource, DvcFsSource, ObjectStore, remote_source
 
 DATA = b"x1,x2,y\n" + b"".join(b"%d,%d,%d\n" % (i, i * 2, i % 2) for i in range(500))
 MD5 = hashlib.md5(DATA).hexdigest()

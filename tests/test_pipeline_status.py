@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 from conftest import commit_all, pinned_env, run
 
-from promote_gate.dvcfiles import StageStatus, parse_lock, parse_project, pipeline_status
+from promote_gate.dvc.lock import parse_lock
+from promote_gate.dvc.parsing import parse_project
+from promote_gate.dvc.status import StageStatus, pipeline_status
 from promote_gate.repo import CommitView, Git, View, WorktreeView
 
 Mutation = Callable[[Path], object]

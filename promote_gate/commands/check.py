@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from promote_gate import config as config_mod
 from promote_gate.collect import Collector, evidence_store, list_bundles
-from promote_gate.dvcfiles import cache_dir
+from promote_gate.dvc.cache import cache_dir
 from promote_gate.errors import UsageError
 from promote_gate.files import write_report
 from promote_gate.repo import CommitView, Git, View, WorktreeView

@@ -337,7 +337,7 @@ def relist(bundle: Path, rel: str, data: bytes) -> None:
 def rewrite_report(bundle: Path) -> None:
     """Re-render report.md from the (edited) snapshots, as a forger with the tool would."""
     from promote_gate.bundle import render_report
-    from promote_gate.dvcfiles import flatten
+    from promote_gate.dvc.params import flatten
     from promote_gate.yamlio import load_yaml
 
     manifest = json.loads((bundle / "manifest.json").read_text())

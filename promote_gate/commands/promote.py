@@ -28,22 +28,12 @@ from promote_gate.bundle import (
     render_sha256sums,
 )
 from promote_gate.collect import list_bundles
-from promote_gate.dvcfiles import (
-    DEFAULT_PARAMS,
-    DVC_LOCK,
-    DVC_YAML,
-    DvcIgnore,
-    LockFile,
-    LockStage,
-    cache_dir,
-    cache_paths,
-    flatten,
-    norm,
-    parse_lock,
-    parse_project,
-    read_dir_listing,
-    read_metrics_file,
-)
+from promote_gate.dvc import DEFAULT_PARAMS, DVC_LOCK, DVC_YAML, norm
+from promote_gate.dvc.cache import cache_dir, cache_paths, read_dir_listing
+from promote_gate.dvc.ignore import DvcIgnore
+from promote_gate.dvc.lock import LockFile, LockStage, parse_lock
+from promote_gate.dvc.params import flatten, read_metrics_file
+from promote_gate.dvc.parsing import parse_project
 from promote_gate.errors import RefusedError, UsageError
 from promote_gate.hashing import Digest, digest_bytes, sha256_hex
 from promote_gate.objects import DirectorySource, ObjectStore

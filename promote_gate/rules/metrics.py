@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from promote_gate.compare import Comparison
-from promote_gate.dvcfiles import flatten, read_metrics_file
+from promote_gate.dvc.params import flatten, read_metrics_file
 from promote_gate.facts import BundleFacts
 from promote_gate.rules.base import (
     Finding,

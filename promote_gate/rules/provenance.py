@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from promote_gate.dvcfiles import DVC_LOCK, LockFile
+from promote_gate.dvc import DVC_LOCK
+from promote_gate.dvc.lock import LockFile
 from promote_gate.facts import BundleFacts
 from promote_gate.hashing import LEGACY
 from promote_gate.rules.base import (
@@ -56,11 +57,11 @@ def _no_provenance(facts: BundleFacts) -> Iterator[Outcome]:
             continue  # the bytes are not what the manifest says: PG104's finding
         actual = md5
         legacy_unread = False
-        if out.hash_name == LEGACY:
+        if out.hash_name == LEGACY:  # DVC 2 hashed text with CRLF folded: needs the bytes
             if item is not None and item.digest is not None:
-                actual = item.digest.md5_dos2unix
+                actual = item.digest.md5_for(out.hash_name)
             else:
-                legacy_unread = True  # DVC 2 hashed text with CRLF folded: needs the bytes
+                legacy_unread = True
         if out.path == src:
             if out.md5 != actual and legacy_unread:
                 yield Unverified(

@@ -35,7 +35,7 @@ from promote_gate.commands.promote import promote
 
 
 def _lock_out(work: Path, stage: str, path: str) -> str:
-    from promote_gate.dvcfiles import parse_lock
+    from promote_gate.dvc.lock import parse_lock
 
     lock = parse_lock((work / "dvc.lock").read_bytes())
     return next(str(o.md5) for o in lock.stages[stage].outs if o.path == path)
