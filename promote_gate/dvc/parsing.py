@@ -1,15 +1,36 @@
-"""dvc.yaml resolved as DVC resolves it: interpolation, ``vars``, ``foreach``/``matrix``."""
+"""dvc.yaml resolved as DVC 3 resolves it: ``${}`` interpolation, ``vars``, ``foreach``/``matrix``.
+
+A port of ``dvc/parsing`` (``DataResolver``, ``Context``, ``interpolate``) without DVC itself,
+so a hook or CI job needs no DVC installed; tests/test_dvc_corpus.py proves it resolves the
+same stages as ``dvc.repo.Repo(...).index`` on real projects, and tests/test_parsing.py on each
+construct. What DVC accepts and this does not support is refused naming the construct, the file
+and the line ("unsupported DVC feature: ..."), never "internal error".
+
+Semantics kept from DVC: any number of ``${}`` in a string (a string that is exactly one
+``${}`` takes the value's type); ``\\${`` escapes; ``vars`` at the top (``params.yaml`` first
+when it exists) and per stage, as files, ``file:key1,key2`` or inline mappings, merged
+without redefinition; ``foreach`` over lists (named by value, or by index when an item is a
+collection) and mappings (``key``/``item``); ``matrix`` over lists, mappings (their keys) and
+references; a mapping interpolated into ``cmd`` unpacks to ``--key value`` per the
+``parsing`` config (``bool: store_true|boolean_optional``, ``list: nargs|append``); ``wdir``.
+"""
 
 from __future__ import annotations
 
+import copy
+import itertools
+import posixpath
 import re
-from collections.abc import Iterator, Mapping
+import shlex
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from promote_gate.dvc import DEFAULT_PARAMS, DVC_YAML, norm
-from promote_gate.repo import View
-from promote_gate.yamlio import DocumentError, load_by_suffix, load_yaml
+from promote_gate.errors import DocumentError
+from promote_gate.yamlio import load_yaml
+
+Reader = Callable[[str], bytes | None]
 
 
 @dataclass(frozen=True)
@@ -18,6 +39,8 @@ class OutDef:
     def_path: str
     cache: bool = True
     metric: bool = False
+    plot: bool = False
+    persist: bool = False
 
 
 @dataclass(frozen=True)
@@ -29,7 +52,7 @@ class ParamsDef:
 
 @dataclass(frozen=True)
 class StageDef:
-    name: str
+    name: str  # "train", "train@0", or "sub/dvc.yaml:train" for a nested dvc.yaml
     cmd: Any
     wdir: str
     deps: tuple[str, ...]  # repository-relative
@@ -37,11 +60,12 @@ class StageDef:
     outs: tuple[OutDef, ...]
     frozen: bool = False
     always_changed: bool = False
+    dvcfile: str = DVC_YAML  # the dvc.yaml defining it
 
 
 @dataclass(frozen=True)
 class Project:
-    """dvc.yaml resolved (foreach/matrix expanded, ``${}`` interpolated)."""
+    """A project's dvc.yaml files resolved (foreach/matrix expanded, ``${}`` interpolated)."""
 
     stages: Mapping[str, StageDef]
     metrics: tuple[str, ...]  # every metrics file: top-level ``metrics:`` and stage metrics outs
@@ -52,99 +76,352 @@ class Project:
         return {name: st.wdir for name, st in self.stages.items()}
 
 
-_INTERP = re.compile(r"(?<!\\)\$\{(?P<inner>.*?)\}")
+class ParsingError(DocumentError):
+    """A dvc.yaml DVC would refuse too, or a construct promote-gate does not support."""
 
 
-def _lookup(ctx: Mapping[str, Any], expr: str, where: str) -> Any:
-    value: Any = ctx
-    for part in re.findall(r"[^.\[\]]+", expr.strip()):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        elif (
-            isinstance(value, list)
-            and part.lstrip("-").isdigit()
-            and -len(value) <= int(part) < len(value)
-        ):
-            value = value[int(part)]
-        else:
-            raise DocumentError(f"{where}: cannot resolve ${{{expr}}}")
-    return value
+# --------------------------------------------------------------------------- interpolation
+
+KEYCRE = re.compile(r"(?<!\\)\$\{(?P<inner>.*?)\}")
+# DVC's grammar (pyparsing): word ("." word | "[" word "]")*, a word having no . [ ]
+_EXPR = re.compile(r"[^.\[\]]+(?:\.[^.\[\]]+|\[[^.\[\]]+\])*")
+PRIMITIVES = (int, float, str, bytes, bool)
 
 
-def _to_str(value: Any, where: str) -> str:
+class ContextError(ValueError):
+    """Raised by the context: a key not found, a redefinition, a reserved key."""
+
+
+def _check_expression(inner: str) -> None:
+    if not _EXPR.fullmatch(inner):
+        raise ContextError(f"${{{inner}}}: not a valid interpolation (key, key.sub or key[0])")
+
+
+def _is_map_or_seq(value: Any) -> bool:
+    return isinstance(value, (Mapping, list, tuple))
+
+
+def to_str(value: Any, config: Mapping[str, Any] | None = None) -> str:
+    """A value as DVC writes it into a string (``dvc/parsing/interpolate.py:to_str``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        raise DocumentError(
-            f"{where}: promote-gate does not expand dict/list values inside strings"
-        )
+    if isinstance(value, dict):
+        return _unpack(value, config or {})
     return str(value)
 
 
-def _interpolate(obj: Any, ctx: Mapping[str, Any], where: str) -> Any:
-    if isinstance(obj, str):
-        whole = _INTERP.fullmatch(obj)
-        if whole:
-            return _lookup(ctx, whole["inner"], where)
-        return _INTERP.sub(lambda m: _to_str(_lookup(ctx, m["inner"], where), where), obj)
-    if isinstance(obj, list):
-        return [_interpolate(x, ctx, where) for x in obj]
-    if isinstance(obj, dict):
-        return {_interpolate(k, ctx, where): _interpolate(v, ctx, where) for k, v in obj.items()}
-    return obj
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """flatten_dict's ``reducer="dot"``: nested mappings only, lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, name))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _unpack(data: Mapping[str, Any], config: Mapping[str, Any]) -> str:
+    """A mapping in ``cmd`` as command-line options, per the ``parsing`` config."""
+    result = ""
+    for key, value in _flatten(data).items():
+        if isinstance(value, bool):
+            if value:
+                result += f"--{key} "
+            elif config.get("bool", "store_true") == "boolean_optional":
+                result += f"--no-{key} "
+        elif isinstance(value, str):
+            result += f"--{key} {shlex.quote(value)} "
+        elif isinstance(value, (list, tuple, Mapping)):
+            for number, item in enumerate(value):
+                if isinstance(item, str):
+                    shown = shlex.quote(item)
+                elif isinstance(item, (list, tuple, Mapping)):
+                    raise ContextError(f"Cannot interpolate nested iterable in '{key}'")
+                else:
+                    shown = str(item)
+                if config.get("list", "nargs") == "append":
+                    result += f"--{key} {shown} "
+                else:
+                    result += f"{shown} " if number > 0 else f"--{key} {shown} "
+        else:
+            result += f"--{key} {value} "
+    return result.rstrip()
+
+
+def _validate(value: Any, key: str | None) -> None:
+    """DVC's ``validate_value``: only primitives go into strings (a mapping into ``cmd``)."""
+    if value is None or isinstance(value, PRIMITIVES):
+        return
+    if key is None or "foreach" in key:
+        return
+    if isinstance(value, dict) and key == "cmd":
+        return
+    raise ContextError(f"Cannot interpolate data of type '{type(value).__name__}'")
+
+
+class Context:
+    """What ``${}`` can name: a nested mapping, with DVC's rules for loading and merging."""
+
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        self.data: dict[str, Any] = data if data is not None else {}
+        self.imports: dict[str, list[str] | None] = {}
+        self.reserved: set[str] = set()
+
+    def clone(self) -> Context:
+        new = Context(copy.deepcopy(self.data))
+        new.imports = copy.deepcopy(self.imports)
+        new.reserved = set(self.reserved)
+        return new
+
+    def select(self, expr: str) -> Any:
+        key = expr.replace("[", ".").replace("]", "")
+        value: Any = self.data
+        for raw in key.split("."):
+            part = raw.strip()
+            try:
+                if isinstance(value, dict):
+                    value = value[part]
+                elif isinstance(value, list):
+                    value = value[int(part)]
+                else:
+                    raise ContextError(f"Could not find '{expr}'")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ContextError(f"Could not find '{expr}'") from exc
+        return value
+
+    def resolve(
+        self, src: Any, key: str | None = None, config: Mapping[str, Any] | None = None
+    ) -> Any:
+        if isinstance(src, Mapping):
+            return {
+                self.resolve(k, key, config): self.resolve(v, key, config) for k, v in src.items()
+            }
+        if isinstance(src, (list, tuple)):
+            return [self.resolve(v, key, config) for v in src]
+        if isinstance(src, str):
+            return self.resolve_str(src, key, config)
+        return src
+
+    def resolve_str(
+        self, src: str, key: str | None = None, config: Mapping[str, Any] | None = None
+    ) -> Any:
+        matches = list(KEYCRE.finditer(src))
+        if len(matches) == 1 and src == matches[0].group(0):
+            inner = matches[0]["inner"]
+            _check_expression(inner)
+            value = self.select(inner)
+            _validate(value, key)
+            return copy.deepcopy(value)
+        out, index = "", 0
+        for match in matches:
+            inner = match["inner"]
+            _check_expression(inner)
+            value = self.select(inner)
+            _validate(value, key)
+            out += src[index : match.start()] + to_str(value, config)
+            index = match.end()
+        return (out + src[index:]).replace("\\${", "${")
+
+    def merge(self, update: Mapping[str, Any], source: str) -> None:
+        """DVC's ``_merge`` without overwrite: mappings merge, anything else may not be redefined."""
+        clash = sorted(k for k in update if k in self.reserved)
+        if clash:
+            raise ContextError(f"attempted to modify reserved key(s) {', '.join(clash)}")
+        _merge(self.data, _clean(update), source)
+
+    def merge_from(self, read: Reader, item: str, wdir: str) -> None:
+        """``vars`` entry ``file`` or ``file:key1,key2`` (relative to ``wdir``)."""
+        name, _, keys_text = item.partition(":")
+        path = norm(name, wdir)
+        keys = [k for k in keys_text.split(",") if k] or None
+        if path in self.imports:
+            loaded = self.imports[path]
+            if keys is None and loaded is None:
+                return  # the whole file, again: allowed
+            if keys is None or loaded is None or set(keys) & set(loaded):
+                raise ContextError(f"cannot load '{item}' as it's partially loaded already")
+        data = read(path)
+        if data is None:
+            raise ContextError(f"'{path}' does not exist")
+        from promote_gate.dvc.params import load_params_file
+
+        loaded_data = load_params_file(data, path)
+        if not isinstance(loaded_data, Mapping):
+            raise ContextError(
+                f"expected a dictionary, got '{type(loaded_data).__name__}' in file '{path}'"
+            )
+        if keys is not None:
+            missing = [k for k in keys if k not in loaded_data]
+            if missing:
+                raise ContextError(f"could not find '{missing[0]}' in '{path}'")
+            loaded_data = {k: loaded_data[k] for k in keys}
+        self.merge(loaded_data, path)
+        if path not in self.imports:
+            self.imports[path] = keys
+        elif keys:
+            previous = self.imports[path]
+            self.imports[path] = [*(previous or []), *keys]
+
+    def load_vars(self, read: Reader, vars_: Any, wdir: str, default: bool = False) -> None:
+        if default and read(norm(DEFAULT_PARAMS, wdir)) is not None:
+            self.merge_from(read, DEFAULT_PARAMS, wdir)
+        if vars_ is None:
+            return
+        if not isinstance(vars_, list):
+            raise ContextError("'vars' must be a list of files or mappings")
+        for item in vars_:
+            if isinstance(item, str):
+                self.merge_from(read, item, wdir)
+            elif isinstance(item, Mapping):
+                self.merge(item, "vars")
+            else:
+                raise ContextError(f"cannot read vars entry {item!r}")
+
+
+def _clean(data: Mapping[str, Any]) -> dict[str, Any]:
+    """As DVC's context holds data: string keys only (others are dropped), lists as lists."""
+
+    def conv(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: conv(v) for k, v in value.items() if isinstance(k, str)}
+        if isinstance(value, (list, tuple, set)):
+            return [conv(v) for v in value]
+        return value
+
+    cleaned: dict[str, Any] = conv(data)
+    return cleaned
+
+
+def _merge(into: dict[str, Any], update: Mapping[str, Any], source: str) -> None:
+    for key, value in update.items():
+        if isinstance(into.get(key), dict) and isinstance(value, dict):
+            _merge(into[key], value, source)
+        elif key in into:
+            raise ContextError(f"cannot redefine '{key}' from '{source}' as it already exists")
+        else:
+            into[key] = value
+
+
+# --------------------------------------------------------------------------- dvc.yaml
+
+
+def stage_lines(text: str) -> dict[str, int]:
+    """Where each stage under ``stages:`` is defined (1-based lines), for messages."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    for key, value in root.value:
+        if getattr(key, "value", None) == "stages" and isinstance(value, yaml.MappingNode):
+            return {str(k.value): k.start_mark.line + 1 for k, _ in value.value}
+    return {}
 
 
 def _path_items(items: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    """``- a`` and ``- a: {cache: false}`` entries of deps/outs/metrics/plots."""
+    """``- a`` and ``- a: {cache: false}`` entries of deps/outs/metrics/plots, merged by path
+    as DVC merges them."""
     if items is None:
         return
     if not isinstance(items, list):
-        raise DocumentError(f"{where} must be a list")
+        raise ParsingError(f"{where} must be a list")
+    merged: dict[str, dict[str, Any]] = {}
     for item in items:
         if isinstance(item, str):
-            yield item, {}
-        elif isinstance(item, dict) and len(item) == 1:
-            ((path, opts),) = item.items()
-            yield str(path), opts if isinstance(opts, dict) else {}
+            merged.setdefault(item, {})
+        elif isinstance(item, dict):
+            for path, opts in item.items():
+                if opts is not None and not isinstance(opts, dict):
+                    raise ParsingError(f"{where}: expected a mapping for {path!r}")
+                merged.setdefault(str(path), {}).update(opts or {})
         else:
-            raise DocumentError(f"{where}: cannot read entry {item!r}")
+            raise ParsingError(f"{where}: cannot read entry {item!r}")
+    yield from merged.items()
 
 
 def _params_items(items: Any, wdir: str, where: str) -> Iterator[ParamsDef]:
+    """DVC's ``_merge_params``: keys by file; a file listed without keys is tracked whole."""
     if items is None:
         return
     if not isinstance(items, list):
-        raise DocumentError(f"{where}: params must be a list")
+        raise ParsingError(f"{where}: params must be a list")
+    whole = {
+        str(k) for item in items if isinstance(item, dict) for k, keys in item.items() if not keys
+    }
+    merged: dict[str, list[str]] = {}
     for item in items:
         if isinstance(item, str):
-            yield ParamsDef(norm(DEFAULT_PARAMS, wdir), DEFAULT_PARAMS, (item,))
+            if DEFAULT_PARAMS not in whole:
+                merged.setdefault(DEFAULT_PARAMS, []).append(item)
         elif isinstance(item, dict):
             for pfile, keys in item.items():
-                if keys is None or keys == []:
-                    yield ParamsDef(norm(str(pfile), wdir), str(pfile), None)
+                name = str(pfile)
+                if name in whole:
+                    merged[name] = []
                 elif isinstance(keys, list):
-                    yield ParamsDef(norm(str(pfile), wdir), str(pfile), tuple(map(str, keys)))
+                    merged.setdefault(name, []).extend(str(k) for k in keys)
                 else:
-                    raise DocumentError(f"{where}: params of {pfile} must be a list")
+                    raise ParsingError(f"{where}: params of {pfile} must be a list")
         else:
-            raise DocumentError(f"{where}: cannot read params entry {item!r}")
+            raise ParsingError(f"{where}: cannot read params entry {item!r}")
+    for pfile, keys in merged.items():
+        yield ParamsDef(norm(pfile, wdir), pfile, None if pfile in whole else tuple(keys))
 
 
-def _stage(name: str, body: Any, ctx: Mapping[str, Any]) -> StageDef:
-    where = f"{DVC_YAML}: stage {name}"
-    if not isinstance(body, dict):
-        raise DocumentError(f"{where} is not a mapping")
-    body = _interpolate(body, ctx, where)
-    wdir = norm(str(body.get("wdir", ".")))
+STAGE_KEYS = frozenset(
+    {
+        "cmd",
+        "wdir",
+        "deps",
+        "params",
+        "vars",
+        "frozen",
+        "meta",
+        "desc",
+        "always_changed",
+        "outs",
+        "metrics",
+        "plots",
+    }
+)
+TOP_KEYS = frozenset({"datasets", "plots", "stages", "vars", "params", "metrics", "artifacts"})
+
+
+def _check_keys(keys: Any, allowed: frozenset[str], where: str, line: int | None) -> None:
+    """DVC's schema refuses unknown keys: so does this, naming them as DVC does."""
+    extra = sorted(str(k) for k in keys if k not in allowed)
+    if extra:
+        raise ParsingError(
+            f"{where.split(':', maxsplit=1)[0]}:{line or 1}: validation failed: extra keys not allowed "
+            f"in {where.split(': ', 1)[-1]}: {', '.join(extra)}"
+        )
+
+
+def _stage(name: str, body: Mapping[str, Any], wdir: str, dvcfile: str) -> StageDef:
+    where = f"{dvcfile}: stage {name}"
+    if body.get("cmd") is None:
+        raise ParsingError(f"{where}: 'cmd' is required")
     outs: list[OutDef] = []
     for key in ("outs", "metrics", "plots"):
         for path, opts in _path_items(body.get(key), f"{where}: {key}"):
             outs.append(
-                OutDef(norm(path, wdir), path, bool(opts.get("cache", True)), key == "metrics")
+                OutDef(
+                    norm(path, wdir),
+                    path,
+                    bool(opts.get("cache", True)),
+                    metric=key == "metrics",
+                    plot=key == "plots",
+                    persist=bool(opts.get("persist", False)),
+                )
             )
     cmd = body.get("cmd")
-    if not isinstance(cmd, (str, list)):
-        raise DocumentError(f"{where}: 'cmd' must be a string or a list")
+    if cmd is not None and not isinstance(cmd, (str, list)):
+        raise ParsingError(f"{where}: 'cmd' must be a string or a list")
     return StageDef(
         name=name,
         cmd=cmd,
@@ -154,89 +431,217 @@ def _stage(name: str, body: Any, ctx: Mapping[str, Any]) -> StageDef:
         outs=tuple(outs),
         frozen=bool(body.get("frozen", False)),
         always_changed=bool(body.get("always_changed", False)),
+        dvcfile=dvcfile,
     )
 
 
-def _load_vars(view: View, raw: Mapping[str, Any]) -> dict[str, Any]:
-    ctx: dict[str, Any] = {}
-    data = view.read(DEFAULT_PARAMS)
-    if data is not None:
-        loaded = load_yaml(data, DEFAULT_PARAMS)
-        if isinstance(loaded, dict):
-            ctx.update(loaded)
-    for item in raw.get("vars") or []:
-        if isinstance(item, dict):
-            ctx.update(item)
-        elif isinstance(item, str):
-            fname, _, keys = item.partition(":")
-            content = view.read(norm(fname))
-            if content is None:
-                raise DocumentError(f"{DVC_YAML}: vars file {fname} is missing")
-            loaded = load_by_suffix(content, fname)
-            if keys and isinstance(loaded, dict):
-                loaded = {k: loaded[k] for k in keys.split(",") if k in loaded}
-            if isinstance(loaded, dict):
-                ctx.update(loaded)
-    return ctx
+class _Resolver:
+    """One dvc.yaml: its context, and its stages resolved one definition at a time."""
 
+    def __init__(self, read: Reader, path: str, raw: Mapping[str, Any], text: str) -> None:
+        self.read = read
+        self.raw = raw
+        self.path = path
+        self.dir = posixpath.dirname(path)
+        self.text = text
+        self.lines = stage_lines(text) if text.count("\n") < 200_000 else {}
+        config = _parsing_config(read)
+        self.config = config
+        self.context = Context()
+        self._at("vars", lambda: self.context.load_vars(read, raw.get("vars"), self.dir, True))
 
-def parse_project(view: View) -> Project | None:
-    """Resolve dvc.yaml at the repository root; None when there is none."""
-    data = view.read(DVC_YAML)
-    if data is None:
-        return None
-    raw = load_yaml(data, DVC_YAML)
-    if not isinstance(raw, dict):
-        raise DocumentError(f"{DVC_YAML} is not a mapping")
-    ctx = _load_vars(view, raw)
-    stages: dict[str, StageDef] = {}
-    raw_stages = raw.get("stages") or {}
-    if not isinstance(raw_stages, dict):
-        raise DocumentError(f"{DVC_YAML}: 'stages' is not a mapping")
-    for raw_name, body in raw_stages.items():
-        name = str(raw_name)
-        if isinstance(body, dict) and "foreach" in body:
-            items = _interpolate(body["foreach"], ctx, f"{DVC_YAML}: stage {name}")
-            pairs = items.items() if isinstance(items, dict) else _foreach_keys(items)
-            for key, item in pairs:
-                local = {**ctx, "item": item, "key": key}
-                stages[f"{name}@{key}"] = _stage(f"{name}@{key}", body.get("do"), local)
-        elif isinstance(body, dict) and "matrix" in body:
-            for key, item in _matrix(body["matrix"], ctx, name):
-                local = {**ctx, "item": item}
-                stages[f"{name}@{key}"] = _stage(
-                    f"{name}@{key}", {k: v for k, v in body.items() if k != "matrix"}, local
-                )
+    def _at(self, where: str, action: Callable[[], Any], line: int | None = None) -> Any:
+        try:
+            return action()
+        except ContextError as exc:
+            place = f"{self.path}:{line}" if line else self.path
+            raise ParsingError(f"failed to parse '{where}' in {place}: {exc}") from exc
+
+    def stage(self, name: str, body: Any, context: Context) -> tuple[str, dict[str, Any], str]:
+        """(name, the stage's resolved body, its wdir)."""
+        line = self.lines.get(name.split("@", maxsplit=1)[0])
+        if not isinstance(body, Mapping):
+            raise ParsingError(f"{self.path}:{line or 1}: stage {name} is not a mapping")
+        _check_keys(body, STAGE_KEYS, f"{self.path}: stages -> {name}", line)
+        definition = dict(body)
+        vars_ = definition.pop("vars", None)
+        if vars_ is not None and KEYCRE.search(repr(vars_)):
+            raise ParsingError(
+                f"failed to parse 'stages.{name}.vars' in {self.path}: interpolating is not allowed"
+            )
+        raw_wdir = definition.get("wdir")
+        wdir = self.dir
+        if raw_wdir:
+            resolved = self._at(
+                f"stages.{name}.wdir", lambda: to_str(context.resolve_str(str(raw_wdir))), line
+            )
+            wdir = norm(resolved, self.dir)
+        if vars_:
+            context = context.clone()
+            self._at(f"stages.{name}.vars", lambda: context.load_vars(self.read, vars_, wdir), line)
+        resolved_body = {
+            key: self._at(
+                f"stages.{name}.{key}",
+                lambda key=key, value=value: context.resolve(value, key, self.config),  # type: ignore[misc]
+                line,
+            )
+            for key, value in definition.items()
+        }
+        return name, resolved_body, wdir
+
+    def stages(self) -> Iterator[tuple[str, dict[str, Any], str]]:
+        raw_stages = self.raw.get("stages") or {}
+        if not isinstance(raw_stages, Mapping):
+            raise ParsingError(f"{self.path}: 'stages' is not a mapping")
+        for raw_name, body in raw_stages.items():
+            name = str(raw_name)
+            if isinstance(body, Mapping) and "matrix" in body:
+                yield from self._matrix(name, body)
+            elif isinstance(body, Mapping) and "foreach" in body:
+                yield from self._foreach(name, body)
+            else:
+                yield self.stage(name, body, self.context)
+
+    def _generated(
+        self, name: str, template: Any, pairs: Mapping[str, Any]
+    ) -> Iterator[tuple[str, dict[str, Any], str]]:
+        for key, temp in pairs.items():
+            context = self.context.clone()
+            for reserved in temp:
+                context.data.pop(reserved, None)
+            context.data.update(copy.deepcopy(temp))
+            context.reserved |= set(temp)
+            yield self.stage(f"{name}@{key}", template, context)
+
+    def _foreach(
+        self, name: str, body: Mapping[str, Any]
+    ) -> Iterator[tuple[str, dict[str, Any], str]]:
+        line = self.lines.get(name)
+        if "do" not in body:
+            raise ParsingError(f"{self.path}:{line or 1}: foreach stage {name} has no 'do'")
+        iterable = self._at(
+            f"stages.{name}.foreach",
+            lambda: self.context.resolve(body["foreach"], key="foreach"),
+            line,
+        )
+        if not _is_map_or_seq(iterable):
+            raise ParsingError(
+                f"failed to resolve 'stages.{name}.foreach' in {self.path}: expected "
+                f"list/dictionary, got {type(iterable).__name__}"
+            )
+        pairs: dict[str, dict[str, Any]] = {}
+        if isinstance(iterable, Mapping):
+            for key, value in iterable.items():
+                pairs[to_str(key)] = {"item": value, "key": to_str(key)}
+        elif any(_is_map_or_seq(v) for v in iterable):
+            for index, value in enumerate(iterable):
+                pairs[str(index)] = {"item": value}
         else:
-            stages[name] = _stage(name, body, ctx)
-    metrics = [norm(p) for p, _ in _path_items(raw.get("metrics"), f"{DVC_YAML}: metrics")]
+            for value in iterable:
+                pairs[to_str(value)] = {"item": value}
+        yield from self._generated(name, body["do"], pairs)
+
+    def _matrix(
+        self, name: str, body: Mapping[str, Any]
+    ) -> Iterator[tuple[str, dict[str, Any], str]]:
+        line = self.lines.get(name)
+        template = {k: v for k, v in body.items() if k != "matrix"}
+        matrix = self._at(
+            f"stages.{name}.matrix",
+            lambda: self.context.resolve(body["matrix"], key="foreach"),
+            line,
+        )
+        if not isinstance(matrix, Mapping):
+            raise ParsingError(f"{self.path}:{line or 1}: stage {name}: 'matrix' must be a mapping")
+        try:
+            # a mapping is iterated for its keys, as Python (and DVC) iterate one
+            choices = {k: list(enumerate(list(v))) for k, v in matrix.items()}
+        except TypeError as exc:
+            raise ParsingError(
+                f"{self.path}:{line or 1}: stage {name}: matrix values must be lists or mappings"
+            ) from exc
+        pairs: dict[str, dict[str, Any]] = {}
+        for combination in itertools.product(*choices.values()):
+            item: dict[str, Any] = {}
+            parts = []
+            for key, (index, value) in zip(choices, combination, strict=True):
+                item[str(key)] = value
+                parts.append(f"{key}{index}" if _is_map_or_seq(value) else to_str(value))
+            generated = "-".join(parts)
+            pairs[generated] = {"item": item, "key": generated}
+        yield from self._generated(name, template, pairs)
+
+    def top(self, section: str) -> list[Any]:
+        entries = self.raw.get(section) or []
+        if not isinstance(entries, list):
+            raise ParsingError(f"{self.path}: '{section}' must be a list")
+        return [
+            self._at(f"{section}.{i}", lambda e=entry: self.context.resolve(e))  # type: ignore[misc]
+            for i, entry in enumerate(entries)
+        ]
+
+
+def _raw(read: Reader, path: str) -> dict[str, Any]:
+    data = read(path)
+    if data is None:
+        return {}
+    raw = load_yaml(data, path)
+    if raw is None:  # empty, or only comments: no stages, as DVC reads it
+        return {}
+    if not isinstance(raw, dict):
+        raise ParsingError(f"{path} is not a mapping")
+    return raw
+
+
+def _parsing_config(read: Reader) -> dict[str, Any]:
+    """The ``[parsing]`` section of .dvc/config (``bool``, ``list``), as DVC reads it."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    data = read(".dvc/config")
+    try:
+        parser.read_string((data or b"").decode("utf-8"))
+    except (configparser.Error, UnicodeDecodeError):
+        return {}
+    return dict(parser.items("parsing")) if parser.has_section("parsing") else {}
+
+
+def dvcfile_stages(read: Reader, path: str = DVC_YAML) -> tuple[list[StageDef], list[str]]:
+    """The stages one dvc.yaml defines, resolved, and its top-level metrics (paths)."""
+    data = read(path)
+    if data is None:
+        return [], []
+    text = data.decode("utf-8", "replace")
+    raw = _raw(read, path)
+    _check_keys(raw, TOP_KEYS, f"{path}: (top level)", 1)
+    resolver = _Resolver(read, path, raw, text)
+    prefix = "" if path == DVC_YAML else f"{path}:"
+    stages = [_stage(f"{prefix}{name}", body, wdir, path) for name, body, wdir in resolver.stages()]
+    metrics = []
+    for entry in resolver.top("metrics"):
+        if not isinstance(entry, str):
+            raise ParsingError(f"{path}: top-level metrics entries must be paths")
+        metrics.append(norm(entry, resolver.dir))
+    return stages, metrics
+
+
+def parse_project(view: Any, dvcfiles: list[str] | None = None) -> Project | None:
+    """Resolve a project's dvc.yaml (and ``dvcfiles``, nested ones, where given); None when
+    the project has no dvc.yaml at all."""
+    files = dvcfiles if dvcfiles is not None else [DVC_YAML]
+    stages: dict[str, StageDef] = {}
+    metrics: list[str] = []
+    found = False
+    for path in files:
+        if view.read(path) is None:
+            continue
+        found = True
+        defined, top = dvcfile_stages(view.read, path)
+        for stage in defined:
+            stages[stage.name] = stage
+        metrics += top
+    if not found:
+        return None
     metrics += [o.path for st in stages.values() for o in st.outs if o.metric]
     outputs = frozenset(o.path for st in stages.values() for o in st.outs)
     return Project(stages, tuple(dict.fromkeys(metrics)), outputs)
-
-
-def _foreach_keys(items: Any) -> Iterator[tuple[str, Any]]:
-    """DVC's names for ``foreach`` over a list: the item, or its index if any item is a collection."""
-    items = list(items)
-    by_index = any(isinstance(i, (dict, list)) for i in items)
-    for index, item in enumerate(items):
-        yield (str(index) if by_index else _to_str(item, "foreach")), item
-
-
-def _matrix(matrix: Any, ctx: Mapping[str, Any], name: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    import itertools
-
-    matrix = _interpolate(matrix, ctx, f"{DVC_YAML}: stage {name}")
-    if not isinstance(matrix, dict):
-        raise DocumentError(f"{DVC_YAML}: stage {name}: 'matrix' must be a mapping")
-    keys = list(matrix)
-    choices = [list(v) if isinstance(v, list) else [v] for v in matrix.values()]
-    for combo in itertools.product(*choices):
-        # DVC names matrix stages by each value, or the value's position for lists/dicts
-        parts = [
-            f"{k}{i}" if isinstance(v, (dict, list)) else _to_str(v, name)
-            for k, v, i in zip(
-                keys, combo, (c.index(x) for c, x in zip(choices, combo, strict=True)), strict=True
-            )
-        ]
-        yield "-".join(parts), dict(zip(keys, combo, strict=True))
