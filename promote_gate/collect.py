@@ -392,6 +392,7 @@ class Collector:
         facts = dataclasses.replace(self._read(name, path), candidate=candidate)
         if self.git is None or not evidence:
             return facts
+        facts = self._with_wdirs(facts)
         if candidate and facts.kind == "directory":
             found = checkout_attributes(self.attributes(self.view), _git_paths(self.view, path))
             rewriting = tuple(
@@ -533,6 +534,7 @@ class Collector:
         )
         lock: LockFile | None = None
         lock_error = None
+        project, project_error = self._project_at(str(commit)) if known else (None, None)
         try:
             lock_bytes = git.read_at(str(commit), DVC_LOCK, MAX_DOCUMENT_BYTES) if known else None
         except DocumentError as exc:
@@ -541,7 +543,10 @@ class Collector:
             lock_error = "there is no dvc.lock in that commit"
         elif lock_bytes is not None:
             try:
-                lock = parse_lock(lock_bytes, f"{DVC_LOCK} at {str(commit)[:12]}")
+                wdirs = project.wdirs if project else None
+                lock = parse_lock(lock_bytes, f"{DVC_LOCK} at {str(commit)[:12]}", wdirs)
+                if project is not None:  # DVC ignores a renamed stage's stale entry: so do we
+                    lock = lock.restricted(project.stages)
             except DocumentError as exc:
                 lock_error = str(exc)
 
@@ -559,11 +564,9 @@ class Collector:
                             unavailable[out.md5] = str(exc)
                         if listings[out.md5] is None:
                             unavailable.setdefault(out.md5, self.store.missing(out.md5))
-        project, project_error = self._project_at(str(commit)) if known else (None, None)
         declared: tuple[str, ...] | None = None
         if project is not None and lock is not None:
-            produced = lock.restricted(project.stages)
-            declared = tuple(m for m in project.metrics if produced.producer(m) is not None)
+            declared = tuple(m for m in project.metrics if lock.producer(m) is not None)
 
         status = status_error = None
         comparison = comparison_note = None
@@ -600,6 +603,24 @@ class Collector:
             remote=self._remote(facts) if self.config.require_pushed else None,
             ci=self.ci,
         )
+
+    def _with_wdirs(self, facts: BundleFacts) -> BundleFacts:
+        """The lock excerpt's paths read relative to each stage's ``wdir``, as dvc.yaml at
+        source.commit defines it (the excerpt is dvc.lock verbatim: wdir-relative)."""
+        excerpt = facts.docs["lock"].value
+        source = facts.manifest_value.get("source")
+        commit = source.get("commit") if isinstance(source, dict) else None
+        if not isinstance(excerpt, LockFile) or not isinstance(commit, str):
+            return facts
+        assert self.git is not None
+        if self.git.resolve(commit) != commit:
+            return facts
+        project, _ = self._project_at(commit)
+        if project is None:
+            return facts
+        docs = dict(facts.docs)
+        docs["lock"] = dataclasses.replace(docs["lock"], value=excerpt.rebuilt(project.wdirs))
+        return dataclasses.replace(facts, docs=docs)
 
     def _project_at(self, commit: str) -> tuple[Project | None, str | None]:
         """dvc.yaml as the source commit had it (git objects), or why it cannot be read."""

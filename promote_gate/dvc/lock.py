@@ -42,6 +42,12 @@ class LockFile:
     stages: Mapping[str, LockStage]
     raw: Mapping[str, Any]
 
+    def rebuilt(self, wdirs: Mapping[str, str]) -> LockFile:
+        """The same entries with paths read relative to each stage's ``wdir``."""
+        if not any(wdirs.get(name) for name in self.stages):
+            return self
+        return build_lock(self.raw, "lock", wdirs)
+
     def restricted(self, names: Iterable[str]) -> LockFile:
         """Only the entries of stages ``dvc.yaml`` still has: DVC keeps a renamed stage's old
         entry in dvc.lock, and ignores it, as must we."""
@@ -79,7 +85,12 @@ def parse_lock(
     data: bytes, what: str = DVC_LOCK, wdirs: Mapping[str, str] | None = None
 ) -> LockFile:
     """Parse a dvc.lock (schema 2.0: DVC 2 and 3). Raises DocumentError."""
-    raw = load_yaml(data, what)
+    return build_lock(load_yaml(data, what), what, wdirs)
+
+
+def build_lock(raw: Any, what: str = DVC_LOCK, wdirs: Mapping[str, str] | None = None) -> LockFile:
+    """A dvc.lock from its parsed YAML; paths are read relative to each stage's ``wdir``
+    (which only dvc.yaml knows: without it, the project root)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("stages"), dict):
         raise DocumentError(f"{what} is not a dvc.lock file (schema 2.0 with 'stages')")
     if str(raw.get("schema")) != "2.0":

@@ -614,6 +614,15 @@ def dvcfile_stages(read: Reader, path: str = DVC_YAML) -> tuple[list[StageDef], 
     text = data.decode("utf-8", "replace")
     raw = _raw(read, path)
     _check_keys(raw, TOP_KEYS, f"{path}: (top level)", 1)
+    artifacts = raw.get("artifacts")
+    if artifacts is not None and (
+        not isinstance(artifacts, Mapping)
+        or not all(isinstance(a, Mapping) and "path" in a for a in artifacts.values())
+    ):
+        raise ParsingError(
+            f"{path}:1: validation failed: 'artifacts' must map each name to a mapping with a "
+            "'path'"
+        )
     resolver = _Resolver(read, path, raw, text)
     prefix = "" if path == DVC_YAML else f"{path}:"
     stages = [_stage(f"{prefix}{name}", body, wdir, path) for name, body, wdir in resolver.stages()]

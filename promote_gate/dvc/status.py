@@ -174,6 +174,9 @@ def pipeline_status(
         unverified: list[str] = []
         if stage.always_changed:
             changes.append("always changed")
+        elif stage.cmd and not (stage.deps or stage.params or stage.outs):
+            # DVC: a command with neither dependencies nor outputs is a "callback" stage
+            changes.append("always changed (a command with no dependencies and no outputs)")
         if stage.cmd != locked.cmd:
             changes.append("changed command")
         if not stage.frozen:
