@@ -258,6 +258,7 @@ def render_report(
         "",
         "## Metrics",
         "",
+        *([] if metrics else ["This release records no metrics: its pipeline declares none.", ""]),
         "<!-- promote-gate:metrics -->",
         f"| file | metric | value | {'vs ' + previous[0] if previous else 'baseline'} |",
         "|---|---|---|---|",

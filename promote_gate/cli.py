@@ -44,6 +44,12 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="configuration file (default: .promote-gate.yaml or pyproject.toml)",
     )
+    p.add_argument(
+        "--project",
+        metavar="DIR",
+        help="the DVC project (a directory with .dvc/; default: the one the current "
+        "directory is in, as DVC finds it; at the top of the repository, every project)",
+    )
 
 
 def _output(p: argparse.ArgumentParser) -> None:

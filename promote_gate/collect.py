@@ -18,10 +18,11 @@ from promote_gate.compare import Comparison, Side, compare, side_metrics
 from promote_gate.config import Config
 from promote_gate.dvc import DVC_LOCK, norm
 from promote_gate.dvc.cache import cache_dir, default_remote, read_dir_listing
-from promote_gate.dvc.lock import LockFile, parse_lock
+from promote_gate.dvc.lock import LockFile, lock_digest, parse_lock, project_lock
 from promote_gate.dvc.params import flatten, read_metrics_file
 from promote_gate.dvc.parsing import Project, parse_project
 from promote_gate.dvc.pointer import parse_pointer
+from promote_gate.dvc.project import lock_of
 from promote_gate.dvc.status import pipeline_status
 from promote_gate.errors import GateError
 from promote_gate.facts import (
@@ -35,7 +36,7 @@ from promote_gate.facts import (
     RepoEvidence,
 )
 from promote_gate.gitattributes import Attributes
-from promote_gate.hashing import digest_bytes, sha256_hex
+from promote_gate.hashing import digest_bytes
 from promote_gate.objects import DirectorySource, ObjectStore, Source, remote_source
 from promote_gate.repo import CommitView, Git, View, iter_parents
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError, load_json, load_yaml
@@ -233,11 +234,9 @@ def side_of_bundle(facts: BundleFacts) -> Side:
 def side_of_revision(view: CommitView, store: ObjectStore) -> Side:
     """The pipeline state at a revision: dvc.lock, its params, and the metrics files it declares."""
     project = parse_project(view)
-    lock_bytes = view.read(DVC_LOCK)
-    if project is None or lock_bytes is None:
+    lock = project_lock(view.read, project, f" at {view.commit[:12]}")[0] if project else None
+    if project is None or lock is None:
         raise GateError(f"there is no dvc.yaml and dvc.lock in the {view.label} to compare with")
-    lock = parse_lock(lock_bytes, f"{DVC_LOCK} at {view.commit[:12]}", project.wdirs)
-    lock = lock.restricted(project.stages)
     params: dict[str, dict[str, Any]] = {}
     for stage in lock.stages.values():
         for pfile, values in stage.params.items():
@@ -327,10 +326,10 @@ def _out_hashes(data: bytes | None) -> set[str]:
     return {o.md5 for st in lock.stages.values() for o in st.outs if o.md5}
 
 
-def _lock_at(git: Git, rev: str) -> bytes | None:
-    """dvc.lock at ``rev`` (None if absent or too large to be a document)."""
+def _lock_at(git: Git, rev: str, path: str = DVC_LOCK) -> bytes | None:
+    """A dvc.lock at ``rev`` (None if absent or too large to be a document)."""
     try:
-        return git.read_at(rev, DVC_LOCK, MAX_DOCUMENT_BYTES)
+        return git.read_at(rev, path, MAX_DOCUMENT_BYTES)
     except DocumentError:
         return None
 
@@ -485,6 +484,7 @@ class Collector:
             docs=docs,
             bookkeeping=bookkeeping,
             manifest_errors=schema_errors(manifest.value) if manifest.ok else (),
+            require_metrics=self.config.require_metrics,
         )
         self._bundles[(name, path)] = facts
         return facts
@@ -535,20 +535,9 @@ class Collector:
         lock: LockFile | None = None
         lock_error = None
         project, project_error = self._project_at(str(commit)) if known else (None, None)
-        try:
-            lock_bytes = git.read_at(str(commit), DVC_LOCK, MAX_DOCUMENT_BYTES) if known else None
-        except DocumentError as exc:
-            lock_bytes, lock_error = None, str(exc)
-        if known and lock_bytes is None and lock_error is None:
-            lock_error = "there is no dvc.lock in that commit"
-        elif lock_bytes is not None:
-            try:
-                wdirs = project.wdirs if project else None
-                lock = parse_lock(lock_bytes, f"{DVC_LOCK} at {str(commit)[:12]}", wdirs)
-                if project is not None:  # DVC ignores a renamed stage's stale entry: so do we
-                    lock = lock.restricted(project.stages)
-            except DocumentError as exc:
-                lock_error = str(exc)
+        found: dict[str, bytes] = {}
+        if known:
+            lock, found, lock_error = self._lock_at_commit(str(commit), project)
 
         excerpt = facts.docs["lock"].value
         listings: dict[str, Any] = {}
@@ -584,7 +573,7 @@ class Collector:
             source_known=known,
             source_is_ancestor=ancestor,
             source_lock=lock,
-            source_lock_sha256=sha256_hex(lock_bytes) if lock_bytes is not None else None,
+            source_lock_sha256=lock_digest(found) if found else None,
             source_lock_error=lock_error,
             dir_listings=listings,
             content=self._metrics_content(facts, str(commit) if known else None, project),
@@ -622,6 +611,30 @@ class Collector:
         docs["lock"] = dataclasses.replace(docs["lock"], value=excerpt.rebuilt(project.wdirs))
         return dataclasses.replace(facts, docs=docs)
 
+    def _lock_at_commit(
+        self, commit: str, project: Project | None
+    ) -> tuple[LockFile | None, dict[str, bytes], str | None]:
+        """The project's dvc.lock files at ``commit`` (git objects): as one LockFile, their
+        bytes, and why they cannot be read. Without a dvc.yaml there, dvc.lock as it is."""
+        assert self.git is not None
+        git = self.git
+        try:
+            if project is not None:
+                lock, found = project_lock(
+                    lambda p: git.read_at(commit, p, MAX_DOCUMENT_BYTES),
+                    project,
+                    f" at {commit[:12]}",
+                )
+            else:
+                data = git.read_at(commit, DVC_LOCK, MAX_DOCUMENT_BYTES)
+                found = {DVC_LOCK: data} if data is not None else {}
+                lock = parse_lock(data, f"{DVC_LOCK} at {commit[:12]}") if data else None
+        except DocumentError as exc:
+            return None, {}, str(exc)
+        if not found:
+            return None, {}, "there is no dvc.lock in that commit"
+        return lock, found, None
+
     def _project_at(self, commit: str) -> tuple[Project | None, str | None]:
         """dvc.yaml as the source commit had it (git objects), or why it cannot be read."""
         if commit not in self._projects:
@@ -644,6 +657,11 @@ class Collector:
         git = self.git
         assert git is not None
         lineage: dict[str, set[str]] = {}
+        try:
+            project = parse_project(self.view)
+        except DocumentError:
+            project = None
+        paths = [lock_of(f) for f in project.dvcfiles] if project else [DVC_LOCK]
         commits = []
         if self.checked_commit:
             out = git.run(
@@ -654,18 +672,18 @@ class Collector:
                 str(MAX_LINEAGE),
                 self.checked_commit,
                 "--",
-                DVC_LOCK,
+                *(git.path(p) for p in paths),
             )
             commits = out.split()
-        locks = [(c, _lock_at(git, c)) for c in commits]
+        locks = [(c, _lock_at(git, c, p)) for c in commits for p in paths]
         if not isinstance(self.view, CommitView):
-            locks.append(("working tree", self.view.read(DVC_LOCK)))
+            locks += [("working tree", self.view.read(p)) for p in paths]
         for commit, data in locks:
             for md5 in _out_hashes(data):
                 lineage.setdefault(md5, set()).add(commit)
         experiments: dict[str, str] = {}
         for ref in git.refs("refs/exps/"):
-            for md5 in _out_hashes(_lock_at(git, ref)):
+            for md5 in {m for p in paths for m in _out_hashes(_lock_at(git, ref, p))}:
                 experiments.setdefault(md5, ref)
         self._lineage_cache = ({k: frozenset(v) for k, v in lineage.items()}, experiments)
         return self._lineage_cache
@@ -870,10 +888,9 @@ class Collector:
             project = parse_project(self.view)
             if project is None:
                 return None, f"there is no dvc.yaml in the {self.view.label}"
-            lock_bytes = self.view.read(DVC_LOCK)
-            if lock_bytes is None:
+            lock = project_lock(self.view.read, project)[0]
+            if lock is None:
                 return None, f"there is no dvc.lock in the {self.view.label}"
-            lock = parse_lock(lock_bytes, DVC_LOCK, project.wdirs).restricted(project.stages)
             return pipeline_status(self.view, project, lock, list(excerpt.stages), self.store), None
         except (DocumentError, GateError) as exc:
             return None, f"cannot evaluate the pipeline in the {self.view.label}: {exc}"

@@ -68,6 +68,7 @@ class Comparison:
     not_comparable: tuple[str, ...]
     stages: tuple[tuple[str, str], ...]  # (stage, what changed in its lock entry)
     comparability_stages: tuple[str, ...] = ()
+    inputs: tuple[str, ...] = ()  # what the verdict compared (the default: source inputs)
     unexplained: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (stage, outputs changed)
 
     @property
@@ -144,8 +145,77 @@ def unexplained_outputs(
     return found
 
 
+def _under(path: str, paths: frozenset[str] | set[str]) -> bool:
+    return any(path == p or p.startswith(path + "/") or path.startswith(p + "/") for p in paths)
+
+
+def source_inputs(
+    lock: LockFile, stages: tuple[str, ...], promoted: frozenset[str]
+) -> dict[str, tuple[str | None, str]]:
+    """The source inputs the ``stages`` (the ones producing metrics) rest on: path -> (md5,
+    the stage reading it). Walking upstream through dependencies other stages produce, a
+    source input is a dependency no stage produces (data added with ``dvc add``/``dvc
+    import``, git-tracked files): all of the metrics stages' own (their evaluation code and
+    data), and the data of the stages upstream — not their programs (a dependency their
+    command names), and nothing behind a promoted output, which is allowed to change.
+    Intermediate outputs a changed param regenerates are not inputs: their sources are."""
+    producers = {o.path: name for name, st in lock.stages.items() for o in st.outs}
+
+    def producer(path: str) -> str | None:
+        for out, name in producers.items():
+            if path == out or path.startswith(out + "/"):
+                return name
+        return None
+
+    found: dict[str, tuple[str | None, str]] = {}
+    todo, seen = [(name, True) for name in stages], set()
+    while todo:
+        name, own = todo.pop()
+        stage = lock.stages.get(name)
+        if name in seen or stage is None:
+            continue
+        seen.add(name)
+        for dep in stage.deps:
+            if _under(dep.path, promoted):
+                continue
+            upstream = producer(dep.path)
+            if upstream is not None and upstream != name:
+                todo.append((upstream, False))
+            elif own or dep.path not in str(stage.cmd):
+                found[dep.path] = (dep.md5, name)
+    return found
+
+
+def _sources_differ(
+    baseline: Side, candidate: Side, stages: tuple[str, ...]
+) -> tuple[list[str], tuple[str, ...]]:
+    """The default verdict: the metrics stages' commands and their source inputs."""
+    problems: list[str] = []
+    promoted = baseline.promoted | candidate.promoted
+    if baseline.lock is None or candidate.lock is None:
+        return problems, ()
+    for name in stages:
+        old, new = baseline.lock.stages.get(name), candidate.lock.stages.get(name)
+        if old is not None and new is not None and old.cmd != new.cmd:
+            problems.append(f"stage {name}: command differs ({old.cmd!r} vs {new.cmd!r})")
+    before = source_inputs(baseline.lock, stages, promoted)
+    after = source_inputs(candidate.lock, stages, promoted)
+    for path in sorted(set(before) | set(after)):
+        was, now = before.get(path, (None, "")), after.get(path, (None, ""))
+        if was[0] != now[0]:
+            problems.append(
+                f"evaluation input {path} (read by stage {now[1] or was[1]}) differs "
+                f"({was[0]} in {baseline.label}, {now[0]} in {candidate.label})"
+            )
+    return problems, tuple(sorted(set(before) | set(after)))
+
+
 def _not_comparable(
-    baseline: Side, candidate: Side, stages: tuple[str, ...], policies: tuple[MetricPolicy, ...]
+    baseline: Side,
+    candidate: Side,
+    stages: tuple[str, ...],
+    policies: tuple[MetricPolicy, ...],
+    explicit: bool = True,
 ) -> list[str]:
     problems: list[str] = []
     promoted = baseline.promoted | candidate.promoted
@@ -156,14 +226,14 @@ def _not_comparable(
             where = baseline.label if old is None else candidate.label
             problems.append(f"comparability stage {name} is not in the lock evidence of {where}")
             continue
+        if not explicit:
+            continue
         if old.cmd != new.cmd:
             problems.append(f"stage {name}: command differs ({old.cmd!r} vs {new.cmd!r})")
         before = {d.path: d.md5 for d in old.deps}
         after = {d.path: d.md5 for d in new.deps}
         for path in sorted(set(before) | set(after)):
-            if any(
-                path == p or p.startswith(path + "/") or path.startswith(p + "/") for p in promoted
-            ):
+            if _under(path, promoted):
                 continue  # the promoted output itself is what is allowed to change
             if before.get(path) != after.get(path):
                 problems.append(
@@ -226,16 +296,23 @@ def compare(baseline: Side, candidate: Side, config: Config) -> Comparison:
         if status
     ]
     stages = config.comparability_stages
-    if stages is None:
+    explicit = stages is not None
+    inputs: tuple[str, ...] = ()
+    if stages is None:  # the default: what the evaluation rests on, at its sources
         stages = tuple(sorted(candidate.metric_stages | baseline.metric_stages))
+    problems = _not_comparable(baseline, candidate, stages, config.metrics, explicit)
+    if not explicit:
+        extra, inputs = _sources_differ(baseline, candidate, stages)
+        problems[:0] = extra
     return Comparison(
         baseline=baseline,
         candidate=candidate,
         params=tuple(params),
         metrics=tuple(metrics),
         files=tuple(files),
-        not_comparable=tuple(_not_comparable(baseline, candidate, stages, config.metrics)),
+        not_comparable=tuple(problems),
         stages=tuple(_lock_changes(baseline.lock, candidate.lock)),
         comparability_stages=stages,
+        inputs=inputs,
         unexplained=tuple(unexplained_outputs(baseline.lock, candidate.lock)),
     )

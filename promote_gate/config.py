@@ -55,6 +55,7 @@ class Config:
     comparability_stages: tuple[str, ...] | None = None  # None: the stages producing metrics
     metrics: tuple[MetricPolicy, ...] = ()
     require_pushed: bool = False
+    require_metrics: bool = False  # a bundle must record metrics (off: a dataset release may not)
     metadata_only: bool = False  # candidates' content may go unverified (CI without DVC remote)
     internal_paths: tuple[str, ...] | None = None  # None: "auto", every output in dvc.yaml
     consumers: tuple[str, ...] = ()
@@ -183,6 +184,7 @@ def _validate(raw: Any, origin: str) -> Config:
             for name, spec in raw.get("metrics", {}).items()
         ),
         require_pushed=bool(raw.get("require_pushed", False)),
+        require_metrics=bool(raw.get("require_metrics", False)),
         metadata_only=bool(raw.get("metadata_only", False)),
         internal_paths=(
             None if raw.get("internal_paths", "auto") == "auto" else tuple(raw["internal_paths"])
@@ -195,13 +197,18 @@ def _validate(raw: Any, origin: str) -> Config:
 
 def parse(data: bytes, name: str) -> Config:
     """Parse configuration file content; ``name`` decides YAML or pyproject.toml."""
+    return _parse(data, name) or Config()
+
+
+def _parse(data: bytes, name: str) -> Config | None:
+    """As :func:`parse`; None for a pyproject.toml without ``[tool.promote-gate]``."""
     if name.endswith(".toml"):
         try:
             doc = load_toml(data, name)
         except DocumentError as exc:
             raise UsageError(str(exc)) from exc
         section = doc.get("tool", {}).get("promote-gate")
-        return Config() if section is None else _validate(section, f"{name} [tool.promote-gate]")
+        return None if section is None else _validate(section, f"{name} [tool.promote-gate]")
     try:
         return _validate(load_yaml(data, name), name)
     except DocumentError as exc:
@@ -231,10 +238,20 @@ def load(
                 return parse(fobj.read(MAX_DOCUMENT_BYTES + 1), explicit)
         except OSError as exc:
             raise UsageError(f"--config {explicit}: {exc.strerror}") from exc
+    return load_own(read, present) or Config()
+
+
+def load_own(read: Any, present: Any = None, where: str = "") -> Config | None:
+    """The configuration in one directory (``.promote-gate.yaml``, else a pyproject.toml
+    with ``[tool.promote-gate]``), or None when it has none. ``where`` names the directory
+    in messages."""
     for name in (CONFIG_FILE, PYPROJECT):
         data = read(name)
         if data is not None:
-            return parse(data, name)
+            config = _parse(data, where + name)
+            if config is not None:
+                return config
+            continue
         if present is not None and present(name):  # a symlink, FIFO or device: never silence
-            raise UsageError(f"{name} is not a regular file: the policy cannot be read")
-    return Config()
+            raise UsageError(f"{where}{name} is not a regular file: the policy cannot be read")
+    return None

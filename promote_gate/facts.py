@@ -139,6 +139,7 @@ class BundleFacts:
     kind: str = "directory"  # what the bundle path is: a directory, or a submodule/symlink/file
     manifest_errors: tuple[str, ...] = ()  # where manifest.json breaks its JSON Schema
     attributes: tuple[tuple[str, str, str], ...] = ()  # (path, attribute, value) changing bytes
+    require_metrics: bool = False  # the policy: a bundle without metrics fails PG401
 
     @property
     def manifest_value(self) -> dict[str, Any]:

@@ -80,11 +80,30 @@ class TreeEntry:
 
 
 class Git:
-    """A git repository on disk."""
+    """A git repository on disk, seen from one DVC project in it.
 
-    def __init__(self, root: str) -> None:
-        self.root = root
+    ``top`` is the working tree's top level, where git runs; ``prefix`` the project's
+    directory in it ("" for the top, else ending in "/"), and ``root`` that directory on disk.
+    Paths given to and returned by :meth:`read_at`, :meth:`diff_names` and
+    :meth:`changed_paths` are project-relative; :meth:`run` and :meth:`ls_tree` are not.
+    """
+
+    def __init__(self, root: str, prefix: str = "", owner: Git | None = None) -> None:
+        self.top = root
+        self.prefix = prefix
+        self.root = os.path.join(root, *prefix.rstrip("/").split("/")) if prefix else root
+        self._owner = owner
         self._batch: subprocess.Popen[bytes] | None = None
+
+    def project(self, directory: str) -> Git:
+        """The same repository seen from the DVC project in ``directory`` (top-relative)."""
+        directory = directory.strip("/")
+        owner = self._owner or self
+        return Git(self.top, directory + "/" if directory else "", owner) if directory else owner
+
+    def path(self, path: str) -> str:
+        """A project-relative path as a top-level-relative one."""
+        return self.prefix + path
 
     @classmethod
     def open(cls, path: str) -> Git:
@@ -99,7 +118,7 @@ class Git:
         return cls(proc.stdout.decode(errors="surrogateescape").strip())
 
     def run(self, *args: str) -> str:
-        proc = _git(self.root, *args)
+        proc = _git(self.top, *args)
         if proc.returncode != 0:
             raise GateError(
                 f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()}"
@@ -107,12 +126,12 @@ class Git:
         return proc.stdout.decode(errors="surrogateescape")
 
     def ok(self, *args: str) -> bool:
-        return _git(self.root, *args).returncode == 0
+        return _git(self.top, *args).returncode == 0
 
     def resolve(self, rev: str) -> str | None:
         """The commit sha ``rev`` names, or None when it names no commit here."""
         proc = _git(
-            self.root, "rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}"
+            self.top, "rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}"
         )
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
@@ -123,17 +142,17 @@ class Git:
         return self.ok("merge-base", "--is-ancestor", ancestor, descendant)
 
     def merge_base(self, a: str, b: str) -> str | None:
-        proc = _git(self.root, "merge-base", a, b)
+        proc = _git(self.top, "merge-base", a, b)
         return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
     def symbolic(self, ref: str) -> str | None:
         """What symbolic ref ``ref`` points to (``refs/remotes/origin/HEAD`` -> ``…/main``)."""
-        proc = _git(self.root, "symbolic-ref", "--quiet", ref)
+        proc = _git(self.top, "symbolic-ref", "--quiet", ref)
         return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
     def ls_remote(self, remote: str) -> str | None:
         """``git ls-remote --symref`` of the remote's HEAD and branches; None if unreachable."""
-        proc = _git(self.root, "ls-remote", "--symref", "--", remote, "HEAD", "refs/heads/*")
+        proc = _git(self.top, "ls-remote", "--symref", "--", remote, "HEAD", "refs/heads/*")
         return proc.stdout.decode(errors="replace") if proc.returncode == 0 else None
 
     def has_commit(self, sha: str) -> bool:
@@ -155,18 +174,23 @@ class Git:
             a,
             b,
             "--",
-            *paths,
+            *([self.path(p) for p in paths] or [self.prefix or "."]),
         )
-        return [p for p in out.split("\0") if p]
+        return [p[len(self.prefix) :] for p in out.split("\0") if p.startswith(self.prefix) and p]
 
     def changed_paths(self, paths: list[str]) -> list[str]:
         """Paths among ``paths`` that differ between HEAD, the index and the working tree."""
-        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
-        return [item[3:] for item in out.split("\0") if len(item) > 3]
+        spec = [self.path(p) for p in paths] or [self.prefix or "."]
+        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *spec)
+        return [
+            item[3 + len(self.prefix) :]
+            for item in out.split("\0")
+            if len(item) > 3 and item[3:].startswith(self.prefix)
+        ]
 
     def ls_tree(self, commit: str) -> dict[str, tuple[str, str]]:
         """Every path in ``commit``'s tree mapped to ``(mode, oid)``."""
-        out = _git(self.root, "ls-tree", "-r", "-z", "--full-tree", commit)
+        out = _git(self.top, "ls-tree", "-r", "-z", "--full-tree", commit)
         if out.returncode != 0:
             raise GateError(f"cannot list the tree of {commit}: {out.stderr.decode().strip()}")
         entries: dict[str, tuple[str, str]] = {}
@@ -202,15 +226,17 @@ class Git:
         return data
 
     def read_at(self, commit: str, path: str, limit: int | None = None) -> bytes | None:
-        """A file's bytes at ``commit``, or None when it has no such file."""
-        return self.cat_if_exists(f"{commit}:{path}", limit)
+        """A (project-relative) file's bytes at ``commit``, or None when it has no such file."""
+        return self.cat_if_exists(f"{commit}:{self.prefix}{path}", limit)
 
     def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
         """The long-lived ``git cat-file --batch``'s stdin and stdout."""
+        if self._owner is not None:
+            return self._owner._pipes()  # noqa: SLF001 - the same class: one batch per repository
         if self._batch is None:
             self._batch = subprocess.Popen(
                 ["git", *_SAFE_CONFIG, "cat-file", "--batch"],
-                cwd=self.root,
+                cwd=self.top,
                 env=git_env(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -227,7 +253,7 @@ class Git:
 
         With ``limit``, an object larger than that is refused (DocumentError) unread."""
         if "\n" in name:  # the batch protocol is line-based: ask for this one on its own
-            proc = _git(self.root, "cat-file", "blob", name)
+            proc = _git(self.top, "cat-file", "blob", name)
             if limit is not None and len(proc.stdout) > limit:
                 raise DocumentError(f"{name} is larger than the {limit} bytes read as a document")
             return proc.stdout if proc.returncode == 0 else None
@@ -453,7 +479,11 @@ class CommitView(View):
         self.root = git.root
         self.commit = commit
         self.label = f"commit {commit[:12]}"
-        self._tree = git.ls_tree(commit)
+        tree = git.ls_tree(commit)
+        if git.prefix:  # a project's view: its own files, as paths relative to it
+            n = len(git.prefix)
+            tree = {p[n:]: v for p, v in tree.items() if p.startswith(git.prefix)}
+        self._tree = tree
 
     def entry(self, path: str) -> TreeEntry | None:
         item = self._tree.get(path)
@@ -489,6 +519,10 @@ class CommitView(View):
     def children(self, directory: str) -> set[str]:
         lead = directory.rstrip("/") + "/" if directory else ""
         return {p[len(lead) :].split("/", 1)[0] for p in self._tree if p.startswith(lead)}
+
+    def paths(self) -> list[str]:
+        """Every path in the tree (files, symlinks, submodules), unsorted."""
+        return list(self._tree)
 
     def files_under(self, prefix: str) -> list[TreeEntry]:
         lead = prefix.rstrip("/") + "/" if prefix else ""

@@ -7,14 +7,16 @@ import dataclasses
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from promote_gate import config as config_mod
 from promote_gate.collect import Collector, evidence_store, list_bundles
 from promote_gate.dvc.cache import cache_dir
+from promote_gate.dvc.project import find_projects
 from promote_gate.errors import UsageError
 from promote_gate.files import write_report
 from promote_gate.repo import CommitView, Git, View, WorktreeView
-from promote_gate.report import Report, judge, no_rule_ran, selected_rules
+from promote_gate.report import BundleReport, Report, judge, no_rule_ran, selected_rules
 
 
 def emit(report: Report, args: argparse.Namespace) -> int:
@@ -36,14 +38,85 @@ def emit(report: Report, args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def open_view(repo: str, rev: str | None) -> tuple[Git, View]:
-    git = Git.open(repo)
-    if rev is None:
-        return git, WorktreeView(git.root, cache=cache_dir(git.root))
+def open_view(
+    repo: str, rev: str | None, project: str | None = None, config_path: str | None = None
+) -> tuple[Git, View, config_mod.Config]:
+    """The DVC project ``repo`` lies in (or ``project``): its git, its view (the working
+    tree, or ``rev``'s tree) and its policy as that view has it."""
+    top = Git.open(repo)
+    directory = project_of(top, repo, project) or ""
+    git = top.project(directory)
+    commit = _commit(git, rev, "--rev") if rev is not None else None
+    view = _view(git, commit)
+    config = load_policy(view, _view(top, commit), directory, config_path, False)
+    return git, view, config
+
+
+def _commit(git: Git, rev: str, what: str) -> str:
     commit = git.resolve(rev)
     if commit is None:
-        raise UsageError(f"--rev {rev}: no such commit in {git.root}")
-    return git, CommitView(git, commit)
+        raise UsageError(f"{what} {rev}: no such commit in {git.top}")
+    return commit
+
+
+def _view(git: Git, commit: str | None) -> View:
+    if commit is None:
+        return WorktreeView(git.root, cache=cache_dir(git.root))
+    return CommitView(git, commit)
+
+
+def project_of(git: Git, directory: str, explicit: str | None) -> str | None:
+    """The DVC project a command run in ``directory`` works on, as DVC finds it (the nearest
+    directory up to the top with ``.dvc/config``): its top-relative path, or None for the
+    top. ``explicit`` (``--project``) names it instead."""
+    top = os.path.realpath(git.top)
+    if explicit is not None:
+        where = os.path.realpath(os.path.join(directory, explicit))
+        if os.path.commonpath([where, top]) != top:
+            raise UsageError(f"--project {explicit}: outside the repository {git.top}")
+        rel = os.path.relpath(where, top).replace(os.sep, "/")
+        return None if rel == "." else rel
+    here = os.path.realpath(directory)
+    while os.path.commonpath([here, top]) == top and here != top:
+        config = os.path.join(here, ".dvc", "config")
+        if os.path.isfile(config) and not os.path.islink(config):
+            return os.path.relpath(here, top).replace(os.sep, "/")
+        here = os.path.dirname(here)
+    return None
+
+
+def load_policy(
+    view: View, top: View, project: str, config_path: str | None, explicit_in_view: bool
+) -> config_mod.Config:
+    """A project's policy: its own configuration file, else the repository's (the top's),
+    with paths such as ``publish_root`` relative to the project; ``--config`` for all."""
+    if config_path is not None:
+        return config_mod.load(top.read, config_path, explicit_in_view=explicit_in_view)
+    if project:
+        own = config_mod.load_own(view.read, view.present, project + "/")
+        if own is not None:
+            return own
+    return config_mod.load(top.read, present=top.present)
+
+
+def _prefixed(bundle: BundleReport, project: str) -> BundleReport:
+    """A project's bundle report with its paths made top-relative."""
+    if not project:
+        return bundle
+    lead = project + "/"
+
+    def fix(item: Any) -> Any:
+        return dataclasses.replace(item, path=lead + item.path)
+
+    results = tuple(
+        dataclasses.replace(
+            r,
+            findings=tuple(fix(f) for f in r.findings),
+            unverified=tuple(fix(u) for u in r.unverified),
+        )
+        for r in bundle.results
+    )
+    return dataclasses.replace(bundle, path=lead + bundle.path, results=results)
 
 
 def check_repo(
@@ -61,8 +134,11 @@ def check_repo(
     traceback_on_error: bool = False,
     ci: bool = False,
     dvc_cache: str | None = None,
+    project: str | None = None,
+    every_project: bool = False,
 ) -> Report:
-    """Collect and judge the bundles in the working tree or ``rev``.
+    """Collect and judge the bundles in the working tree or ``rev``, in every DVC project of
+    the repository (or the one ``repo`` lies in, or ``project``, unless ``every_project``).
 
     With ``base``, bundles present there are released (PG501 guards them) and the others are
     candidates; without, every bundle is a candidate. ``policy_from="base"`` reads the
@@ -73,71 +149,134 @@ def check_repo(
     ``require_data`` extends that to released bundles. ``ci`` ignores the checkout's own
     DVC cache and ``.dvc/config.local`` (a change could bring them).
     """
-    git, view = open_view(repo, rev)
+    top_git = Git.open(repo)
     try:
-        base_view = None
-        if base is not None:
-            base_commit = git.resolve(base)
-            if base_commit is None:
-                raise UsageError(f"--base {base}: no such commit in {git.root}")
-            base_view = CommitView(git, base_commit)
-        policy_view = base_view if policy_from == "base" and base_view is not None else view
+        commit = _commit(top_git, rev, "--rev") if rev is not None else None
+        base_commit = _commit(top_git, base, "--base") if base is not None else None
+        policy_commit = base_commit if policy_from == "base" else commit
         if policy_rev is not None:  # the caller knows whose policy applies (hook, CI)
-            policy_commit = git.resolve(policy_rev)
-            if policy_commit is None:
-                raise UsageError(f"policy revision {policy_rev}: no such commit in {git.root}")
-            if base_view is None or policy_commit != base_view.commit:
-                policy_view = CommitView(git, policy_commit)
-        rel = _repo_relative(config_path, git.root) if config_path else None
-        if rel is not None and isinstance(policy_view, CommitView):
-            config = config_mod.load(policy_view.read, rel, explicit_in_view=True)
+            policy_commit = _commit(top_git, policy_rev, "policy revision")
+        rel = _repo_relative(config_path, top_git.root) if config_path else None
+        in_view = rel is not None and policy_commit is not None
+        chosen_project = None if every_project else project_of(top_git, repo, project)
+        top_view = _view(top_git, commit)
+        if chosen_project is not None:
+            projects = [chosen_project]
         else:
-            config = config_mod.load(policy_view.read, config_path, present=policy_view.present)
-        for each in {id(v): v for v in (view, base_view, policy_view) if v is not None}.values():
-            each.limit = config.max_document_bytes
-        notes = _policy_notes(view, policy_view, config_path)
-        store, remote, evidence_notes = evidence_store(
-            git, view, policy_view, ci=ci, dvc_cache=dvc_cache
-        )
-        notes += evidence_notes
-        unverified = (
-            "metadata_only is set: the content of candidate bundles (promoted bytes, .dir "
-            "listings, DVC-stored metrics) was not required to be verified"
-            if config.metadata_only
-            else None
-        )
-        present = list_bundles(view, config)
-        released = list_bundles(base_view, config) if base_view else []
-        names = sorted(set(present) | set(released), key=_order(config))
-        unknown = sorted(set(bundles or ()) - set(names))
+            projects = find_projects(top_view)
+            if base_commit is not None:  # a project the change removes: its bundles too
+                projects = sorted(
+                    set(projects) | set(find_projects(CommitView(top_git, base_commit))),
+                    key=lambda d: (d != "", d),
+                )
+        policy_top = _view(top_git, policy_commit) if policy_commit is not None else top_view
+        reports: list[BundleReport] = []
+        notes: list[str] = []
+        unverified = None
+        wanted = set(bundles or ())
+        seen: set[str] = set()
+        for directory in projects:
+            git = top_git.project(directory)
+            view = _view(git, commit)
+            base_view = CommitView(git, base_commit) if base_commit is not None else None
+            policy_view = view
+            if policy_commit is not None and policy_commit == base_commit:
+                policy_view = base_view or view
+            elif policy_commit is not None and policy_commit != commit:
+                policy_view = CommitView(git, policy_commit)
+            config = load_policy(
+                policy_view, policy_top, directory, rel if in_view else config_path, in_view
+            )
+            found, project_notes, why = _check_project(
+                git,
+                view,
+                base_view,
+                policy_view,
+                config,
+                wanted=wanted,
+                select=select,
+                ignore=ignore,
+                require_data=require_data,
+                traceback_on_error=traceback_on_error,
+                ci=ci,
+                dvc_cache=dvc_cache,
+                config_path=config_path,
+            )
+            lead = directory + "/" if directory else ""
+            seen |= {b.name for b in found} | {lead + b.path for b in found}
+            reports += [_prefixed(b, directory) for b in found]
+            notes += [n if not directory else f"{n} [{directory}]" for n in project_notes]
+            unverified = unverified or why
+        unknown = sorted(wanted - seen)
         if unknown:
-            raise UsageError(
-                f"no bundle {', '.join(unknown)} under {config.publish_root}/ in the {view.label}"
-            )
-        chosen = selected_rules(select or config.select, [*config.ignore, *(ignore or ())])
-        collector = Collector(view, config, git, policy_view, store, remote)
-        collector.released = frozenset(released)
-        collector.ci = ci
-        numbered = [n for n in present if config.version_number(n) is not None]
-        surface = max(numbered, key=lambda n: config.version_number(n) or 0) if numbered else None
-        results = []
-        for name in names:
-            if bundles and name not in bundles:
-                continue
-            path = f"{config.publish_root}/{name}"
-            release = collector.release(base_view, name, path, released, present)
-            facts = collector.bundle(
-                name, path, candidate=not release.released, surface=name == surface
-            )
-            facts = dataclasses.replace(facts, release=release)
-            strict = require_data or (facts.candidate and not config.metadata_only)
-            results.append(
-                judge(facts, chosen, require_data=strict, traceback_on_error=traceback_on_error)
-            )
-        report = Report(tuple(results), view.label, notes=tuple(notes), unverified=unverified)
+            raise UsageError(f"no bundle {', '.join(unknown)} in the {top_view.label}")
+        report = Report(
+            tuple(reports),
+            top_view.label,
+            notes=tuple(dict.fromkeys(notes)),
+            unverified=unverified,
+        )
         return no_rule_ran(report)
     finally:
-        git.close()
+        top_git.close()
+
+
+def _check_project(
+    git: Git,
+    view: View,
+    base_view: CommitView | None,
+    policy_view: View,
+    config: config_mod.Config,
+    *,
+    wanted: set[str],
+    select: list[str] | None,
+    ignore: list[str] | None,
+    require_data: bool,
+    traceback_on_error: bool,
+    ci: bool,
+    dvc_cache: str | None,
+    config_path: str | None,
+) -> tuple[list[BundleReport], list[str], str | None]:
+    """One DVC project's bundles judged (paths project-relative), its notes, and why its
+    candidates' content was not required to be verified (``metadata_only``)."""
+    for each in {id(v): v for v in (view, base_view, policy_view) if v is not None}.values():
+        each.limit = config.max_document_bytes
+    notes = _policy_notes(view, policy_view, config_path)
+    store, remote, evidence_notes = evidence_store(
+        git, view, policy_view, ci=ci, dvc_cache=dvc_cache
+    )
+    notes += evidence_notes
+    unverified = (
+        "metadata_only is set: the content of candidate bundles (promoted bytes, .dir "
+        "listings, DVC-stored metrics) was not required to be verified"
+        if config.metadata_only
+        else None
+    )
+    present = list_bundles(view, config)
+    released = list_bundles(base_view, config) if base_view else []
+    names = sorted(set(present) | set(released), key=_order(config))
+    chosen = selected_rules(select or config.select, [*config.ignore, *(ignore or ())])
+    collector = Collector(view, config, git, policy_view, store, remote)
+    collector.released = frozenset(released)
+    collector.ci = ci
+    numbered = [n for n in present if config.version_number(n) is not None]
+    surface = max(numbered, key=lambda n: config.version_number(n) or 0) if numbered else None
+    lead = git.prefix
+    results = []
+    for name in names:
+        path = f"{config.publish_root}/{name}"
+        if wanted and name not in wanted and lead + path not in wanted:
+            continue
+        release = collector.release(base_view, name, path, released, present)
+        facts = collector.bundle(
+            name, path, candidate=not release.released, surface=name == surface
+        )
+        facts = dataclasses.replace(facts, release=release)
+        strict = require_data or (facts.candidate and not config.metadata_only)
+        results.append(
+            judge(facts, chosen, require_data=strict, traceback_on_error=traceback_on_error)
+        )
+    return results, notes, unverified if results else None
 
 
 def _repo_relative(path: str, root: str) -> str | None:
@@ -184,5 +323,6 @@ def run(args: argparse.Namespace) -> int:
         ignore=args.ignore,
         require_data=args.require_data,
         traceback_on_error=args.traceback,
+        project=args.project,
     )
     return emit(report, args)

@@ -420,6 +420,8 @@ def run(args: argparse.Namespace) -> int:
         traceback_on_error=args.traceback,
         ci=True,
         dvc_cache=args.dvc_cache,
+        project=args.project,
+        every_project=args.project is None,
     )
     report = dataclasses.replace(report, notes=(*report.notes, note))
     sys.stdout.write(text.render(report, colour=text.use_colour(sys.stdout)))

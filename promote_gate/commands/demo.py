@@ -121,9 +121,11 @@ def run_tool(cwd: Path, *argv: str) -> str:
 REMOTE = "dvc-remote"  # the DVC remote: a directory beside the repository
 
 
-def build_project(root: Path) -> None:
+def build_project(root: Path, subdir: bool = False) -> None:
     """A three-stage DVC pipeline (prepare -> train -> evaluate), reproduced, pushed to a
-    local-directory DVC remote beside the repository (``../dvc-remote``), and committed."""
+    local-directory DVC remote beside the repository (``../dvc-remote``), and committed.
+    ``subdir``: a DVC project in a directory of an existing git repository (``dvc init
+    --subdir``, a monorepo), its remote still beside the repository."""
     root.mkdir(parents=True, exist_ok=True)
     rng = random.Random(0)  # noqa: S311 - reproducible demo data, not secrets
     lines = ["x1,x2,x3,y"]
@@ -143,11 +145,17 @@ def build_project(root: Path) -> None:
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text)
-    run_tool(root, "git", "init", "-q", "-b", "main")
-    run_tool(root, "dvc", "init", "-q")
+    if subdir:
+        top = Path(run_tool(root, "git", "rev-parse", "--show-toplevel").strip())
+        run_tool(root, "dvc", "init", "-q", "--subdir")
+    else:
+        top = root
+        run_tool(root, "git", "init", "-q", "-b", "main")
+        run_tool(root, "dvc", "init", "-q")
     run_tool(root, "dvc", "config", "core.autostage", "false")
     # relative, so that copies of the repository beside each other share it
-    run_tool(root, "dvc", "remote", "add", "-q", "-d", "storage", f"../{REMOTE}")
+    remote = os.path.relpath(top.parent / REMOTE, root)
+    run_tool(root, "dvc", "remote", "add", "-q", "-d", "storage", remote)
     run_tool(root, "dvc", "add", "-q", "data/raw.csv")
     run_tool(root, "dvc", "repro", "-q")
     run_tool(root, "dvc", "push", "-q")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from promote_gate import config as config_mod
 from promote_gate.collect import Collector, list_bundles, side_of_bundle, side_of_revision
 from promote_gate.commands.check import open_view
 from promote_gate.compare import Comparison, Side, compare
@@ -17,7 +16,9 @@ from promote_gate.repo import CommitView
 def run(args: argparse.Namespace) -> int:
     from promote_gate.reporters import diff
 
-    comparison = diff_repo(args.repo, args.a, args.b, rev=args.rev, config_path=args.config)
+    comparison = diff_repo(
+        args.repo, args.a, args.b, rev=args.rev, config_path=args.config, project=args.project
+    )
     render = {"text": diff.text, "markdown": diff.markdown, "json": diff.as_json}[args.format]
     out = render(comparison)
     if args.output:
@@ -34,10 +35,10 @@ def diff_repo(
     *,
     rev: str | None = None,
     config_path: str | None = None,
+    project: str | None = None,
 ) -> Comparison:
-    git, view = open_view(repo, rev)
+    git, view, config = open_view(repo, rev, project, config_path)
     try:
-        config = config_mod.load(view.read, config_path)
         names = list_bundles(view, config)
         numbered = [n for n in names if config.version_number(n) is not None]
         collector = Collector(view, config, git)

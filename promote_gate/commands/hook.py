@@ -137,38 +137,57 @@ def anchor(git: Git, local: str, heads: RemoteHeads, remote: str) -> tuple[str, 
     return None
 
 
-GATE_FILES = frozenset(
-    {
-        "dvc.yaml",
-        "dvc.lock",
-        ".dvc/config",
-        ".dvc/config.local",
-        config_mod.CONFIG_FILE,
-        config_mod.PYPROJECT,
-    }
+# files (by name, in any project) whose change can alter a verdict
+GATE_NAMES = frozenset(
+    {"dvc.yaml", "dvc.lock", ".gitattributes", config_mod.CONFIG_FILE, config_mod.PYPROJECT}
 )
+GATE_SUFFIXES = (".dvc/config", ".dvc/config.local")
 
 
-def touches_gate(policy: config_mod.Config, paths: list[str]) -> bool:
-    """Whether a change can alter a verdict: bundles, what consumers read, the pipeline, the
-    DVC remote, the policy, git attributes (they change checked-out bytes). Nothing else can."""
+def touches_gate(projects: dict[str, config_mod.Config], paths: list[str]) -> bool:
+    """Whether a change can alter a verdict: bundles, what consumers read, a pipeline, a DVC
+    remote, a policy, git attributes (they change checked-out bytes). Nothing else can.
+    ``projects`` maps each DVC project's directory ("" for the top) to its policy."""
     import unicodedata
 
     def fold(text: str) -> str:  # as case-insensitive filesystems compare names
         return unicodedata.normalize("NFC", text).casefold()
 
-    root = fold(policy.publish_root + "/")
-    if any(
-        fold(p).startswith(root) or p in GATE_FILES or p.rsplit("/", 1)[-1] == ".gitattributes"
-        for p in paths
-    ):
+    if any(p.rsplit("/", 1)[-1] in GATE_NAMES or p.endswith(GATE_SUFFIXES) for p in paths):
         return True
-    if not policy.consumers:
-        return False
-    import pathspec
+    for directory, policy in projects.items():
+        lead = directory + "/" if directory else ""
+        root = fold(lead + policy.publish_root + "/")
+        if any(fold(p).startswith(root) for p in paths):
+            return True
+        if policy.consumers:
+            import pathspec
 
-    consumers = pathspec.GitIgnoreSpec.from_lines(policy.consumers)
-    return any(consumers.match_file(p) for p in paths)
+            consumers = pathspec.GitIgnoreSpec.from_lines(policy.consumers)
+            if any(p.startswith(lead) and consumers.match_file(p[len(lead) :]) for p in paths):
+                return True
+    return False
+
+
+def project_policies(git: Git, trees: list[str], trusted: str) -> dict[str, config_mod.Config]:
+    """The DVC projects in the ``trees`` (commits), each with its policy as ``trusted`` has it
+    (its own configuration file, else the top's)."""
+    from promote_gate.dvc.project import find_projects
+    from promote_gate.repo import CommitView
+    from promote_gate.yamlio import MAX_DOCUMENT_BYTES
+
+    top = policy_at(git, trusted)
+    found = {"": top}
+    directories = {d for commit in trees for d in find_projects(CommitView(git, commit))}
+    for directory in sorted(directories):
+        if directory:
+            sub = git.project(directory)
+            own = config_mod.load_own(
+                lambda path, sub=sub: sub.read_at(trusted, path, MAX_DOCUMENT_BYTES),
+                where=directory + "/",
+            )
+            found[directory] = own or top
+    return found
 
 
 def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
@@ -240,11 +259,15 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
         targets = plan(git, lines, remote)
         # the quick path only for a fast-forward: rewritten history (a force push) can
         # change a verdict (PG205) with an identical tree
-        quick = {
-            t.remote_ref: not touches_gate(t.policy, git.diff_names(t.base, t.local_sha))
-            for t in targets
-            if t.skip is None and t.base is not None and git.is_ancestor(t.base, t.local_sha)
-        }
+        quick = {}
+        for t in targets:
+            if t.skip is None and t.base is not None and git.is_ancestor(t.base, t.local_sha):
+                paths = git.diff_names(t.base, t.local_sha)
+                quick[t.remote_ref] = not touches_gate({"": t.policy}, paths) and not (
+                    touches_gate(
+                        project_policies(git, [t.base, t.local_sha], t.policy_rev or t.base), paths
+                    )
+                )
     finally:
         git.close()
     worst = EXIT_OK
@@ -267,6 +290,7 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
             base=target.base,
             policy_from="base",
             policy_rev=target.policy_rev,
+            every_project=True,
         )
         print(f"{head}:", file=sys.stderr)
         sys.stderr.write(text.render(report, colour=text.use_colour(sys.stderr)))

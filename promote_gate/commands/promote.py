@@ -31,7 +31,7 @@ from promote_gate.collect import list_bundles
 from promote_gate.dvc import DEFAULT_PARAMS, DVC_LOCK, DVC_YAML, norm
 from promote_gate.dvc.cache import cache_dir, cache_paths, read_dir_listing
 from promote_gate.dvc.ignore import DvcIgnore
-from promote_gate.dvc.lock import LockFile, LockStage, parse_lock
+from promote_gate.dvc.lock import LockFile, LockStage, lock_digest, project_lock
 from promote_gate.dvc.params import flatten, read_metrics_file
 from promote_gate.dvc.parsing import parse_project
 from promote_gate.errors import RefusedError, UsageError
@@ -77,7 +77,12 @@ def _dvc_status(root: str, stages: list[str]) -> dict[str, Any]:
 
     with Repo(root) as repo:
         # DVC resolves bare targets against the process's cwd; name the dvc.yaml explicitly.
-        targets = [f"{os.path.join(root, DVC_YAML)}:{name}" for name in stages]
+        # a nested dvc.yaml's stage is addressed "sub/dvc.yaml:train"
+        targets = [
+            f"{os.path.join(root, *(name.rpartition(':')[0] or DVC_YAML).split('/'))}:"
+            f"{name.rpartition(':')[2]}"
+            for name in stages
+        ]
         status: dict[str, Any] = repo.status(targets=targets, with_deps=True)
     return status
 
@@ -209,12 +214,24 @@ def promote(
     outs: list[str],
     config_path: str | None = None,
     now: datetime | None = None,
+    project_dir: str | None = None,
 ) -> str:
-    """Create the bundle; return its repository-relative path. Raises RefusedError/UsageError."""
-    git = Git.open(repo)
+    """Create the bundle in the DVC project ``repo`` lies in (or ``project_dir``); return
+    its path relative to the repository's top. Raises RefusedError/UsageError."""
+    from promote_gate.commands.check import load_policy, project_of
+
+    top = Git.open(repo)
+    directory = project_of(top, repo, project_dir) or ""
+    git = top.project(directory)
     root = git.root
     view = WorktreeView(root, cache=cache_dir(root))
-    config = config_mod.load(view.read, config_path)
+    if config_path is not None:
+        config = config_mod.load(view.read, config_path)
+    else:
+        config = load_policy(view, WorktreeView(top.root), directory, None, False)
+    project = parse_project(view)
+    if project is None:
+        raise RefusedError(_no_pipeline(top, directory))
     if config.version_number(version) is None:
         raise UsageError(
             f"version {version!r} does not fit the version pattern {config.version_pattern!r}"
@@ -242,22 +259,23 @@ def promote(
     if head is None:
         raise RefusedError("the repository has no commit yet: commit the pipeline first")
 
-    project = parse_project(view)
-    lock_bytes = view.read(DVC_LOCK)
-    if project is None or lock_bytes is None:
-        raise RefusedError(f"{DVC_YAML} and {DVC_LOCK} are needed: run `dvc repro` and commit")
     try:
-        lock = parse_lock(lock_bytes, DVC_LOCK, project.wdirs).restricted(project.stages)
+        lock, locks = project_lock(view.read, project)
     except DocumentError as exc:
         raise RefusedError(str(exc)) from exc
+    if lock is None:
+        raise RefusedError(
+            f"there is no {DVC_LOCK} in {directory or 'the project'}: run `dvc repro` and commit"
+        )
     params_files = {p.file for st in project.stages.values() for p in st.params} | {DEFAULT_PARAMS}
-    dirty = git.changed_paths([DVC_YAML, DVC_LOCK, *sorted(params_files)])
+    dirty = git.changed_paths([*project.dvcfiles, *locks, *sorted(params_files)])
     if dirty:
         raise RefusedError(
             f"uncommitted changes in {', '.join(dirty)}: commit them (after `dvc repro`) first"
         )
-    if git.read_at(head, DVC_LOCK) != lock_bytes:
-        raise RefusedError(f"{DVC_LOCK} differs from HEAD: commit it first")
+    for path, data in locks.items():
+        if git.read_at(head, path) != data:
+            raise RefusedError(f"{git.path(path)} differs from HEAD: commit it first")
 
     import pathspec
 
@@ -270,9 +288,10 @@ def promote(
     cache = cache_dir(root)
     promoted = _gather(view, lock, outs, cache)
     metrics = _metrics(view, lock, project.metrics, cache)
-    if not metrics:
+    if not metrics and config.require_metrics:
         raise RefusedError(
-            f"no metrics: declare the pipeline's metrics in {DVC_YAML} (stage or top-level `metrics:`)"
+            f"no metrics, and the policy sets require_metrics: declare the pipeline's metrics "
+            f"in {DVC_YAML} (stage or top-level `metrics:`)"
         )
     producing = {p.stage for p in promoted} | {m["stage"] for m in metrics.values()}
     stages = closure(lock, producing)
@@ -306,7 +325,11 @@ def promote(
         "version": version,
         "created": created,
         "tool": f"promote-gate {__version__}",
-        "source": {"commit": head, "dvc_lock_sha256": sha256_hex(lock_bytes), "dvc_lock": DVC_LOCK},
+        "source": {
+            "commit": head,
+            "dvc_lock_sha256": lock_digest(locks),
+            "dvc_lock": DVC_LOCK if list(locks) == [DVC_LOCK] else sorted(locks),
+        },
         "files": files,
         **DEFAULT_NAMES,
     }
@@ -317,7 +340,7 @@ def promote(
         DEFAULT_NAMES["report"]: render_report(
             version=version,
             source_commit=head,
-            lock_sha256=sha256_hex(lock_bytes),
+            lock_sha256=lock_digest(locks),
             created=created,
             params=params,
             metrics={f: flatten(e["values"]) for f, e in metrics.items()},
@@ -373,8 +396,23 @@ def promote(
     return bundle_rel
 
 
+def _no_pipeline(top: Git, directory: str) -> str:
+    """Why there is nothing to promote here: no dvc.yaml, or not inside a DVC project."""
+    from promote_gate.dvc.project import find_projects
+
+    if directory:
+        return f"there is no {DVC_YAML} in the DVC project {directory}/: run `dvc repro` and commit"
+    others = [p for p in find_projects(WorktreeView(top.root)) if p]
+    if others:
+        return (
+            f"there is no {DVC_YAML} at the top of the repository; it holds the DVC projects "
+            f"{', '.join(others)}: run promote-gate inside one, or pass --project DIR"
+        )
+    return f"there is no {DVC_YAML} here: run `dvc repro` and commit"
+
+
 def run(args: argparse.Namespace) -> int:
-    bundle = promote(args.repo, args.version, args.out, args.config)
+    bundle = promote(args.repo, args.version, args.out, args.config, project_dir=args.project)
     print(f"Created {bundle}. Review {bundle}/report.md, then:")
     print(f"  git add {bundle} && git commit -m 'Promote {args.version}'")
     print("  dvc push   # so consumers can fetch the DVC-tracked files")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from promote_gate.dvc import DVC_LOCK, norm
+from promote_gate.dvc import DVC_LOCK, DVC_YAML, norm
 from promote_gate.hashing import LEGACY
 from promote_gate.repo import iter_parents
 from promote_gate.yamlio import DocumentError, load_yaml
@@ -121,3 +122,50 @@ def build_lock(raw: Any, what: str = DVC_LOCK, wdirs: Mapping[str, str] | None =
             raw=entry,
         )
     return LockFile(stages, raw)
+
+
+def lock_digest(found: Mapping[str, bytes]) -> str:
+    """``source.dvc_lock_sha256``: the sha256 of ``dvc.lock`` where the project has only that
+    one; with nested dvc.yaml files, the sha256 of a SHA256SUMS-style listing of every lock
+    file (``<sha256>  <path>`` lines, sorted by path)."""
+    from promote_gate.hashing import sha256_hex
+
+    if list(found) == [DVC_LOCK]:
+        return sha256_hex(found[DVC_LOCK])
+    listing = "".join(f"{sha256_hex(data)}  {path}\n" for path, data in sorted(found.items()))
+    return sha256_hex(listing.encode())
+
+
+def project_lock(
+    read: Any, project: Any, what: str = ""
+) -> tuple[LockFile | None, dict[str, bytes]]:
+    """Every dvc.lock of a project's dvc.yaml files as one LockFile — stages addressed as DVC
+    names them (``sub/dvc.yaml:train``), paths read relative to their wdir, only stages
+    dvc.yaml still defines (DVC ignores a renamed stage's stale entry) — and the bytes of
+    each lock file read. ``what`` qualifies names in messages (`` at 1a2b3c``). Raises
+    DocumentError."""
+    from promote_gate.dvc.project import lock_of
+
+    found: dict[str, bytes] = {}
+    stages: dict[str, LockStage] = {}
+    raws: dict[str, Any] = {}
+    for dvcfile in project.dvcfiles:
+        path = lock_of(dvcfile)
+        data = read(path)
+        if data is None:
+            continue
+        found[path] = data
+        prefix = "" if dvcfile == DVC_YAML else f"{dvcfile}:"
+        wdirs = {
+            name[len(prefix) :]: st.wdir
+            for name, st in project.stages.items()
+            if st.dvcfile == dvcfile
+        }
+        lock = parse_lock(data, f"{path}{what}", wdirs)
+        for name, stage in lock.stages.items():
+            stages[prefix + name] = dataclasses.replace(stage, name=prefix + name)
+            raws[prefix + name] = stage.raw
+    if not found:
+        return None, found
+    combined = LockFile(stages, {"schema": "2.0", "stages": raws})
+    return combined.restricted(project.stages), found

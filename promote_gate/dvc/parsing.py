@@ -70,6 +70,7 @@ class Project:
     stages: Mapping[str, StageDef]
     metrics: tuple[str, ...]  # every metrics file: top-level ``metrics:`` and stage metrics outs
     outputs: frozenset[str] = field(default_factory=frozenset)
+    dvcfiles: tuple[str, ...] = (DVC_YAML,)  # the dvc.yaml files read, the root one first
 
     @property
     def wdirs(self) -> dict[str, str]:
@@ -635,16 +636,19 @@ def dvcfile_stages(read: Reader, path: str = DVC_YAML) -> tuple[list[StageDef], 
 
 
 def parse_project(view: Any, dvcfiles: list[str] | None = None) -> Project | None:
-    """Resolve a project's dvc.yaml (and ``dvcfiles``, nested ones, where given); None when
-    the project has no dvc.yaml at all."""
-    files = dvcfiles if dvcfiles is not None else [DVC_YAML]
+    """Resolve a project's dvc.yaml files (``dvcfiles``, else every one DVC would load: the
+    root one and nested ones); None when the project has no dvc.yaml at all."""
+    if dvcfiles is None:
+        from promote_gate.dvc.project import find_dvcfiles
+
+        dvcfiles = find_dvcfiles(view)
     stages: dict[str, StageDef] = {}
     metrics: list[str] = []
-    found = False
-    for path in files:
+    found = []
+    for path in dvcfiles:
         if view.read(path) is None:
             continue
-        found = True
+        found.append(path)
         defined, top = dvcfile_stages(view.read, path)
         for stage in defined:
             stages[stage.name] = stage
@@ -653,4 +657,4 @@ def parse_project(view: Any, dvcfiles: list[str] | None = None) -> Project | Non
         return None
     metrics += [o.path for st in stages.values() for o in st.outs if o.metric]
     outputs = frozenset(o.path for st in stages.values() for o in st.outs)
-    return Project(stages, tuple(dict.fromkeys(metrics)), outputs)
+    return Project(stages, tuple(dict.fromkeys(metrics)), outputs, tuple(found))

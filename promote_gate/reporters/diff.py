@@ -56,10 +56,18 @@ _TITLES = {
 
 
 def _comparability(c: Comparison) -> list[str]:
+    """The verdict with its reasons: what was compared, and what differs."""
     stages = ", ".join(c.comparability_stages) or "none"
+    if c.inputs:
+        basis = (
+            f"the evaluation's source inputs ({', '.join(c.inputs)}) and the commands of "
+            f"stages {stages}"
+        )
+    else:
+        basis = f"the dependencies and commands of stages {stages}"
     if c.comparable:
-        return [f"Comparable: yes (stages checked: {stages})"]
-    return [f"Comparable: NO (stages checked: {stages})", *(f"  - {p}" for p in c.not_comparable)]
+        return [f"Comparable: yes: identical {basis}"]
+    return [f"Comparable: NO: compared {basis}", *(f"  - {p}" for p in c.not_comparable)]
 
 
 def text(c: Comparison) -> str:
@@ -69,7 +77,7 @@ def text(c: Comparison) -> str:
         lines += ["", f"{_TITLES[key]}:"]
         if not rows:
             lines.append("  (none)")
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(_HEADERS[key])]
+        widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(_HEADERS[key])]
         if rows:
             lines.append(
                 "  " + "  ".join(h.ljust(w) for h, w in zip(_HEADERS[key], widths, strict=True))
@@ -102,6 +110,7 @@ def as_json(c: Comparison) -> str:
         "comparable": c.comparable,
         "not_comparable": list(c.not_comparable),
         "comparability_stages": list(c.comparability_stages),
+        "comparability_inputs": list(c.inputs),
         "params": [{"file": f, "key": k, "before": o, "after": n} for f, k, o, n in c.params],
         "metrics": [
             {

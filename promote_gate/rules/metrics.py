@@ -22,10 +22,11 @@ from promote_gate.yamlio import DocumentError
 
 
 def metrics_snapshot(facts: BundleFacts) -> dict[str, dict[str, Any]] | None:
-    """``{metrics file: {"md5", "stage", "values"}}``, or None when it is not that shape."""
+    """``{metrics file: {"md5", "stage", "values"}}``, or None when it is not that shape
+    (``{}``: the bundle records no metrics, as for a dataset release)."""
     doc = facts.docs["metrics"]
     value = doc.value
-    if not doc.ok or not isinstance(value, dict) or not value:
+    if not doc.ok or not isinstance(value, dict):
         return None
     for entry in value.values():
         if not isinstance(entry, dict) or not isinstance(entry.get("md5"), str):
@@ -48,10 +49,9 @@ def _metrics_snapshot_missing(facts: BundleFacts) -> Iterator[Outcome]:
     elif doc.error:
         yield Finding(where, doc.error)
     elif metrics_snapshot(facts) is None:
-        yield Finding(
-            where,
-            'the metrics snapshot must map each metrics file to {"md5", "values"} (and name at least one)',
-        )
+        yield Finding(where, 'the metrics snapshot must map each metrics file to {"md5", "values"}')
+    elif not metrics_snapshot(facts) and facts.require_metrics:
+        yield Finding(where, "the bundle records no metrics, and the policy sets require_metrics")
 
 
 def _metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
@@ -204,7 +204,8 @@ RULES = (
     Rule(
         code="PG401",
         name="metrics-snapshot-missing",
-        summary="the bundle has no metrics snapshot, or it cannot be parsed",
+        summary="the bundle has no metrics snapshot, or it cannot be parsed, or it records no "
+        "metrics while the policy sets `require_metrics`",
         rationale="A release without its metrics cannot be compared with the one before it.",
         fix="Declare metrics in dvc.yaml (stage `metrics:` or top-level `metrics:`), reproduce, "
         "and promote again.",

@@ -159,3 +159,79 @@ def test_diff_of_unknown_side_is_a_usage_error(repo: Path, gate: Gate) -> None:
     code, _, err = gate("diff", "nosuch", "v1", "--repo", str(repo))
     assert code == 2
     assert "neither a bundle" in err
+
+
+# --------------------------------------------------------------------------- the default
+# Without `comparability.stages`, the evaluation's source inputs decide: what the metrics
+# stages read, traced upstream to data no stage produces, not the intermediate outputs a
+# changed param regenerates (the get-started project's featurization change).
+
+
+def _default_policy(tmp_path: Path) -> str:
+    from promote_gate.commands.demo import CONFIG
+
+    text = CONFIG.replace("comparability:\n", "").replace(
+        "  stages: [evaluate]       # its data and code must be identical between compared releases\n",
+        "",
+    )
+    assert "comparability" not in text
+    path = tmp_path / "default-policy.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_default_traces_the_evaluation_to_its_sources(template: Path) -> None:
+    from promote_gate.compare import source_inputs
+    from promote_gate.dvc.lock import parse_lock
+
+    lock = parse_lock((template / "dvc.lock").read_bytes())
+    found = source_inputs(lock, ("evaluate",), frozenset({"models/model.json"}))
+    # prepare's program is not an input of the evaluation; its data is; the model may change
+    assert {p: stage for p, (_, stage) in found.items()} == {
+        "src/evaluate.py": "evaluate",
+        "data/raw.csv": "prepare",
+    }
+
+
+def test_default_a_changed_param_regenerating_eval_data_stays_comparable(
+    resplit: Path, gate: Gate, tmp_path: Path
+) -> None:
+    policy = _default_policy(tmp_path)
+    code, results = _results(gate, resplit, "--config", policy)
+    assert results["PG404"]["status"] == "passed", results["PG404"]
+    code, out, _ = gate("diff", "--repo", str(resplit), "--config", policy)
+    assert code == 0
+    assert (
+        "Comparable: yes: identical the evaluation's source inputs (data/raw.csv, src/evaluate.py)"
+        in out
+    )
+
+
+@pytest.fixture(scope="module")
+def new_data(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """v2 with data/raw.csv cut to 300 rows (dvc add), reproduced: the eval data's source moved."""
+    root = tmp_path_factory.mktemp("new-data") / "repo"
+    copy_repo(template, root)
+    with pinned_env(tmp_path_factory.mktemp("new-data-home")):
+        raw = root / "data/raw.csv"
+        raw.write_text("".join(raw.read_text().splitlines(keepends=True)[:301]))
+        run(root, "dvc", "add", "-q", "data/raw.csv")
+        run(root, "dvc", "repro", "-q")
+        commit_all(root, "less data")
+        promote(str(root), "v2", [])
+        commit_all(root, "Promote v2")
+    return root
+
+
+def test_default_a_changed_source_of_the_eval_data_is_not_comparable(
+    new_data: Path, gate: Gate, tmp_path: Path
+) -> None:
+    policy = _default_policy(tmp_path)
+    code, results = _results(gate, new_data, "--config", policy)
+    assert code == 1
+    (finding,) = results["PG404"]["findings"]
+    assert "evaluation input data/raw.csv (read by stage prepare) differs" in finding["message"]
+    assert results["PG405"]["status"] == "skipped"
+    code, out, _ = gate("diff", "--repo", str(new_data), "--config", policy)
+    assert "Comparable: NO: compared the evaluation's source inputs" in out
+    assert "evaluation input data/raw.csv" in out
