@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from promote_gate.dvc.lock import parse_lock
+from promote_gate.dvc.lock import project_lock
 from promote_gate.dvc.parsing import ParsingError, Project, parse_project
 from promote_gate.dvc.status import pipeline_status
 from promote_gate.errors import DocumentError
@@ -58,27 +58,19 @@ def _dvcfiles(root: Path) -> list[str]:
 
 
 def _ours(root: Path) -> tuple[dict[str, Any], Project | None]:
+    """What promote-gate reads, as the gate reads it: its own discovery of dvc.yaml files
+    (checked against the walk above), its resolver, and every dvc.lock as one."""
     view = WorktreeView(str(root))
-    project = parse_project(view, _dvcfiles(root))
+    project = parse_project(view)
     stages: dict[str, Any] = {}
     if project is None:
+        assert _dvcfiles(root) == [] or all(not (root / f).read_bytes() for f in _dvcfiles(root))
         return stages, None
-    locks = {}
-    for dvcfile in _dvcfiles(root):
-        lock_path = dvcfile.removesuffix("dvc.yaml") + "dvc.lock"
-        data = view.read(lock_path)
-        if data is None:
-            continue
-        prefix = "" if dvcfile == "dvc.yaml" else f"{dvcfile}:"
-        wdirs = {
-            name.removeprefix(prefix): st.wdir
-            for name, st in project.stages.items()
-            if st.dvcfile == dvcfile
-        }
-        for name, stage in parse_lock(data, lock_path, wdirs).stages.items():
-            locks[prefix + name] = stage
+    assert list(project.dvcfiles) == _dvcfiles(root)
+    lock, _ = project_lock(view.read, project)
+    locks = lock.stages if lock is not None else {}
     for name, st in project.stages.items():
-        lock = locks.get(name)
+        entry = locks.get(name)
         stages[name] = {
             "cmd": st.cmd,
             "wdir": st.wdir,
@@ -88,11 +80,11 @@ def _ours(root: Path) -> tuple[dict[str, Any], Project | None]:
             ),
             "outs": sorted((o.path, o.cache, o.metric, o.plot) for o in st.outs),
             "lock": None
-            if lock is None
+            if entry is None
             else {
-                "deps": sorted((d.path, d.md5) for d in lock.deps),
-                "outs": sorted((o.path, o.md5) for o in lock.outs),
-                "params": {f: dict(v) for f, v in sorted(lock.params.items())},
+                "deps": sorted((d.path, d.md5) for d in entry.deps),
+                "outs": sorted((o.path, o.md5) for o in entry.outs),
+                "params": {f: dict(v) for f, v in sorted(entry.params.items())},
             },
         }
     return stages, project
@@ -198,19 +190,22 @@ def test_pipeline_stale_agrees_with_dvc_status_on_what_needs_no_data(
         with Repo(str(project)) as repo:
             # stage by stage: a `dvc import` elsewhere in the project needs the network
             for stage in repo.index.stages:
-                if _rel(stage.path, project) == "dvc.yaml" and not stage.is_data_source:
-                    status.update(repo.status(targets=[f"dvc.yaml:{stage.name}"]))
+                if stage.is_data_source:
+                    continue
+                dvcfile = _rel(stage.path, project)
+                address = stage.name if dvcfile == "dvc.yaml" else f"{dvcfile}:{stage.name}"
+                for key, value in repo.status(targets=[f"{dvcfile}:{stage.name}"]).items():
+                    status[address if key.rpartition(":")[2] == stage.name else key] = value
     except DvcException:
         pytest.skip("DVC refuses this dvc.yaml (the other test checks we refuse it too)")
     _, ours_project = _ours(project)
     if ours_project is None:
-        pytest.skip("no dvc.yaml at the project root (DVC has nothing to say either)")
+        pytest.skip("no dvc.yaml in the project (DVC has nothing to say either)")
     view = WorktreeView(str(project))
-    lock_data = view.read("dvc.lock")
-    if lock_data is None:
-        pytest.skip("no dvc.lock at the project root")
-    root_stages = {n: s for n, s in ours_project.stages.items() if s.dvcfile == "dvc.yaml"}
-    lock = parse_lock(lock_data, "dvc.lock", ours_project.wdirs).restricted(root_stages)
+    lock, _ = project_lock(view.read, ours_project)
+    if lock is None:
+        pytest.skip("no dvc.lock in the project")
+    root_stages = dict(ours_project.stages)
     try:
         verdicts = pipeline_status(view, ours_project, lock, list(root_stages))
     except (DocumentError, ParsingError) as exc:

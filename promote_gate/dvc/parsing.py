@@ -403,6 +403,32 @@ def _check_keys(keys: Any, allowed: frozenset[str], where: str, line: int | None
         )
 
 
+_BOOL_FLAGS = ("cache", "persist", "push", "checkpoint")
+
+
+def _check_flags(body: Mapping[str, Any], where: str, line: int | None) -> None:
+    """DVC validates an output's flags before it interpolates: ``cache: ${x}`` is refused."""
+    for section in ("outs", "metrics", "plots"):
+        items = body.get(section)
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, Mapping):
+                continue
+            for path, flags in item.items():
+                wrong = [
+                    flag
+                    for flag in _BOOL_FLAGS
+                    if isinstance(flags, Mapping)
+                    and flag in flags
+                    and not isinstance(flags[flag], bool)
+                ]
+                if wrong:
+                    raise ParsingError(
+                        f"{where.split(':', maxsplit=1)[0]}:{line or 1}: validation failed: "
+                        f"expected bool for {section} -> {path} -> {wrong[0]} in "
+                        f"{where.split(': ', 1)[-1]}"
+                    )
+
+
 def _stage(name: str, body: Mapping[str, Any], wdir: str, dvcfile: str) -> StageDef:
     where = f"{dvcfile}: stage {name}"
     if body.get("cmd") is None:
@@ -464,6 +490,7 @@ class _Resolver:
         if not isinstance(body, Mapping):
             raise ParsingError(f"{self.path}:{line or 1}: stage {name} is not a mapping")
         _check_keys(body, STAGE_KEYS, f"{self.path}: stages -> {name}", line)
+        _check_flags(body, f"{self.path}: stages -> {name}", line)
         definition = dict(body)
         vars_ = definition.pop("vars", None)
         if vars_ is not None and KEYCRE.search(repr(vars_)):
