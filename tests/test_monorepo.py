@@ -97,6 +97,14 @@ def test_check_at_the_top_judges_every_project_with_top_level_paths(
     code, doc = gate.json("check", "--project", "b")
     assert (code, list(_bundles(doc))) == (1, ["b/publish/v1"])
 
+    # diff reviews one project's releases: at the top it says which projects there are
+    code, _, err = gate("diff")
+    assert code == 2
+    assert "the repository holds the DVC projects a, b, c" in err
+    code, out, _ = gate("diff", "HEAD~1", "v1", "--project", "a")
+    assert code == 0, out
+    assert "promote-gate diff commit" in out
+
 
 def test_promote_works_in_a_project_and_refuses_at_a_top_that_is_none(
     mono: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch

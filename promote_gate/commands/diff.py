@@ -56,7 +56,16 @@ def diff_repo(
 
         if b is None:
             if not numbered:
-                raise UsageError(f"no bundles under {config.publish_root}/ to review")
+                from promote_gate.dvc.project import find_projects
+
+                others = [p for p in find_projects(view) if p] if not git.prefix else []
+                hint = (
+                    f"; the repository holds the DVC projects {', '.join(others)}: run diff "
+                    "inside one, or pass --project DIR"
+                    if others
+                    else ""
+                )
+                raise UsageError(f"no bundles under {config.publish_root}/ to review{hint}")
             b = max(numbered, key=lambda n: config.version_number(n) or 0)
         if a is None:
             a = config.baseline
