@@ -72,6 +72,12 @@ def _output(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--ignore", type=_codes, default=[], metavar="CODES", help="skip these rules")
     p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="hash every file, even one whose identity (inode, size, mtime, ctime) is unchanged "
+        "since an earlier run (CI mode always does)",
+    )
+    p.add_argument(
         "--require-data",
         action="store_true",
         help="fail where evidence (DVC-tracked content) is not available instead of skipping",

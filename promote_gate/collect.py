@@ -431,11 +431,14 @@ class Collector:
 
         files: dict[str, FileFacts] = {}
         pointers: set[str] = set()
+        digests = view.digest_many(
+            [e.path for r, e in entries.items() if e.kind == "file" and not r.endswith(".dvc")]
+        )
         for rel, entry in entries.items():
             if entry.kind == "file" and rel.endswith(".dvc"):
                 pointers.add(rel)
                 continue
-            digest = view.digest(entry.path) if entry.kind == "file" else None
+            digest = digests.get(entry.path)
             files[rel] = FileFacts(rel, entry.kind, entry.target, digest)
         for pointer_rel in sorted(pointers):
             data_rel = pointer_rel[: -len(".dvc")]

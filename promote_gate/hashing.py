@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 CHUNK = 2**20  # dvc-data's chunk size: md5-dos2unix decides text/binary per chunk
 TEXT_PROBE = 512
@@ -46,21 +46,50 @@ class Digest:
         return self.md5_dos2unix if hash_name == LEGACY else self.md5
 
 
+_SIDE: Any = None  # one thread hashing md5 beside sha256 (hashlib releases the GIL)
+SIDE_MIN = 256 * 1024  # below this a chunk is hashed inline: a thread hop costs more
+
+
+def _side() -> Any:
+    global _SIDE  # noqa: PLW0603 - one pool per process, made on first use
+    if _SIDE is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _SIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="promote-gate-md5")
+    return _SIDE
+
+
 def digest_chunks(chunks: Iterable[bytes], progress: Callable[[int], None] | None = None) -> Digest:
+    """md5, sha256 and md5-dos2unix of the chunks, from one pass over them.
+
+    md5 runs on a side thread while this one computes sha256, so the wall time is that of
+    the slower hash, not their sum. md5-dos2unix is md5 itself until a text chunk with CRLF
+    comes (its state forks from md5's there), so binary content is not hashed a third time.
+    Chunks are the size they come in (1 MiB from files): memory does not grow with size.
+    """
     md5 = hashlib.md5()
-    legacy = hashlib.md5()
     sha = hashlib.sha256()
+    legacy: Any = None  # None: identical to md5 so far
     size = 0
     for chunk in chunks:
-        md5.update(chunk)
-        sha.update(chunk)
-        legacy.update(
-            chunk.replace(b"\r\n", b"\n") if _is_text_block(chunk[:TEXT_PROBE]) else chunk
-        )
+        if legacy is None and b"\r\n" in chunk and _is_text_block(chunk[:TEXT_PROBE]):
+            legacy = md5.copy()
+        if legacy is not None:
+            legacy.update(
+                chunk.replace(b"\r\n", b"\n") if _is_text_block(chunk[:TEXT_PROBE]) else chunk
+            )
+        if len(chunk) >= SIDE_MIN:
+            pending = _side().submit(md5.update, chunk)
+            sha.update(chunk)
+            pending.result()
+        else:
+            md5.update(chunk)
+            sha.update(chunk)
         size += len(chunk)
         if progress is not None:
             progress(len(chunk))
-    return Digest(md5.hexdigest(), sha.hexdigest(), size, legacy.hexdigest())
+    md5_hex = md5.hexdigest()
+    return Digest(md5_hex, sha.hexdigest(), size, md5_hex if legacy is None else legacy.hexdigest())
 
 
 def read_chunks(fobj: IO[bytes]) -> Iterator[bytes]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from promote_gate.dvc.layout import is_object_id, matches_address, object_paths
+from promote_gate.hashcache import HashCache, digest_open
 from promote_gate.hashing import Digest, digest_chunks, read_chunks
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES
 
@@ -146,6 +147,7 @@ class ObjectStore:
         self.unavailable = unavailable  # why a source that should be here is not (shown once)
         self.rejected: dict[str, str] = {}  # md5 -> why an object found was not trusted
         self._found: dict[tuple[str, str | None, bool], Found | None] = {}
+        self.hashes: HashCache | None = None  # digests of unchanged local objects
         self._in: dict[tuple[str, str | None, str], bool] = {}
 
     def _read(
@@ -157,7 +159,10 @@ class ObjectStore:
                     return None
                 fobj, legacy = opened
                 data: list[bytes] = []
-                digest = digest_chunks(_chunks(fobj, data if keep else None, limit))
+                if not keep and self.hashes is not None and isinstance(source, DirectorySource):
+                    digest = digest_open(fobj, md5, self.hashes)
+                else:
+                    digest = digest_chunks(_chunks(fobj, data if keep else None, limit))
         except UntrustedObjectError as exc:
             self.rejected[md5] = f"the object in {source.label} was not trusted: {exc}"
             return None

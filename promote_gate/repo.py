@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import IO, Literal
 
 from promote_gate.errors import GateError
-from promote_gate.hashing import Digest, digest_bytes, digest_chunks, digest_stream
+from promote_gate.hashcache import HashCache, digest_open
+from promote_gate.hashing import Digest, digest_bytes, digest_chunks
 from promote_gate.objects import UntrustedObjectError, open_regular
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
 
@@ -328,6 +329,10 @@ class View:
         data = self.read(path)
         return None if data is None else digest_bytes(data)
 
+    def digest_many(self, paths: list[str]) -> dict[str, Digest | None]:
+        """Several files' digests (in parallel where the view allows it)."""
+        return {path: self.digest(path) for path in paths}
+
     def is_dir(self, path: str) -> bool:
         return bool(self.files_under(path))
 
@@ -350,8 +355,11 @@ class WorktreeView(View):
     no entry), so nothing outside ``root`` is ever read or hashed.
     """
 
-    def __init__(self, root: str, cache: str | None = None) -> None:
+    def __init__(
+        self, root: str, cache: str | None = None, hashes: HashCache | None = None
+    ) -> None:
         self.root = root
+        self.hashes = hashes  # digests of unchanged files, from earlier runs
         self.label = "working tree"
         self._real_root = os.path.realpath(root)
         self._cache = os.path.realpath(cache) if cache else None
@@ -430,7 +438,16 @@ class WorktreeView(View):
         if fobj is None:
             return None
         with fobj:
-            return digest_stream(fobj, path)
+            return digest_open(fobj, path, self.hashes)
+
+    def digest_many(self, paths: list[str]) -> dict[str, Digest | None]:
+        """Files hashed on several threads (``hashlib`` and reads release the GIL)."""
+        if len(paths) < 2:
+            return super().digest_many(paths)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) + 1)) as pool:
+            return dict(zip(paths, pool.map(self.digest, paths), strict=True))
 
     def children(self, directory: str) -> set[str]:
         if directory and (self.entry(directory) is not None or not self._direct(directory)):

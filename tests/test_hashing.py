@@ -294,3 +294,53 @@ def test_changes_under_dvcignore_are_seen_as_dvc_sees_them(
     status = json.loads(run(root, "dvc", "status", "--json", "data/d.dvc"))
     assert bool(status) is dvc_sees_it, status
     assert (after != before) is dvc_sees_it
+
+
+def _reference(chunks: list[bytes]) -> tuple[str, str, str]:
+    """The three hashes one after the other, each over every chunk: what the single pass
+    (md5 on a side thread, md5-dos2unix forked from md5 at the first CRLF text chunk) must
+    equal."""
+    import hashlib
+
+    from promote_gate.hashing import TEXT_PROBE, _is_text_block
+
+    md5, sha, legacy = hashlib.md5(), hashlib.sha256(), hashlib.md5()
+    for chunk in chunks:
+        md5.update(chunk)
+        sha.update(chunk)
+        text = _is_text_block(chunk[:TEXT_PROBE])
+        legacy.update(chunk.replace(b"\r\n", b"\n") if text else chunk)
+    return md5.hexdigest(), sha.hexdigest(), legacy.hexdigest()
+
+
+_PIECES = [b"a,b\r\n", b"x\n", b"\x00\x01\xff", b"\r\n", b"\r", b"plain text "]
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        ["b", "b", "t"],  # binary, then a CRLF text chunk: the fork comes late
+        ["t", "b", "t"],
+        ["n", "t", "b"],  # text without CRLF first: still identical to md5
+        ["b", "b", "b"],
+        ["big-t", "big-b", "big-t"],  # chunks the side thread takes
+    ],
+)
+def test_single_pass_equals_three_passes(layout: list[str]) -> None:
+    import random
+
+    from promote_gate.hashing import SIDE_MIN, digest_chunks
+
+    rng = random.Random(len(layout))  # noqa: S311 - reproducible test data
+    chunks = []
+    for kind in layout:
+        size = SIDE_MIN * 2 if kind.startswith("big") else 4096
+        if kind.endswith("b"):
+            chunks.append(bytes(rng.randrange(256) for _ in range(64)) + b"\0\r\n" * (size // 3))
+        elif kind.endswith("t"):
+            chunks.append(b"".join(rng.choice(_PIECES[:2] + _PIECES[3:]) for _ in range(size // 4)))
+        else:
+            chunks.append(b"no carriage returns\n" * (size // 20))
+    got = digest_chunks(chunks)
+    assert (got.md5, got.sha256, got.md5_dos2unix) == _reference(chunks)
+    assert got.size == sum(map(len, chunks))

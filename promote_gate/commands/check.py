@@ -15,6 +15,7 @@ from promote_gate.dvc.cache import cache_dir
 from promote_gate.dvc.project import find_projects
 from promote_gate.errors import UsageError
 from promote_gate.files import write_report
+from promote_gate.hashcache import HashCache
 from promote_gate.repo import CommitView, Git, View, WorktreeView
 from promote_gate.report import BundleReport, Report, judge, no_rule_ran, selected_rules
 
@@ -59,9 +60,9 @@ def _commit(git: Git, rev: str, what: str) -> str:
     return commit
 
 
-def _view(git: Git, commit: str | None) -> View:
+def _view(git: Git, commit: str | None, hashes: HashCache | None = None) -> View:
     if commit is None:
-        return WorktreeView(git.root, cache=cache_dir(git.root))
+        return WorktreeView(git.root, cache=cache_dir(git.root), hashes=hashes)
     return CommitView(git, commit)
 
 
@@ -136,6 +137,7 @@ def check_repo(
     dvc_cache: str | None = None,
     project: str | None = None,
     every_project: bool = False,
+    no_cache: bool = False,
 ) -> Report:
     """Collect and judge the bundles in the working tree or ``rev``, in every DVC project of
     the repository (or the one ``repo`` lies in, or ``project``, unless ``every_project``).
@@ -147,9 +149,12 @@ def check_repo(
     Evidence a candidate is defined by (promoted bytes, .dir listings, recorded metrics)
     that cannot be read here fails its rule, unless the policy sets ``metadata_only``;
     ``require_data`` extends that to released bundles. ``ci`` ignores the checkout's own
-    DVC cache and ``.dvc/config.local`` (a change could bring them).
+    DVC cache and ``.dvc/config.local`` (a change could bring them). Files whose identity
+    is unchanged since an earlier run are not hashed again (the user's hash cache), except in
+    CI and with ``no_cache``: there every byte is hashed.
     """
     top_git = Git.open(repo)
+    hashes = None if ci or no_cache else HashCache()
     try:
         commit = _commit(top_git, rev, "--rev") if rev is not None else None
         base_commit = _commit(top_git, base, "--base") if base is not None else None
@@ -177,7 +182,7 @@ def check_repo(
         seen: set[str] = set()
         for directory in projects:
             git = top_git.project(directory)
-            view = _view(git, commit)
+            view = _view(git, commit, hashes)
             base_view = CommitView(git, base_commit) if base_commit is not None else None
             policy_view = view
             if policy_commit is not None and policy_commit == base_commit:
@@ -201,6 +206,7 @@ def check_repo(
                 ci=ci,
                 dvc_cache=dvc_cache,
                 config_path=config_path,
+                hashes=hashes,
             )
             lead = directory + "/" if directory else ""
             seen |= {b.name for b in found} | {lead + b.path for b in found}
@@ -219,6 +225,8 @@ def check_repo(
         return no_rule_ran(report)
     finally:
         top_git.close()
+        if hashes is not None:
+            hashes.close()
 
 
 def _check_project(
@@ -236,6 +244,7 @@ def _check_project(
     ci: bool,
     dvc_cache: str | None,
     config_path: str | None,
+    hashes: HashCache | None = None,
 ) -> tuple[list[BundleReport], list[str], str | None]:
     """One DVC project's bundles judged (paths project-relative), its notes, and why its
     candidates' content was not required to be verified (``metadata_only``)."""
@@ -246,6 +255,7 @@ def _check_project(
         git, view, policy_view, ci=ci, dvc_cache=dvc_cache
     )
     notes += evidence_notes
+    store.hashes = hashes
     unverified = (
         "metadata_only is set: the content of candidate bundles (promoted bytes, .dir "
         "listings, DVC-stored metrics) was not required to be verified"
@@ -324,5 +334,6 @@ def run(args: argparse.Namespace) -> int:
         require_data=args.require_data,
         traceback_on_error=args.traceback,
         project=args.project,
+        no_cache=args.no_cache,
     )
     return emit(report, args)

@@ -10,6 +10,7 @@ from promote_gate.collect import Collector
 from promote_gate.commands.check import emit
 from promote_gate.config import Config
 from promote_gate.errors import UsageError
+from promote_gate.hashcache import HashCache
 from promote_gate.repo import WorktreeView
 from promote_gate.report import Report, judge, no_rule_ran, selected_rules
 
@@ -18,8 +19,13 @@ def run(args: argparse.Namespace) -> int:
     directory = os.path.abspath(args.directory)
     if not os.path.isdir(directory):
         raise UsageError(f"{args.directory}: no such directory")
-    view = WorktreeView(directory)
-    facts = Collector(view, Config(), git=None).bundle(os.path.basename(directory), "")
+    hashes = None if args.no_cache else HashCache()
+    view = WorktreeView(directory, hashes=hashes)
+    try:
+        facts = Collector(view, Config(), git=None).bundle(os.path.basename(directory), "")
+    finally:
+        if hashes is not None:
+            hashes.close()
     version = facts.manifest_value.get("version")
     if isinstance(version, str):
         # A consumer may unpack a bundle under any name; the manifest names the version.

@@ -90,9 +90,11 @@ class _Hasher:
             if recorded is not None or reason:
                 return recorded, reason
         pairs: dict[str, str] = {}
-        for e in self.view.files_under(path):
-            if e.kind != "file" or self.ignore.ignored(e.path):
-                continue
+        files = [e for e in self.view.files_under(path) if e.kind == "file"]
+        files = [e for e in files if not self.ignore.ignored(e.path)]
+        todo = [e.path for e in files if e.path not in self._digests]
+        self._digests.update(self.view.digest_many(todo))
+        for e in files:
             digest = self._digest(e.path)
             if digest is None:
                 return None, f"{e.path} cannot be read"
