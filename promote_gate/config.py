@@ -120,11 +120,54 @@ def _check_paths(raw: dict[str, Any], origin: str) -> None:
         )
 
 
+# Validation results are remembered (outside the repository, like the hash cache) so the
+# push hook need not import jsonschema for a policy it has already validated: a marker file
+# named by the sha256 of (promote-gate's version, the schema, the configuration's content).
+# CI mode and --no-cache switch it off: there every policy is validated.
+TRUST_VALIDATION_CACHE = True
+
+
+def _validated_marker(raw: dict[str, Any]) -> str | None:
+    import hashlib
+    import os
+
+    from promote_gate import __version__
+
+    try:
+        text = json.dumps(raw, sort_keys=True, default=repr)
+    except (TypeError, ValueError):
+        return None
+    schema_text = resources.files("promote_gate").joinpath("schemas/config.json").read_bytes()
+    key = hashlib.sha256(
+        f"{__version__}\0".encode() + schema_text + b"\0" + text.encode()
+    ).hexdigest()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "promote-gate", "valid-config", key)
+
+
 def _validate(raw: Any, origin: str) -> Config:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise UsageError(f"{origin}: the configuration must be a mapping of keys to values")
+    import os
+
+    marker = _validated_marker(raw) if TRUST_VALIDATION_CACHE else None
+    if marker is not None and os.path.isfile(marker):
+        return _build(raw, origin)
+    config = _check(raw, origin)
+    if marker is not None:
+        try:
+            os.makedirs(os.path.dirname(marker), mode=0o700, exist_ok=True)
+            with open(marker, "x"):
+                pass
+        except OSError:
+            pass  # no cache directory: validated again next time
+    return config
+
+
+def _check(raw: dict[str, Any], origin: str) -> Config:
+    """Validate against the schema and the rule registry; the Config, or UsageError."""
     import jsonschema
 
     errors = sorted(
@@ -159,6 +202,11 @@ def _validate(raw: Any, origin: str) -> Config:
                 f"{origin} is invalid:\n  {key}: unknown rule code or prefix "
                 f"{', '.join(unknown)} (promote-gate rules lists them)"
             )
+    return _build(raw, origin)
+
+
+def _build(raw: dict[str, Any], origin: str) -> Config:
+    """The Config of a validated configuration."""
     return Config(
         publish_root=raw.get("publish_root", "publish").strip("/"),
         version_pattern=raw.get("version_pattern", "v{n}"),

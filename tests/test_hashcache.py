@@ -163,3 +163,31 @@ def test_two_runs_at_once_share_the_cache(repo: Path) -> None:
     with sqlite3.connect(hashcache.default_path()) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert _rows() > 0
+
+
+# --------------------------------------------------------------------------- validated policies
+
+
+def _load_in_subprocess(config: Path) -> tuple[int, str]:
+    code = (
+        "import sys; from promote_gate import config; "
+        f"c = config.parse(open({str(config)!r}, 'rb').read(), '.promote-gate.yaml'); "
+        "print(c.publish_root, 'jsonschema' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout.strip() + proc.stderr
+
+
+def test_a_validated_policy_is_not_validated_again_and_an_invalid_one_always_is(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / ".promote-gate.yaml"
+    config.write_text("publish_root: releases\n")
+    assert _load_in_subprocess(config) == (0, "releases True")
+    # the hook's fast path: the same content, already validated, needs no jsonschema
+    assert _load_in_subprocess(config) == (0, "releases False")
+    config.write_text("publish_root: releases\nunknown_key: 1\n")
+    for _ in range(2):  # an invalid policy is never remembered as valid
+        code, out = _load_in_subprocess(config)
+        assert code == 1
+        assert "unknown key(s) 'unknown_key'" in out

@@ -155,6 +155,8 @@ def check_repo(
     """
     top_git = Git.open(repo)
     hashes = None if ci or no_cache else HashCache()
+    if ci or no_cache:
+        config_mod.TRUST_VALIDATION_CACHE = False
     try:
         commit = _commit(top_git, rev, "--rev") if rev is not None else None
         base_commit = _commit(top_git, base, "--base") if base is not None else None

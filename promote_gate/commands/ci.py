@@ -374,6 +374,7 @@ def _base_and_policy(
 def run(args: argparse.Namespace) -> int:
     from promote_gate.reporters import github, gitlab, junit, markdown, text
 
+    config_mod.TRUST_VALIDATION_CACHE = False  # CI validates every policy it reads
     env = os.environ
     ctx = detect(env, args)
     git = Git.open(args.repo)

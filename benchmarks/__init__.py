@@ -1,0 +1,1 @@
+"""promote-gate's benchmark suite: real DVC repositories, each command beside its peer."""

@@ -1,0 +1,232 @@
+"""Run each promote-gate command beside its peer, alternating, in one sitting; report medians,
+ratios and peak RSS. Nothing here asserts a time: the numbers are for RESULTS.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks.generate import SIZES, Size, build, sh
+
+PG = [sys.executable, "-m", "promote_gate"]
+# as a user runs them: bytecode written and used (a sandbox may switch it off)
+ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if not k.startswith("GIT_") and k != "PYTHONDONTWRITEBYTECODE"
+} | {"DVC_NO_ANALYTICS": "1"}
+DVC = [sys.executable, "-m", "dvc"]
+
+
+@dataclass(frozen=True)
+class Timing:
+    label: str
+    median: float
+    rss_mb: float
+    codes: tuple[int, ...]
+
+
+def measure(argv: list[str], cwd: Path, stdin: str | None = None) -> tuple[float, float, int]:
+    """Wall time, peak RSS (MiB) and exit code of one run (os.wait4: this child's own)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=ENV,
+    )
+    if stdin is not None and proc.stdin is not None:
+        proc.stdin.write(stdin.encode())
+        proc.stdin.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - start
+    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+
+
+def compare(
+    runs: int, cases: dict[str, tuple[list[str], Path, str | None]], before: Callable[[], None]
+) -> list[Timing]:
+    """Run every case once per round, in turn (so drift hits all alike); medians."""
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    rss: dict[str, float] = dict.fromkeys(cases, 0.0)
+    codes: dict[str, list[int]] = {k: [] for k in cases}
+    for _ in range(runs):
+        for label, (argv, cwd, stdin) in cases.items():
+            before()
+            elapsed, peak, code = measure(argv, cwd, stdin)
+            times[label].append(elapsed)
+            rss[label] = max(rss[label], peak)
+            codes[label].append(code)
+    return [
+        Timing(k, statistics.median(times[k]), rss[k], tuple(sorted(set(codes[k])))) for k in cases
+    ]
+
+
+def _cold_cache() -> None:
+    """The hash cache emptied (the page cache stays warm): a cold content verification."""
+    from promote_gate.hashcache import default_path
+
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(default_path() + suffix):
+            os.remove(default_path() + suffix)
+
+
+def _nothing() -> None:
+    return None
+
+
+Case = tuple[list[str], Path, str | None]
+
+
+@dataclass(frozen=True)
+class Group:
+    timings: list[Timing]
+    pairs: dict[str, str]  # subject -> its peer
+
+
+def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
+    repo = build(size, work / size.name)
+    model = repo / "models" / "model.bin"
+    bundle = f"publish/v{size.releases}"
+    base = sh(repo, "git", "rev-parse", "main").strip()
+    nxt = sh(repo, "git", "rev-parse", "bench-v-next").strip()
+    sh(repo, "git", "commit", "-q", "--allow-empty", "-m", "bench: a push touching no bundle")
+    noop = sh(repo, "git", "rev-parse", "HEAD").strip()
+    sh(repo, "git", "reset", "-q", "--hard", base)
+    line = "refs/heads/main {} refs/heads/main " + base + "\n"
+    hook = [*PG, "hook", "pre-push", "origin", str(work / size.name / "origin.git")]
+    # warm the hash cache and DVC's own state once
+    for argv in ([*PG, "check"], [*DVC, "status"], [*PG, "verify", bundle]):
+        measure(argv, repo)
+    verify = ([*PG, "verify", bundle], repo, None)
+    sums = (["sha256sum", "-c", "--quiet", "SHA256SUMS"], repo / bundle, None)
+    digest = "import sys; from promote_gate.hashing import digest_file; digest_file(sys.argv[1])"
+    groups: list[tuple[str, dict[str, Case], Callable[[], None], dict[str, str]]] = [
+        (
+            "check (working tree), hash cache warm",
+            {
+                "promote-gate check": ([*PG, "check"], repo, None),
+                "dvc status": ([*DVC, "status"], repo, None),
+                "dvc data status": ([*DVC, "data", "status"], repo, None),
+            },
+            _nothing,
+            {"promote-gate check": "dvc status"},
+        ),
+        (
+            "check --rev HEAD, hash cache warm",
+            {
+                "promote-gate check --rev HEAD": ([*PG, "check", "--rev", "HEAD"], repo, None),
+                "dvc status": ([*DVC, "status"], repo, None),
+                "dvc data status": ([*DVC, "data", "status"], repo, None),
+            },
+            _nothing,
+            {"promote-gate check --rev HEAD": "dvc status"},
+        ),
+        (
+            "hook pre-push",
+            {
+                "push touching no bundle": (hook, repo, line.format(noop)),
+                "push adding a bundle": (hook, repo, line.format(nxt)),
+                "dvc status": ([*DVC, "status"], repo, None),
+            },
+            _nothing,
+            {"push touching no bundle": "dvc status", "push adding a bundle": "dvc status"},
+        ),
+        (
+            "verify, hash cache warm",
+            {f"promote-gate verify {bundle}": verify, "sha256sum -c SHA256SUMS": sums},
+            _nothing,
+            {f"promote-gate verify {bundle}": "sha256sum -c SHA256SUMS"},
+        ),
+        (
+            "cold content verification (hash cache emptied before each run; page cache warm)",
+            {
+                f"promote-gate verify {bundle}": verify,
+                "sha256sum -c SHA256SUMS": sums,
+                "promote-gate hashing the model (md5 + sha256)": (
+                    [sys.executable, "-c", digest, str(model)],
+                    repo,
+                    None,
+                ),
+                "sha256sum model": (["sha256sum", str(model)], repo, None),
+                "md5sum model": (["md5sum", str(model)], repo, None),
+            },
+            _cold_cache,
+            {
+                f"promote-gate verify {bundle}": "sha256sum -c SHA256SUMS",
+                "promote-gate hashing the model (md5 + sha256)": "sha256sum model",
+            },
+        ),
+        (
+            "start-up",
+            {"promote-gate --version": ([*PG, "--version"], repo, None)},
+            _nothing,
+            {},
+        ),
+    ]
+    return {
+        title: Group(compare(runs, cases, before), pairs) for title, cases, before, pairs in groups
+    }
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        dvc_version = subprocess.run(
+            [*DVC, "--version"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        dvc_version = "?"
+    return (
+        f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, DVC {dvc_version}"
+    )
+
+
+def render(all_results: dict[str, dict[str, Group]], runs: int) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {_machine()}.",
+        "",
+        (
+            f"Medians of {runs} runs per command, the commands of a group alternating in one sitting "
+            "(`python -m benchmarks run`); each ratio is to the peer named beside it, measured in "
+            "the same rounds. Peak RSS is the command's own (`wait4`)."
+        ),
+        "",
+    ]
+    for size, groups in all_results.items():
+        spec = SIZES[size]
+        lines += [
+            (
+                f"## {size}: {spec.files:,} files of {spec.file_bytes:,} B in data/raw, a "
+                f"{spec.model_bytes:,} B model, {spec.releases} release(s), {spec.history:,} extra "
+                "commits"
+            ),
+            "",
+        ]
+        for title, group in groups.items():
+            by_label = {t.label: t for t in group.timings}
+            lines += [f"### {title}", "", "| command | median | ratio | peak RSS | exit |"]
+            lines += ["|---|---:|---|---:|---|"]
+            for t in group.timings:
+                peer = group.pairs.get(t.label)
+                ratio = f"{t.median / by_label[peer].median:.2f}x {peer}" if peer else ""
+                lines.append(
+                    f"| {t.label} | {t.median:.3f} s | {ratio} | {t.rss_mb:.0f} MiB | "
+                    f"{','.join(map(str, t.codes))} |"
+                )
+            lines.append("")
+    return "\n".join(lines)
