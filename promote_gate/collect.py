@@ -362,6 +362,7 @@ class Collector:
         self.remote = remote
         self.released: frozenset[str] = frozenset()  # bundle names present at the base
         self.ci = False  # CI: DVC objects come from the remote alone
+        self.needed: frozenset[str] | None = None  # costly evidence the rules need (None: all)
         self._lineage_cache: tuple[dict[str, frozenset[str]], dict[str, str]] | None = None
         self._bundles: dict[tuple[str, str], BundleFacts] = {}
         self._projects: dict[str, tuple[Project | None, str | None]] = {}
@@ -565,10 +566,12 @@ class Collector:
         lineage: dict[str, frozenset[str]] | None = None
         experiments: dict[str, str] = {}
         release_comparison = None
-        if candidate:
+        if candidate and self._wants("status"):
             status, status_error = self._status(excerpt)
+        if candidate and self._wants("comparison"):
             comparison, comparison_note = self._compare(facts)
             release_comparison = self._compare_released(facts, comparison)
+        if candidate and self._wants("lineage"):
             lineage, experiments = self._lineage()
         return RepoEvidence(
             checked=self.view.label,
@@ -579,7 +582,9 @@ class Collector:
             source_lock_sha256=lock_digest(found) if found else None,
             source_lock_error=lock_error,
             dir_listings=listings,
-            content=self._metrics_content(facts, str(commit) if known else None, project),
+            content=self._metrics_content(facts, str(commit) if known else None, project)
+            if self._wants("content")
+            else {},
             unavailable=unavailable,
             declared_metrics=declared,
             declared_error=project_error,
@@ -590,9 +595,13 @@ class Collector:
             release_comparison=release_comparison,
             lineage=lineage,
             experiments=experiments,
-            exploratory=self._exploratory(facts) if candidate else (),
-            consumer_reads=self._consumer_reads(facts) if surface else (),
-            remote=self._remote(facts) if self.config.require_pushed else None,
+            exploratory=self._exploratory(facts) if candidate and self._wants("lineage") else (),
+            consumer_reads=self._consumer_reads(facts)
+            if surface and self._wants("consumers")
+            else (),
+            remote=self._remote(facts)
+            if self.config.require_pushed and self._wants("remote")
+            else None,
             ci=self.ci,
         )
 
@@ -613,6 +622,9 @@ class Collector:
         docs = dict(facts.docs)
         docs["lock"] = dataclasses.replace(docs["lock"], value=excerpt.rebuilt(project.wdirs))
         return dataclasses.replace(facts, docs=docs)
+
+    def _wants(self, evidence: str) -> bool:
+        return self.needed is None or evidence in self.needed
 
     def _lock_at_commit(
         self, commit: str, project: Project | None

@@ -18,6 +18,7 @@ from promote_gate.files import write_report
 from promote_gate.hashcache import HashCache
 from promote_gate.repo import CommitView, Git, View, WorktreeView
 from promote_gate.report import BundleReport, Report, judge, no_rule_ran, selected_rules
+from promote_gate.rules import RULES
 
 
 def emit(report: Report, args: argparse.Namespace) -> int:
@@ -271,6 +272,9 @@ def _check_project(
     collector = Collector(view, config, git, policy_view, store, remote)
     collector.released = frozenset(released)
     collector.ci = ci
+    collector.needed = frozenset().union(
+        *(rule.evidence for rule in RULES if chosen.get(rule.code, "off") is None)
+    )
     numbered = [n for n in present if config.version_number(n) is not None]
     surface = max(numbered, key=lambda n: config.version_number(n) or 0) if numbered else None
     lead = git.prefix

@@ -60,6 +60,11 @@ class Rule:
     needs_manifest: bool = True  # skipped (with the reason) when manifest.json is unusable
     candidates_only: bool = False  # judged only for the bundles being released
     applies_to_removed: bool = False  # judged for a released bundle the change removes
+    # costly evidence the rule reads, computed only when a selected rule needs it (as flake8
+    # passes each plugin only the parameters it asks for): "status" (dvc status of the
+    # pipeline), "comparison" (with the baseline), "lineage" (dvc.lock history, experiment
+    # refs, exploratory paths), "consumers", "remote", "content" (recorded metrics' bytes)
+    evidence: frozenset[str] = frozenset()
 
     @property
     def title(self) -> str:

@@ -224,6 +224,7 @@ RULES = (
         fix="Do not edit snapshots; re-promote from the reproduced pipeline.",
         example="metrics.json says acc 0.99 while eval/metrics.json at source.commit says 0.91.",
         check=_metrics_mismatch,
+        evidence=frozenset({"content"}),
     ),
     Rule(
         code="PG403",
@@ -234,6 +235,7 @@ RULES = (
         example="report.md's metrics table says acc 0.95 while the snapshot says 0.91.",
         check=_report_metrics_mismatch,
         needs_repo=False,
+        evidence=frozenset({"content"}),
     ),
     Rule(
         code="PG404",
@@ -247,6 +249,7 @@ RULES = (
         example="the evaluate stage's data/prepared differs because the split param changed.",
         check=_not_comparable,
         candidates_only=True,
+        evidence=frozenset({"comparison"}),
     ),
     Rule(
         code="PG405",
@@ -260,5 +263,6 @@ RULES = (
         example="acc fell from 0.91 to 0.85 with `acc: {direction: higher, max_regression: 0.01}`.",
         check=_regression,
         candidates_only=True,
+        evidence=frozenset({"comparison"}),
     ),
 )

@@ -267,6 +267,7 @@ RULES = (
         example="params.yaml sets lr 0.2 but dvc.lock recorded lr 0.1 for train.",
         check=_pipeline_stale,
         candidates_only=True,
+        evidence=frozenset({"status"}),
     ),
     Rule(
         code="PG205",
@@ -291,5 +292,6 @@ RULES = (
         example="train's model.json md5 changed from v1 to v2 with the same data, code and lr.",
         check=_unexplained_output,
         candidates_only=True,
+        evidence=frozenset({"comparison"}),
     ),
 )

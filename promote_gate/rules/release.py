@@ -180,6 +180,7 @@ RULES = (
         example="publish/v2/model.json comes from `dvc exp run -S train.lr=0.3`, never committed.",
         check=_exploratory_leak,
         candidates_only=True,
+        evidence=frozenset({"lineage"}),
     ),
     Rule(
         code="PG504",
@@ -191,6 +192,7 @@ RULES = (
         fix="Point the consumer at the bundle path named in the message (publish/<version>/…).",
         example="deploy/serve.yaml says `model: models/model.json` instead of publish/v1/model.json.",
         check=_internal_path_leak,
+        evidence=frozenset({"consumers"}),
     ),
     Rule(
         code="PG505",
@@ -201,5 +203,6 @@ RULES = (
         fix="`dvc push` the bundle's files (and configure a default remote).",
         example="publish/v1/model.json.dvc is committed but `dvc push` was never run.",
         check=_data_not_pushed,
+        evidence=frozenset({"remote"}),
     ),
 )
