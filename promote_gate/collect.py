@@ -363,6 +363,7 @@ class Collector:
         self.released: frozenset[str] = frozenset()  # bundle names present at the base
         self.ci = False  # CI: DVC objects come from the remote alone
         self.needed: frozenset[str] | None = None  # costly evidence the rules need (None: all)
+        self._statuses: dict[frozenset[str], tuple[Any, str | None]] = {}
         self._lineage_cache: tuple[dict[str, frozenset[str]], dict[str, str]] | None = None
         self._bundles: dict[tuple[str, str], BundleFacts] = {}
         self._projects: dict[str, tuple[Project | None, str | None]] = {}
@@ -897,8 +898,16 @@ class Collector:
         return found
 
     def _status(self, excerpt: Any) -> tuple[Any, str | None]:
+        """dvc status of the excerpt's stages in the checked view; bundles naming the same
+        stages (every release of one pipeline) share one evaluation."""
         if not isinstance(excerpt, LockFile):
             return None, None
+        key = frozenset(excerpt.stages)
+        if key not in self._statuses:
+            self._statuses[key] = self._evaluate_status(excerpt)
+        return self._statuses[key]
+
+    def _evaluate_status(self, excerpt: LockFile) -> tuple[Any, str | None]:
         try:
             project = parse_project(self.view)
             if project is None:
