@@ -535,7 +535,7 @@ class Collector:
         resolved = git.resolve(commit) if isinstance(commit, str) and len(commit) >= 40 else None
         known = resolved is not None and resolved == commit
         ancestor = bool(
-            known and self.checked_commit and git.is_ancestor(str(commit), self.checked_commit)
+            known and self.checked_commit and str(commit) in git.ancestors(self.checked_commit)
         )
         lock: LockFile | None = None
         lock_error = None

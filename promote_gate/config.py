@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from promote_gate.errors import UsageError
-from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError, load_toml, load_yaml
+from promote_gate.errors import MAX_DOCUMENT_BYTES, DocumentError, UsageError
 
 CONFIG_FILE = ".promote-gate.yaml"
 PYPROJECT = "pyproject.toml"
@@ -121,28 +120,55 @@ def _check_paths(raw: dict[str, Any], origin: str) -> None:
 
 
 # Validation results are remembered (outside the repository, like the hash cache) so the
-# push hook need not import jsonschema for a policy it has already validated: a marker file
-# named by the sha256 of (promote-gate's version, the schema, the configuration's content).
-# CI mode and --no-cache switch it off: there every policy is validated.
+# push hook need neither PyYAML nor jsonschema for a policy it has already validated: a file
+# named by the sha256 of (promote-gate's version, the schema, the file's name and bytes)
+# holding the validated configuration as JSON. CI mode and --no-cache switch it off: there
+# every policy is parsed and validated.
 TRUST_VALIDATION_CACHE = True
+_NO_SECTION = "no [tool.promote-gate]"
 
 
-def _validated_marker(raw: dict[str, Any]) -> str | None:
+def _marker(data: bytes, name: str) -> str:
     import hashlib
     import os
 
     from promote_gate import __version__
 
-    try:
-        text = json.dumps(raw, sort_keys=True, default=repr)
-    except (TypeError, ValueError):
-        return None
     schema_text = resources.files("promote_gate").joinpath("schemas/config.json").read_bytes()
     key = hashlib.sha256(
-        f"{__version__}\0".encode() + schema_text + b"\0" + text.encode()
+        b"\0".join([__version__.encode(), schema_text, name.encode(), data])
     ).hexdigest()
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "promote-gate", "valid-config", key)
+
+
+def _remembered(marker: str) -> tuple[bool, Any]:
+    """(whether this exact file was validated before, its configuration or _NO_SECTION)."""
+    try:
+        with open(marker, "rb") as fobj:
+            doc = json.loads(fobj.read(MAX_DOCUMENT_BYTES + 1))
+    except (OSError, ValueError):
+        return False, None
+    if not isinstance(doc, dict) or "config" not in doc:
+        return False, None  # not ours: validate again
+    return True, doc["config"]
+
+
+def _remember(marker: str, config: Any) -> None:
+    import os
+
+    try:
+        text = json.dumps({"config": config})
+    except (TypeError, ValueError):
+        return  # not JSON (a TOML date): validated again next time
+    try:
+        os.makedirs(os.path.dirname(marker), mode=0o700, exist_ok=True)
+        tmp = f"{marker}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fobj:
+            fobj.write(text)
+        os.replace(tmp, marker)
+    except OSError:
+        pass  # no cache directory: validated again next time
 
 
 def _validate(raw: Any, origin: str) -> Config:
@@ -150,20 +176,7 @@ def _validate(raw: Any, origin: str) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise UsageError(f"{origin}: the configuration must be a mapping of keys to values")
-    import os
-
-    marker = _validated_marker(raw) if TRUST_VALIDATION_CACHE else None
-    if marker is not None and os.path.isfile(marker):
-        return _build(raw, origin)
-    config = _check(raw, origin)
-    if marker is not None:
-        try:
-            os.makedirs(os.path.dirname(marker), mode=0o700, exist_ok=True)
-            with open(marker, "x"):
-                pass
-        except OSError:
-            pass  # no cache directory: validated again next time
-    return config
+    return _check(raw, origin)
 
 
 def _check(raw: dict[str, Any], origin: str) -> Config:
@@ -250,17 +263,32 @@ def parse(data: bytes, name: str) -> Config:
 
 def _parse(data: bytes, name: str) -> Config | None:
     """As :func:`parse`; None for a pyproject.toml without ``[tool.promote-gate]``."""
-    if name.endswith(".toml"):
-        try:
-            doc = load_toml(data, name)
-        except DocumentError as exc:
-            raise UsageError(str(exc)) from exc
-        section = doc.get("tool", {}).get("promote-gate")
-        return None if section is None else _validate(section, f"{name} [tool.promote-gate]")
+    toml = name.endswith(".toml")
+    origin = f"{name} [tool.promote-gate]" if toml else name
+    marker = _marker(data, name) if TRUST_VALIDATION_CACHE else None
+    if marker is not None:
+        known, remembered = _remembered(marker)
+        if known and remembered == _NO_SECTION:
+            return None
+        if known and isinstance(remembered, dict):
+            return _build(remembered, origin)
+    from promote_gate.yamlio import load_toml, load_yaml
+
     try:
-        return _validate(load_yaml(data, name), name)
+        if toml:
+            raw = load_toml(data, name).get("tool", {}).get("promote-gate")
+            if raw is None:
+                if marker is not None:
+                    _remember(marker, _NO_SECTION)
+                return None
+        else:
+            raw = load_yaml(data, name)
     except DocumentError as exc:
         raise UsageError(str(exc)) from exc
+    config = _validate(raw, origin)
+    if marker is not None:
+        _remember(marker, raw if raw is not None else {})
+    return config
 
 
 def load(

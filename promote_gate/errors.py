@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_ERROR = 0, 1, 2
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024  # the default bound on a document (max_document_bytes)
 
 
 class GateError(Exception):

@@ -113,6 +113,47 @@ class HashCache:
             self.hits += 1
             return Digest(md5, sha256, st.st_size, legacy)
 
+    def get_many(self, stats: list[os.stat_result]) -> dict[tuple[int, ...], Digest]:
+        """Digests for many files at once (by key): one query per few hundred files."""
+        import sqlite3
+
+        wanted = {key_of(st): st for st in stats}
+        found: dict[tuple[int, ...], Digest] = {}
+        inodes = sorted({key[1] for key in wanted})
+        with self._lock:
+            db = self._conn()
+            if db is None:
+                return found
+            try:
+                for start in range(0, len(inodes), 500):
+                    chunk = inodes[start : start + 500]
+                    marks = ",".join("?" * len(chunk))  # placeholders only: no data in the SQL
+                    query = (
+                        "SELECT dev, ino, size, mtime_ns, ctime_ns, md5, sha256, legacy FROM "  # noqa: S608
+                        "digests WHERE ino IN (" + marks + ")"
+                    )
+                    for row in db.execute(query, chunk).fetchall():
+                        key, (md5, sha256, legacy) = tuple(row[:5]), row[5:]
+                        if key not in wanted:
+                            continue
+                        if not (
+                            isinstance(md5, str)
+                            and isinstance(sha256, str)
+                            and isinstance(legacy, str)
+                            and _HEX32.fullmatch(md5)
+                            and _HEX64.fullmatch(sha256)
+                            and _HEX32.fullmatch(legacy)
+                        ):
+                            self._discard()
+                            return {}
+                        found[key] = Digest(md5, sha256, key[2], legacy)
+            except sqlite3.Error:
+                self._discard()
+                return {}
+        self.hits += len(found)
+        self.misses += len(wanted) - len(found)
+        return found
+
     def put(self, before: os.stat_result, after: os.stat_result, digest: Digest) -> None:
         """Remember ``digest`` for a file that did not change while it was read, and did not
         change too recently to be told apart from a change still to come."""

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from promote_gate.dvc.layout import is_object_id, matches_address, object_paths
+from promote_gate.errors import MAX_DOCUMENT_BYTES
 from promote_gate.hashcache import HashCache, digest_open
 from promote_gate.hashing import Digest, digest_chunks, read_chunks
-from promote_gate.yamlio import MAX_DOCUMENT_BYTES
 
 
 class UntrustedObjectError(OSError):

@@ -11,14 +11,13 @@ import os
 import stat
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Literal
 
-from promote_gate.errors import GateError
-from promote_gate.hashcache import HashCache, digest_open
+from promote_gate.errors import MAX_DOCUMENT_BYTES, DocumentError, GateError
+from promote_gate.hashcache import HashCache, digest_open, key_of
 from promote_gate.hashing import Digest, digest_bytes, digest_chunks
 from promote_gate.objects import UntrustedObjectError, open_regular
-from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
 
 # pre-commit keeps these: they configure how git reaches remotes, not which repository.
 _KEEP_GIT_ENV = frozenset(
@@ -80,6 +79,14 @@ class TreeEntry:
     target: str | None = None
 
 
+@dataclass
+class Memo:
+    """What one run learnt of a repository that cannot change under it."""
+
+    resolved: dict[str, str | None] = field(default_factory=dict)  # full commit ids
+    ancestors: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
 class Git:
     """A git repository on disk, seen from one DVC project in it.
 
@@ -95,6 +102,7 @@ class Git:
         self.root = os.path.join(root, *prefix.rstrip("/").split("/")) if prefix else root
         self._owner = owner
         self._batch: subprocess.Popen[bytes] | None = None
+        self.memo: Memo = owner.memo if owner is not None else Memo()  # shared by projects
 
     def project(self, directory: str) -> Git:
         """The same repository seen from the DVC project in ``directory`` (top-relative)."""
@@ -130,11 +138,25 @@ class Git:
         return _git(self.top, *args).returncode == 0
 
     def resolve(self, rev: str) -> str | None:
-        """The commit sha ``rev`` names, or None when it names no commit here."""
+        """The commit sha ``rev`` names, or None when it names no commit here. A full commit
+        id is looked up once per run (what it names cannot change)."""
+        cache = self.memo.resolved
+        if rev in cache:
+            return cache[rev]
         proc = _git(
             self.top, "rev-parse", "--verify", "--quiet", "--end-of-options", rev + "^{commit}"
         )
-        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+        found = proc.stdout.decode().strip() if proc.returncode == 0 else None
+        if len(rev) >= 40 and all(c in "0123456789abcdef" for c in rev):
+            cache[rev] = found
+        return found
+
+    def ancestors(self, commit: str) -> frozenset[str]:
+        """Every commit reachable from ``commit`` (itself included), listed once per run."""
+        cache = self.memo.ancestors
+        if commit not in cache:
+            cache[commit] = frozenset(self.run("rev-list", commit, "--").split())
+        return cache[commit]
 
     def head(self) -> str | None:
         return self.resolve("HEAD")
@@ -441,13 +463,39 @@ class WorktreeView(View):
             return digest_open(fobj, path, self.hashes)
 
     def digest_many(self, paths: list[str]) -> dict[str, Digest | None]:
-        """Files hashed on several threads (``hashlib`` and reads release the GIL)."""
-        if len(paths) < 2:
-            return super().digest_many(paths)
+        """Many files' digests: those whose identity the hash cache knows from one batch of
+        ``lstat`` calls and queries (nothing opened), the others hashed on several threads
+        (``hashlib`` and reads release the GIL), each thread taking a share of the files."""
+        found: dict[str, Digest | None] = {}
+        todo = list(paths)
+        if self.hashes is not None and len(paths) > 1:
+            stats = {p: st for p in paths for st in [self._regular_stat(p)] if st is not None}
+            known = self.hashes.get_many(list(stats.values()))
+            for path, st in stats.items():
+                hit = known.get(key_of(st))
+                if hit is not None:
+                    found[path] = hit
+            todo = [p for p in paths if p not in found]
+        workers = min(4, os.cpu_count() or 1, len(todo))
+        if workers < 2:
+            return found | {path: self.digest(path) for path in todo}
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) + 1)) as pool:
-            return dict(zip(paths, pool.map(self.digest, paths), strict=True))
+        shares = [todo[i::workers] for i in range(workers)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for share in pool.map(lambda ps: {p: self.digest(p) for p in ps}, shares):
+                found |= share
+        return found
+
+    def _regular_stat(self, path: str) -> os.stat_result | None:
+        """``lstat`` of a regular file reached without a symlink (else None: the full path)."""
+        if not _inside(path) or not self._direct(path.rsplit("/", 1)[0] if "/" in path else ""):
+            return None
+        try:
+            st = os.lstat(self._abs(path))
+        except (OSError, ValueError):
+            return None
+        return st if stat.S_ISREG(st.st_mode) else None
 
     def children(self, directory: str) -> set[str]:
         if directory and (self.entry(directory) is not None or not self._direct(directory)):

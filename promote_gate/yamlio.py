@@ -14,11 +14,18 @@ from typing import Any
 
 import yaml
 
-from promote_gate.errors import DocumentError
+from promote_gate.errors import MAX_DOCUMENT_BYTES, DocumentError
 
-__all__ = ["DocumentError", "dump_yaml", "load_by_suffix", "load_json", "load_toml", "load_yaml"]
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "DocumentError",
+    "dump_yaml",
+    "load_by_suffix",
+    "load_json",
+    "load_toml",
+    "load_yaml",
+]
 
-MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 MAX_EXPANDED_NODES = 1_000_000
 
 

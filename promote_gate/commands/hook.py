@@ -35,7 +35,7 @@ class Target:
 
 def policy_at(git: Git, commit: str) -> config_mod.Config:
     """The policy (.promote-gate.yaml) at ``commit``: the base's, so a push cannot switch off its own gate."""
-    from promote_gate.yamlio import MAX_DOCUMENT_BYTES
+    from promote_gate.errors import MAX_DOCUMENT_BYTES
 
     def present(path: str) -> bool:
         return git.ok("cat-file", "-e", f"{commit}:{path}")
@@ -173,8 +173,8 @@ def project_policies(git: Git, trees: list[str], trusted: str) -> dict[str, conf
     """The DVC projects in the ``trees`` (commits), each with its policy as ``trusted`` has it
     (its own configuration file, else the top's)."""
     from promote_gate.dvc.project import find_projects
+    from promote_gate.errors import MAX_DOCUMENT_BYTES
     from promote_gate.repo import CommitView
-    from promote_gate.yamlio import MAX_DOCUMENT_BYTES
 
     top = policy_at(git, trusted)
     found = {"": top}
