@@ -8,6 +8,7 @@ snapshots ``params.yaml``, ``metrics.json``, ``lock.yaml``, the human ``report.m
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -58,6 +59,17 @@ def render_sha256sums(entries: Mapping[str, str]) -> str:
     return "".join(f"{sha}  {path}\n" for path, sha in sorted(entries.items()))
 
 
+def sha256sums_lines(text: str) -> dict[str, int]:
+    """Each path SHA256SUMS names -> the 1-based line naming it first (a malformed line names
+    nothing)."""
+    lines: dict[str, int] = {}
+    for number, line in enumerate(text.split("\n"), 1):
+        match = re.fullmatch(r"[0-9a-fA-F]{64} [ *](.+)", line)
+        if match:
+            lines.setdefault(match.group(1), number)
+    return lines
+
+
 def parse_sha256sums(text: str) -> dict[str, str]:
     """Parse ``sha256sum`` output (text or ``*`` binary mode). Raises DocumentError."""
     entries: dict[str, str] = {}
@@ -96,10 +108,17 @@ def table_rows(values: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str],
     }
 
 
+@functools.lru_cache(maxsize=32)  # each rule reading the report asks again: parse once
 def parse_report(
     text: str,
-) -> tuple[dict[str, Any] | None, dict[str, dict[tuple[str, str], str] | None]]:
-    """(front matter, {"params"|"metrics": table rows or None when there is not exactly one}).
+) -> tuple[
+    dict[str, Any] | None,
+    dict[str, dict[tuple[str, str], str] | None],
+    dict[str, dict[tuple[str, str], int]],
+]:
+    """(front matter, {"params"|"metrics": table rows or None when there is not exactly one},
+    {block: {row key: its 1-based line; ("", ""): the table's line, else the front matter's
+    block key}}).
 
     The tables are the ones a reader sees: the report rendered as GitHub does (CommonMark and
     tables, markdown-it-py), so a table inside a comment, a code block or raw HTML is no table,
@@ -112,42 +131,59 @@ def parse_report(
         loaded = load_yaml(match.group(1).encode(), "report front matter")
         front = loaded if isinstance(loaded, dict) else None
     body = normalised[match.end() :] if match else normalised
+    offset = normalised[: match.end()].count("\n") if match else 0
     found: dict[str, list[dict[tuple[str, str], str]]] = {"params": [], "metrics": []}
-    for header, rows in rendered_tables(body):
+    where: dict[str, dict[tuple[str, str], int]] = {"params": {}, "metrics": {}}
+    for block, at in where.items():  # the front matter's own key, until a table says more
+        key_line = re.search(rf"(?m)^{block}:", normalised[: match.end()] if match else "")
+        if key_line:
+            at[("", "")] = normalised[: key_line.start()].count("\n") + 1
+    for header, rows, lines in rendered_tables(body):
         names = [h.strip("`").strip().lower() for h in header[:2]]
         if len(names) < 2 or names[0] != "file" or names[1] not in {"param", "metric"}:
             continue
+        block = "params" if names[1] == "param" else "metrics"
         table: dict[tuple[str, str], str] = {}
-        for cells in rows:
+        at = {("", ""): lines[0] + offset}
+        for cells, line in zip(rows, lines[1:], strict=True):
             if len(cells) < 3:
                 continue
             key = (cells[0].strip("`"), cells[1].strip("`"))
             # a key stated twice can show a reader either value: it states neither
             table[key] = cells[2] if key not in table else "(stated twice)"
-        found["params" if names[1] == "param" else "metrics"].append(table)
+            at.setdefault(key, line + offset)
+        found[block].append(table)
+        where[block] = at
     tables: dict[str, dict[tuple[str, str], str] | None] = {
         block: rows[0] if len(rows) == 1 else None for block, rows in found.items()
     }
-    return front, tables
+    return front, tables, where
 
 
-def rendered_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
-    """Every table a Markdown reader sees: (header cells, rows of cells), as written."""
+Table = tuple[list[str], list[list[str]], list[int]]
+
+
+def rendered_tables(text: str) -> list[Table]:
+    """Every table a Markdown reader sees: (header cells, rows of cells, 1-based lines in
+    ``text``: the table's first, then each row's), as written."""
     from markdown_it import MarkdownIt
 
     tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse(text)
-    tables: list[tuple[list[str], list[list[str]]]] = []
+    tables: list[Table] = []
     header: list[str] = []
     rows: list[list[str]] = []
+    lines: list[int] = []
     row: list[str] = []
     section = ""
     for token in tokens:
         if token.type == "table_open":
-            header, rows = [], []
+            header, rows, lines = [], [], [token.map[0] + 1 if token.map else 0]
         elif token.type in {"thead_open", "tbody_open"}:
             section = token.type
         elif token.type == "tr_open":
             row = []
+            if section != "thead_open":
+                lines.append(token.map[0] + 1 if token.map else 0)
         elif token.type == "inline" and section:
             row.append(token.content.strip())
         elif token.type == "tr_close":
@@ -156,7 +192,7 @@ def rendered_tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
             else:
                 rows.append(row)
         elif token.type == "table_close":
-            tables.append((header, rows))
+            tables.append((header, rows, lines))
             section = ""
     return tables
 

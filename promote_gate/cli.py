@@ -7,10 +7,12 @@ repository, internal error). Heavy modules are imported by the commands that nee
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from promote_gate import __version__
 from promote_gate.errors import (
@@ -280,20 +282,39 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
-    """Exit 2 with a clear message; a requested JUnit file still records the error."""
+    """Exit 2 with a clear message. The error is shown where findings are: a requested JUnit
+    file records it as an <error>, a Code Quality file as a blocker, and on GitHub (``ci``,
+    or ``--format github``) it is an ``::error`` annotation."""
     print(f"promote-gate: error: {message}", file=sys.stderr)
-    junit_path = getattr(args, "junit_xml", None)
-    if junit_path:
-        from promote_gate.files import write_report
-        from promote_gate.report import Report
-        from promote_gate.reporters import junit
+    from promote_gate.report import Report
 
-        try:
-            write_report(junit_path, junit.render(Report((), "repository", errors=(message,))))
-        except OSError as exc:
-            print(
-                f"promote-gate: error: cannot write {junit_path}: {exc.strerror}", file=sys.stderr
-            )
-        except GateError as exc:  # a refused report path: said, and still exit 2
-            print(f"promote-gate: error: {exc}", file=sys.stderr)
+    report = Report((), "repository", errors=(message,))
+    outputs = []
+    if getattr(args, "junit_xml", None):
+        outputs.append((args.junit_xml, "junit"))
+    if getattr(args, "codequality", None):
+        outputs.append((args.codequality, "gitlab"))
+    fmt = getattr(args, "format", None)
+    if getattr(args, "output", None) and fmt in {"gitlab", "github", "json"}:
+        outputs.append((args.output, fmt))
+    for path, kind in outputs:
+        _write_error_report(path, kind, report)
+    github = getattr(args, "command", None) == "ci" and os.environ.get("GITHUB_ACTIONS") == "true"
+    if (github or fmt == "github") and not getattr(args, "output", None):
+        from promote_gate.reporters import github as github_reporter
+
+        sys.stdout.write(github_reporter.render(report))
     return EXIT_ERROR
+
+
+def _write_error_report(path: str, kind: str, report: Any) -> None:
+    from promote_gate.files import write_report
+    from promote_gate.reporters import REPORTERS, junit
+
+    render = junit.render if kind == "junit" else REPORTERS[kind]
+    try:
+        write_report(path, render(report))
+    except OSError as exc:
+        print(f"promote-gate: error: cannot write {path}: {exc.strerror}", file=sys.stderr)
+    except GateError as exc:  # a refused report path: said, and still exit 2
+        print(f"promote-gate: error: {exc}", file=sys.stderr)

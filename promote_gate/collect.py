@@ -85,10 +85,11 @@ def read_doc(view: View, path: str, name: str, loader: Loader) -> Doc:
         return Doc(name, True, error=str(exc))
     if data is None:
         return Doc(name, present=True, error=f"{name} is not a regular file")
+    text = data.decode("utf-8", "replace")
     try:
-        return Doc(name, True, loader(data, name), digest=digest_bytes(data))
+        return Doc(name, True, loader(data, name), digest=digest_bytes(data), text=text)
     except DocumentError as exc:
-        return Doc(name, True, error=str(exc), digest=digest_bytes(data))
+        return Doc(name, True, error=str(exc), digest=digest_bytes(data), text=text)
 
 
 def fold(name: str) -> str:
@@ -364,6 +365,7 @@ class Collector:
         self.ci = False  # CI: DVC objects come from the remote alone
         self.needed: frozenset[str] | None = None  # costly evidence the rules need (None: all)
         self._statuses: dict[frozenset[str], tuple[Any, str | None]] = {}
+        self._consumers_error: str | None = None
         self._lineage_cache: tuple[dict[str, frozenset[str]], dict[str, str]] | None = None
         self._bundles: dict[tuple[str, str], BundleFacts] = {}
         self._projects: dict[str, tuple[Project | None, str | None]] = {}
@@ -600,6 +602,7 @@ class Collector:
             consumer_reads=self._consumer_reads(facts)
             if surface and self._wants("consumers")
             else (),
+            consumers_error=self._consumers_error if surface else None,
             remote=self._remote(facts)
             if self.config.require_pushed and self._wants("remote")
             else None,
@@ -729,7 +732,11 @@ class Collector:
         import pathspec
 
         consumers = pathspec.GitIgnoreSpec.from_lines(self.config.consumers)
-        project = parse_project(self.view)
+        try:
+            project = parse_project(self.view)
+        except DocumentError as exc:
+            self._consumers_error = f"the pipeline's outputs cannot be told: {exc}"
+            return ()
         internal_globs = None
         internal: set[str] = set()
         if self.config.internal_paths is None:

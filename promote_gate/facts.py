@@ -23,6 +23,24 @@ class Doc:
     value: Any = None
     error: str | None = None
     digest: Digest | None = None
+    text: str | None = None  # as read (decoded), for locating a finding's line
+
+    def line_of(self, *paths: tuple[str, ...]) -> int | None:
+        """The 1-based line of the first key path found in a YAML or JSON document, else of
+        the deepest key of the first path that exists; None without a line."""
+        if not self.text:
+            return None
+        from promote_gate.yamlio import key_lines
+
+        lines = key_lines(self.text)
+        for path in paths:
+            if path in lines:
+                return lines[path]
+        for path in paths:
+            for depth in range(len(path) - 1, 0, -1):
+                if path[:depth] in lines:
+                    return lines[path[:depth]]
+        return None
 
     @property
     def ok(self) -> bool:
@@ -107,6 +125,7 @@ class RepoEvidence:
     experiments: Mapping[str, str] = field(default_factory=dict)  # out md5 -> refs/exps/… ref
     exploratory: tuple[tuple[str, str], ...] = ()  # (path, glob) hits
     consumer_reads: tuple[ConsumerRead, ...] = ()  # for the release surface (newest bundle)
+    consumers_error: str | None = None  # why the internal paths could not be told
     remote: RemoteFacts | None = None  # when require_pushed is on
     ci: bool = False  # CI reads DVC objects from the remote only: `dvc push` provides them
 

@@ -6,7 +6,7 @@ import dataclasses
 import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from promote_gate.errors import EXIT_ERROR, EXIT_OK, EXIT_VIOLATIONS, UsageError
 from promote_gate.facts import BundleFacts
@@ -34,6 +34,22 @@ class BundleReport:
     @property
     def failed(self) -> list[RuleResult]:
         return [r for r in self.results if r.status == "failed"]
+
+    def existing(self, path: str) -> str:
+        """The file a reader can open for ``path``: a DVC-tracked promoted file that is not in
+        the checked tree (a commit has only its pointer) is its ``.dvc`` pointer."""
+        lead = f"{self.path}/" if self.path else ""
+        if self.facts is None or not path.startswith(lead):
+            return path
+        item = self.facts.files.get(path[len(lead) :])
+        if item is not None and not item.in_tree and item.pointer is not None:
+            return path + ".dvc"
+        return path
+
+    @property
+    def manifest_path(self) -> str:
+        """Where a finding-less error of this bundle is shown: its manifest."""
+        return f"{self.path}/manifest.json" if self.path else "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -114,7 +130,7 @@ _O = TypeVar("_O", Finding, Unverified)
 
 def _printable(outcome: _O) -> _O:
     """File names that are not UTF-8 (read with surrogateescape) made safe for every reporter."""
-    fields = {
+    fields: dict[str, Any] = {
         k: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         for k, v in dataclasses.asdict(outcome).items()
         if isinstance(v, str)

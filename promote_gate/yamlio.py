@@ -257,3 +257,32 @@ def dump_yaml(obj: Any) -> str:
 
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
+
+
+def key_lines(text: str, max_depth: int = 32) -> dict[tuple[str, ...], int]:
+    """Every mapping key path of a YAML (or JSON) document -> the 1-based line of its key.
+
+    For locating findings only: a document that does not compose has no lines. Aliases are
+    not followed (a node is visited once), and nesting deeper than ``max_depth`` is not
+    walked, so a hostile document costs no more than composing it."""
+    try:
+        root = yaml.compose(text, Loader=Yaml12Loader)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return {}
+    lines: dict[tuple[str, ...], int] = {}
+    seen: set[int] = set()
+    todo: list[tuple[Any, tuple[str, ...]]] = [(root, ())]
+    while todo:
+        node, path = todo.pop()
+        if node is None or id(node) in seen or len(path) > max_depth:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    here = (*path, str(key.value))
+                    lines.setdefault(here, key.start_mark.line + 1)
+                    todo.append((value, here))
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend((item, (*path, str(index))) for index, item in enumerate(node.value))
+    return lines

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from promote_gate.report import Report
 from promote_gate.reporters.gitlab import ranked
+from promote_gate.reporters.junit import error_file
 
 MAX_ANNOTATIONS = 10
 
@@ -22,9 +23,17 @@ def _prop(text: str) -> str:
 
 def render(report: Report) -> str:
     items = [f"::error title=promote-gate::{_data(error)}" for error in report.errors]
-    for _rank, rule, finding in ranked(report):
+    items += [
+        f"::error file={_prop(error_file(result.reason or '', bundle.manifest_path))},"
+        f"title={_prop(result.rule.title + ' could not run')}::{_data(result.reason or 'error')}"
+        for bundle in report.bundles
+        for result in bundle.results
+        if result.status == "error"
+    ]
+    for _rank, rule, finding, bundle in ranked(report):
+        line = f",line={finding.line}" if finding.line else ""
         items.append(
-            f"::error file={_prop(finding.path)},title={_prop(rule.title)}::"
+            f"::error file={_prop(bundle.existing(finding.path))}{line},title={_prop(rule.title)}::"
             f"{_data(finding.described + ' — fix: ' + rule.fix)}"
         )
     if len(items) > MAX_ANNOTATIONS:

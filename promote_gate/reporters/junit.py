@@ -1,9 +1,15 @@
 """JUnit XML, the way GitLab and the GitHub JUnit reporters read it.
 
-One <testsuite> per bundle, one <testcase> per rule; failure text in the element body
-(GitLab shows the body) and in ``message``; ``file`` on failing testcases. Written with
-the standard library: junit-xml 1.9 puts ``disabled`` on <testsuites>, which the Jenkins
-junit-10 XSD (what these CI systems follow) rejects.
+One <testsuite> per bundle. A rule that passed, was skipped or could not run is one
+<testcase> named by the rule; a violated rule is one <testcase> per finding, named
+``PG103 file-unlisted: publish/v1/x`` (as ruff and conftest emit one case per violation), with
+the finding's ``file`` and ``line``, so every finding gets its own annotation. The failure text
+is in the element body (GitLab shows the body) and in ``message``; a skip reason is in the
+<skipped> body too (GitLab then shows plain text). A rule that could not run is an <error>
+on the file it is about (the bundle's manifest when it names none). Written with the standard
+library: junit-xml 1.9 puts ``disabled`` on <testsuites>, which the Jenkins junit-10 XSD (what
+these CI systems follow) rejects; for the same reason the root carries no ``skipped`` count:
+each <testsuite> has its own.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from promote_gate.report import BundleReport, Report, RuleResult
+from promote_gate.rules import Finding
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -20,20 +27,21 @@ def _clean(text: str) -> str:
     return _INVALID_XML.sub("\ufffd", text)
 
 
-def _body(result: RuleResult) -> str:
-    lines = []
-    for finding in result.findings:
-        lines.append(f"{finding.path}: {finding.message}")
-        if finding.expected is not None or finding.found is not None:
-            lines.append(f"  expected: {finding.expected}")
-            lines.append(f"  found:    {finding.found}")
-    lines.extend(
+def _finding_text(finding: Finding, fix: str) -> str:
+    lines = [f"{finding.path}{f':{finding.line}' if finding.line else ''}: {finding.message}"]
+    if finding.expected is not None or finding.found is not None:
+        lines.append(f"  expected: {finding.expected}")
+        lines.append(f"  found:    {finding.found}")
+    lines.append(f"fix: {fix}")
+    return "\n".join(lines)
+
+
+def _unverified_text(result: RuleResult) -> str:
+    return "\n".join(
         f"{item.path}: not verified: {item.reason}"
         + (f" (run: {item.command})" if item.command else "")
         for item in result.unverified
     )
-    lines.append(f"fix: {result.rule.fix}")
-    return "\n".join(lines)
 
 
 def _child(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -43,27 +51,59 @@ def _child(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) 
     return element
 
 
-def _case(suite: ET.Element, bundle: BundleReport, result: RuleResult) -> None:
-    attrs = {
-        "name": result.rule.title,
-        "classname": "promote-gate." + (bundle.path or bundle.name).replace("/", "."),
-        "time": "0",
-    }
+def _classname(bundle: BundleReport) -> str:
+    return "promote-gate." + (bundle.path or bundle.name).replace("/", ".")
+
+
+def _cases(suite: ET.Element, bundle: BundleReport, result: RuleResult) -> None:
+    classname = _classname(bundle)
     if result.status == "failed":
-        attrs["file"] = result.findings[0].path
+        seen: dict[str, int] = {}
+        for finding in result.findings:
+            name = f"{result.rule.title}: {finding.path}"
+            if finding.line:
+                name += f":{finding.line}"
+            seen[name] = seen.get(name, 0) + 1
+            if seen[name] > 1:  # names stay unique: GitLab merges cases of one name
+                name += f" ({seen[name]})"
+            attrs = {
+                "name": name,
+                "classname": classname,
+                "time": "0",
+                "file": bundle.existing(finding.path),
+            }
+            if finding.line:
+                attrs["line"] = str(finding.line)
+            case = _child(suite, "testcase", **attrs)
+            _child(
+                case,
+                "failure",
+                _finding_text(finding, result.rule.fix),
+                message=finding.described,
+                type=result.rule.code,
+            )
+        return
+    attrs = {"name": result.rule.title, "classname": classname, "time": "0"}
+    if result.status == "error":
+        attrs["file"] = error_file(result.reason or "", bundle.manifest_path)
     case = _child(suite, "testcase", **attrs)
-    if result.status == "failed":
-        first = result.findings[0]
-        more = f" (+{len(result.findings) - 1} more)" if len(result.findings) > 1 else ""
-        message = f"{first.path}: {first.message}{more}"
-        _child(case, "failure", _body(result), message=message, type=result.rule.code)
-    elif result.status == "skipped":
-        _child(case, "skipped", message=result.reason or "skipped")
+    if result.status == "skipped":
+        reason = result.reason or "skipped"
+        _child(case, "skipped", reason, message=reason)
         if result.unverified:
-            _child(case, "system-out", _body(result))
+            _child(case, "system-out", _unverified_text(result))
     elif result.status == "error":
         reason = result.reason or "error"
         _child(case, "error", reason, message=reason.splitlines()[0], type="gate-error")
+
+
+def _count(bundle: BundleReport) -> list[str]:
+    """The status of each testcase a bundle's suite holds (a failure per finding)."""
+    return [
+        status
+        for r in bundle.results
+        for status in ([r.status] * len(r.findings) if r.status == "failed" else [r.status])
+    ]
 
 
 def _suite(root: ET.Element, name: str, results: list[str]) -> ET.Element:
@@ -86,7 +126,7 @@ def render_skipped(reason: str) -> str:
     )
     suite = _suite(root, "promote-gate", ["skipped"])
     case = _child(suite, "testcase", name="promote-gate", classname="promote-gate", time="0")
-    _child(case, "skipped", message=reason)
+    _child(case, "skipped", reason, message=reason)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -94,21 +134,38 @@ def render_skipped(reason: str) -> str:
 def render(report: Report) -> str:
     mark = "UNVERIFIED " if report.unverified else ""
     root = ET.Element("testsuites", {"name": f"{mark}promote-gate ({_clean(report.checked)})"})
+    statuses: list[str] = []
     for bundle in report.bundles:
-        suite = _suite(
-            root, f"promote-gate:{bundle.path or bundle.name}", [r.status for r in bundle.results]
-        )
+        counted = _count(bundle)
+        statuses += counted
+        suite = _suite(root, f"promote-gate:{bundle.path or bundle.name}", counted)
         for result in bundle.results:
-            _case(suite, bundle, result)
+            _cases(suite, bundle, result)
     if report.errors or not report.bundles:
         suite = _suite(root, "promote-gate", ["error" if report.errors else "passed"])
-        case = _child(suite, "testcase", name="promote-gate", classname="promote-gate", time="0")
+        attrs = {"name": "promote-gate", "classname": "promote-gate", "time": "0"}
+        if report.errors:
+            attrs["file"] = error_file(report.errors[0])
+        case = _child(suite, "testcase", **attrs)
         if report.errors:
             text = "\n".join(report.errors)
             _child(case, "error", text, message=report.errors[0].splitlines()[0], type="gate-error")
-    counts = report.counts()
-    root.set("tests", str(sum(len(b.results) for b in report.bundles) or 1))
-    root.set("failures", str(counts["failed"]))
-    root.set("errors", str(counts["error"] + (1 if report.errors else 0)))
+    root.set("tests", str(len(statuses) or 1))
+    root.set("failures", str(statuses.count("failed")))
+    root.set("errors", str(statuses.count("error") + (1 if report.errors else 0)))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+_NAMED_FILE = re.compile(
+    r"(?:^|[\s'\"(])((?:[\w.@+-]+/)*(?:dvc\.yaml|dvc\.lock|params\.yaml|\.promote-gate\.yaml"
+    r"|pyproject\.toml|\.dvc/config|manifest\.json|SHA256SUMS|[\w.@+-]+\.(?:ya?ml|json|toml|lock)))"
+)
+
+
+def error_file(message: str, default: str = ".promote-gate.yaml") -> str:
+    """The file an error is about, named in its message (``dvc.yaml:3: …``), else
+    ``default`` (the policy file for the gate, a bundle's manifest for a rule): where CI shows
+    an error that has no file of its own."""
+    match = _NAMED_FILE.search(message)
+    return match.group(1) if match else default

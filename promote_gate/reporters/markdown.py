@@ -32,7 +32,8 @@ def _bundle(bundle: BundleReport) -> list[str]:
         for result in problems:
             for finding in result.findings or ():
                 lines.append(
-                    f"| {_ICON[result.status]} {result.rule.title} | `{_md(finding.path)}` "
+                    f"| {_ICON[result.status]} {result.rule.title} "
+                    f"| `{_md(finding.path)}{f':{finding.line}' if finding.line else ''}` "
                     f"| {_md(finding.described)} | {_md(result.rule.fix)} |"
                 )
             if result.status == "error":

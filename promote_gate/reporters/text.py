@@ -51,7 +51,8 @@ def render(report: Report, colour: bool = False) -> str:
             rule = result.rule
             if result.status == "failed":
                 for finding in result.findings:
-                    lines.append(f"  {c('red', rule.code)} {rule.name}  {safe(finding.path)}")
+                    where = finding.path + (f":{finding.line}" if finding.line else "")
+                    lines.append(f"  {c('red', rule.code)} {rule.name}  {safe(where)}")
                     lines.append(f"      {safe(finding.message)}")
                     sides = [
                         f"{label}: {safe(value)}"

@@ -18,6 +18,7 @@ class Finding:
     message: str
     expected: str | None = None
     found: str | None = None
+    line: int | None = None  # 1-based, where the file has one for this finding
 
     @property
     def described(self) -> str:

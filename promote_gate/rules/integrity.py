@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from promote_gate.bundle import MANIFEST, parse_sha256sums
+from promote_gate.bundle import MANIFEST, parse_sha256sums, sha256sums_lines
 from promote_gate.facts import BundleFacts
 from promote_gate.rules.base import Finding, Outcome, Rule, Unverified, provides
 from promote_gate.yamlio import DocumentError
@@ -247,6 +247,7 @@ def _checksums(facts: BundleFacts) -> Iterator[Outcome]:
     if doc.error:
         yield Finding(where, doc.error)
         return
+    at = sha256sums_lines(doc.value if isinstance(doc.value, str) else "")
     for entry in listed_files(facts):
         path = entry.get("path")
         if not isinstance(path, str) or path not in facts.files:
@@ -257,6 +258,7 @@ def _checksums(facts: BundleFacts) -> Iterator[Outcome]:
                 f"sha256 of {path} disagrees with the manifest",
                 str(entry.get("sha256")),
                 str(sums.get(path, "(no line)")),
+                at.get(path),
             )
     for doc_ in [facts.manifest, *(d for r, d in facts.docs.items() if r != "checksums")]:
         if doc_.present and doc_.name not in sums:
@@ -277,10 +279,15 @@ def _checksums(facts: BundleFacts) -> Iterator[Outcome]:
             yield Finding(
                 where,
                 f"names {path}, which is neither listed in the manifest nor a bundle document",
+                line=at.get(path),
             )
         elif other.digest is not None and other.digest.sha256 != sha:
             yield Finding(
-                where, f"sha256 of {path} disagrees with the file", sha, other.digest.sha256
+                where,
+                f"sha256 of {path} disagrees with the file",
+                sha,
+                other.digest.sha256,
+                at.get(path),
             )
 
 

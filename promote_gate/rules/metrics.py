@@ -116,7 +116,11 @@ def _metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
             yield Finding(where, f"{path} as recorded cannot be read: {exc}")
             continue
         for line in diff_keys({path: flatten(actual)}, {path: flatten(entry["values"])}):
-            yield Finding(where, f"differs from {path} as recorded: {line}")
+            yield Finding(
+                where,
+                f"differs from {path} as recorded: {line}",
+                line=facts.docs["metrics"].line_of((path,)),
+            )
 
 
 def recorded_metrics(facts: BundleFacts) -> dict[str, dict[str, Any]] | None:

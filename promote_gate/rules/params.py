@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -26,16 +27,23 @@ def diff_keys(
     expected: Mapping[str, Mapping[str, Any]], found: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
     """Human lines naming each ``file:key`` whose value differs, is missing or is extra."""
+    return [text for _key, text in diff_items(expected, found)]
+
+
+def diff_items(
+    expected: Mapping[str, Mapping[str, Any]], found: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[tuple[str, str], str]]:
+    """As :func:`diff_keys`, each line with its ``(file, dotted key)``."""
     want, have = table_rows(expected), table_rows(found)
     lines = []
     for key in sorted(set(want) | set(have)):
         name = f"{key[0]}:{key[1]}"
         if key not in have:
-            lines.append(f"{name} missing (expected {want[key]})")
+            lines.append((key, f"{name} missing (expected {want[key]})"))
         elif key not in want:
-            lines.append(f"{name} not expected (found {have[key]})")
+            lines.append((key, f"{name} not expected (found {have[key]})"))
         elif want[key] != have[key]:
-            lines.append(f"{name} is {have[key]}, expected {want[key]}")
+            lines.append((key, f"{name} is {have[key]}, expected {want[key]}"))
     return lines
 
 
@@ -49,16 +57,18 @@ def report_claims(
         yield Finding(where, doc.error or "the bundle has no report")
         return
     try:
-        front, tables = parse_report(doc.value)
+        front, tables, lines = parse_report(doc.value)
     except DocumentError as exc:
-        yield Finding(where, f"front matter cannot be read: {exc}")
+        yield Finding(where, f"front matter cannot be read: {exc}", line=2)
         return
+    at = lines.get(block, {})
     stated = (front or {}).get(block)
     if not isinstance(stated, dict) or not all(isinstance(v, dict) for v in stated.values()):
-        yield Finding(where, f"the report's front matter states no {block}")
+        yield Finding(where, f"the report's front matter states no {block}", line=1)
     else:
-        for line in diff_keys(expected, stated):
-            yield Finding(where, f"front matter {block}: {line}")
+        front_line = _front_line(doc.value, block)
+        for problem in diff_keys(expected, stated):
+            yield Finding(where, f"front matter {block}: {problem}", line=front_line)
     for problem in hidden_tables(doc.value)[block]:
         yield Finding(where, f"what a reader sees is not what is checked: {problem}")
     rows = tables.get(block)
@@ -66,22 +76,34 @@ def report_claims(
         yield Finding(
             where,
             f"the report needs exactly one {block} table (<!-- promote-gate:{block} --> block)",
+            line=at.get(("", "")),
         )
         return
     want = table_rows(expected)
     for key in sorted(set(want) | set(rows)):
         name = f"{key[0]}:{key[1]}"
+        line = at.get(key, at.get(("", "")))
         if key not in rows:
-            yield Finding(where, f"{block} table omits {name}", want[key], "(no row)")
+            yield Finding(where, f"{block} table omits {name}", want[key], "(no row)", line)
         elif key not in want:
             yield Finding(
                 where,
                 f"{block} table states {name}, which the snapshot does not have",
                 "(no row)",
                 rows[key],
+                line,
             )
         elif rows[key] != want[key]:
-            yield Finding(where, f"{block} table states {name} = {rows[key]}", want[key], rows[key])
+            yield Finding(
+                where, f"{block} table states {name} = {rows[key]}", want[key], rows[key], line
+            )
+
+
+def _front_line(text: str, block: str) -> int | None:
+    """The line of the front matter's ``params:``/``metrics:`` key."""
+    normalised = text.replace("\r\n", "\n")
+    match = re.search(rf"(?m)^{block}:", normalised)
+    return normalised[: match.start()].count("\n") + 1 if match else None
 
 
 def _params_snapshot_missing(facts: BundleFacts) -> Iterator[Outcome]:
@@ -114,8 +136,13 @@ def _params_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
     if excerpt_gaps(facts):
         yield NotApplicable("the lock excerpt leaves out upstream stages (PG202)")
         return
-    for line in diff_keys(recorded, snap):
-        yield Finding(facts.repo_path(facts.docs["params"].name), f"differs from lock.yaml: {line}")
+    doc = facts.docs["params"]
+    for (pfile, key), text in diff_items(recorded, snap):
+        yield Finding(
+            facts.repo_path(doc.name),
+            f"differs from lock.yaml: {text}",
+            line=doc.line_of((pfile, key), (pfile, *key.split("."))),
+        )
 
 
 def _report_params_mismatch(facts: BundleFacts) -> Iterator[Outcome]:

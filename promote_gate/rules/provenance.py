@@ -167,9 +167,17 @@ def _lock_evidence_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
     for name, stage in lock.stages.items():
         original = full.stages.get(name)
         if original is None:
-            yield Finding(where, f"stage {name} is not in {DVC_LOCK} at {commit[:12]}")
+            yield Finding(
+                where,
+                f"stage {name} is not in {DVC_LOCK} at {commit[:12]}",
+                line=facts.docs["lock"].line_of(("stages", name)),
+            )
         elif dict(original.raw) != dict(stage.raw):
-            yield Finding(where, f"stage {name} differs from {DVC_LOCK} at {commit[:12]}")
+            yield Finding(
+                where,
+                f"stage {name} differs from {DVC_LOCK} at {commit[:12]}",
+                line=facts.docs["lock"].line_of(("stages", name)),
+            )
 
 
 def _pipeline_stale(facts: BundleFacts) -> Iterator[Outcome]:

@@ -100,6 +100,8 @@ def _exploratory_leak(facts: BundleFacts) -> Iterator[Outcome]:
 def _internal_path_leak(facts: BundleFacts) -> Iterator[Outcome]:
     repo = facts.repo
     assert repo is not None
+    if repo.consumers_error:
+        raise RuntimeError(repo.consumers_error)
     for read in repo.consumer_reads:
         yield Finding(
             read.file,
@@ -107,6 +109,7 @@ def _internal_path_leak(facts: BundleFacts) -> Iterator[Outcome]:
             f"release surface: {read.instead}",
             expected=read.instead,
             found=read.path,
+            line=read.line,
         )
 
 

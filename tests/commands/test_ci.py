@@ -375,7 +375,9 @@ def test_github_pr_editing_a_released_bundle_fails(
     assert "| `params.yaml` | `train.lr` | 0.05 |" in markdown
     assert "| `eval/metrics.json` | `acc` |" in markdown
     root = validate_junit(ws / JUNIT)
-    case = failing_cases(root)["promote-gate.publish.v1:PG501 released-version-mutated"]
+    case = failing_cases(root)[
+        "promote-gate.publish.v1:PG501 released-version-mutated: publish/v1/report.md"
+    ]
     assert case.get("file") == f"{V1}/report.md"
     failure = case.find("failure")
     assert failure is not None
@@ -623,7 +625,10 @@ def test_gitlab_merge_request_writes_a_code_quality_report(
     assert ("PG501", f"{V1}/report.md") in by_check
     assert ("PG103", f"{V1}/notes.txt") in by_check
     root = validate_junit(ws / JUNIT)
-    assert "promote-gate.publish.v1:PG501 released-version-mutated" in failing_cases(root)
+    assert (
+        "promote-gate.publish.v1:PG501 released-version-mutated: publish/v1/report.md"
+        in failing_cases(root)
+    )
 
 
 def test_gitlab_merge_request_into_a_feature_branch_still_writes_its_reports(
@@ -737,7 +742,7 @@ def test_without_ci_variables_the_flags_decide(
     assert "PG501 released-version-mutated" in out
     assert error_commands(out) == []
     junit = failing_cases(validate_junit(ws / JUNIT))
-    assert "promote-gate.publish.v1:PG501 released-version-mutated" in junit
+    assert "promote-gate.publish.v1:PG501 released-version-mutated: publish/v1/report.md" in junit
     # no --base: every bundle is judged as new; nothing is "released" to compare with
     code, out, _ = gate_ci(gate, monkeypatch, ws, "--rev", pr.head)
     assert "base none" in out

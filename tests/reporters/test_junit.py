@@ -35,7 +35,8 @@ def test_failing_bundle_junit_validates_and_names_files(
     assert suite.get("name") == f"promote-gate:{V1}"
     cases = {c.get("name"): c for c in suite.iter("testcase")}
     assert len(cases) == len(list(suite.iter("testcase"))), "testcase names must be unique"
-    unlisted = cases["PG103 file-unlisted"]
+    # one case per finding, named by rule and location, with its file (and line)
+    unlisted = cases[f"PG103 file-unlisted: {V1}/notes.txt"]
     failure = unlisted.find("failure")
     assert failure is not None
     assert failure.get("type") == "PG103"
@@ -43,9 +44,15 @@ def test_failing_bundle_junit_validates_and_names_files(
     assert unlisted.get("classname") == "promote-gate.publish.v1"
     assert "notes.txt" in (failure.text or "")
     assert "fix:" in (failure.text or "")
-    body = cases["PG302 params-mismatch"].find("failure")
+    (params_case,) = [c for n, c in cases.items() if (n or "").startswith("PG302 params-mismatch")]
+    assert params_case.get("file") == f"{V1}/params.yaml"
+    lines = (repo / V1 / "params.yaml").read_text().splitlines()
+    key_line = 1 + next(i for i, text in enumerate(lines) if "train.lr" in text)
+    assert params_case.get("line") == str(key_line)
+    body = params_case.find("failure")
     assert body is not None
     assert "train.lr" in (body.text or "")
+    assert "train.lr" in (body.get("message") or "")
     passed = cases["PG201 no-provenance"]
     assert passed.find("failure") is None
     assert passed.find("skipped") is None
