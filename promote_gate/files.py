@@ -12,6 +12,7 @@ named it.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 
 from promote_gate.errors import UsageError
@@ -57,5 +58,20 @@ def write_atomic(target: str, text: str, mode: int = 0o666) -> None:
 
 
 def write_report(path: str, text: str) -> None:
-    """Write a report file (JUnit, Code Quality, --output) safely; see the module doc."""
-    write_atomic(safe_target(path), text)
+    """Write a report file (JUnit, Code Quality, --output) safely; see the module doc.
+
+    A character device or FIFO named outside the working directory (``--output /dev/null``,
+    ``/dev/stdout``, a pipe) is written to as it is: renaming a file over it would replace
+    the device (as root, ``/dev/null`` itself). Inside the working directory, where a change
+    could have put the name, nothing is ever written through a link to a device."""
+    target = safe_target(path)
+    if not _inside(target, os.path.abspath(os.getcwd())):
+        try:
+            mode = os.stat(target).st_mode
+        except OSError:
+            mode = 0
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            with open(target, "w", encoding="utf-8") as fobj:
+                fobj.write(text)
+            return
+    write_atomic(target, text)

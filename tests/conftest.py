@@ -52,7 +52,10 @@ def isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monkey
 def run(cwd: Path, *argv: str) -> str:
     """Run git or dvc for real; fail the test with the tool's output if it fails."""
     cmd = [sys.executable, "-m", "dvc", *argv[1:]] if argv[0] == "dvc" else list(argv)
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    # stdin closed: under pytest-xdist it is the worker's channel, never input for git
+    proc = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
+    )
     assert proc.returncode == 0, f"{' '.join(argv)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 

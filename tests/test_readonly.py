@@ -173,3 +173,23 @@ def test_gate_never_runs_repository_code(repo: Path, tmp_path: Path, gate: Gate,
         ["git", "checkout", "-q", "-b", "trap"], cwd=repo, capture_output=True, check=False
     )
     assert {"fsmonitor", "post-checkout"} <= set(os.listdir(fired)), os.listdir(fired)
+
+
+def test_output_to_dev_null_leaves_the_device_a_device(repo: Path, gate: Gate) -> None:
+    """``--output /dev/null``: written to, never replaced by a file (as root that would
+    replace the machine's /dev/null)."""
+    before = os.stat("/dev/null")
+    assert stat.S_ISCHR(before.st_mode)
+    try:
+        code, out, _ = gate(
+            "check", "--repo", str(repo), "--format", "json", "--output", "/dev/null"
+        )
+        assert code == 0
+        assert out == ""
+        assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+        assert os.stat("/dev/null").st_rdev == before.st_rdev
+    finally:
+        if not stat.S_ISCHR(os.stat("/dev/null").st_mode) and os.geteuid() == 0:
+            os.remove("/dev/null")  # put the machine right before failing
+            os.mknod("/dev/null", 0o666 | stat.S_IFCHR, before.st_rdev)
+            os.chmod("/dev/null", 0o666)  # noqa: S103 - what /dev/null is
