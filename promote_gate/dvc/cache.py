@@ -10,9 +10,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promote_gate.dvc.layout import object_paths
-from promote_gate.errors import GateError
-from promote_gate.objects import ObjectStore
+from promote_gate.errors import MAX_DOCUMENT_BYTES, GateError
+from promote_gate.objects import ObjectStore, UntrustedObjectError, open_regular
 from promote_gate.yamlio import DocumentError, load_json
+
+
+def _read_config(root: str, name: str) -> bytes:
+    """``.dvc/<name>`` from the disk: a regular file below ``root`` or nothing; a symlink,
+    FIFO or device there (a checkout may bring one) is refused, never read or waited on."""
+    path = os.path.join(root, ".dvc", name)
+    try:
+        fobj = open_regular(path, root)
+    except OSError as exc:  # UntrustedObjectError too
+        reason = str(exc) if isinstance(exc, UntrustedObjectError) else exc.strerror
+        raise GateError(f".dvc/{name} cannot be read: {reason}") from exc
+    if fobj is None:
+        return b""
+    with fobj:
+        data = fobj.read(MAX_DOCUMENT_BYTES + 1)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise GateError(f".dvc/{name} is larger than the {MAX_DOCUMENT_BYTES} bytes read")
+    return data
 
 
 def _dvc_config(
@@ -31,7 +49,7 @@ def _dvc_config(
             if read is not None and name == "config":
                 parser.read_string((read(".dvc/config") or b"").decode("utf-8"))
             else:
-                parser.read(os.path.join(root, ".dvc", name), encoding="utf-8")
+                parser.read_string(_read_config(root, name).decode("utf-8"))
         except (configparser.Error, UnicodeDecodeError) as exc:
             raise GateError(f".dvc/{name} cannot be read: {exc}") from exc
         parsers.append(parser)

@@ -498,6 +498,27 @@ def test_a_configuration_that_is_not_a_regular_file_is_not_ignored(repo: Path, k
     assert ".promote-gate.yaml" in outcome.err
 
 
+@pytest.mark.parametrize("kind", ["fifo", "symlink to a device", "symlink outside"])
+def test_a_dvc_config_that_is_not_a_regular_file_is_refused(
+    repo: Path, tmp_path: Path, kind: str
+) -> None:
+    """``.dvc/config`` where a checkout put a FIFO or a link: never read, never waited on."""
+    config = repo / ".dvc" / "config"
+    config.unlink()
+    if kind == "fifo":
+        os.mkfifo(config)
+    elif kind == "symlink to a device":
+        config.symlink_to("/dev/zero")
+    else:
+        outside = tmp_path / "elsewhere"
+        outside.write_text("[cache]\n    dir = /srv/other\n")
+        config.symlink_to(outside)
+    outcome = run_gate("check", "--repo", str(repo))
+    assert_no_crash(outcome)
+    assert outcome.code == 2, outcome.text
+    assert ".dvc/config cannot be read" in outcome.err
+
+
 @pytest.mark.parametrize(
     "mode",
     [
