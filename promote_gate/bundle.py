@@ -108,7 +108,7 @@ def table_rows(values: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str],
     }
 
 
-@functools.lru_cache(maxsize=32)  # each rule reading the report asks again: parse once
+@functools.lru_cache(maxsize=4)  # each rule reading the report asks again: parse once
 def parse_report(
     text: str,
 ) -> tuple[

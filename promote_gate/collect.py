@@ -366,6 +366,7 @@ class Collector:
         self.needed: frozenset[str] | None = None  # costly evidence the rules need (None: all)
         self._statuses: dict[frozenset[str], tuple[Any, str | None]] = {}
         self._consumers_error: str | None = None
+        self._checked: tuple[Project | None, DocumentError | None] | None = None
         self._lineage_cache: tuple[dict[str, frozenset[str]], dict[str, str]] | None = None
         self._bundles: dict[tuple[str, str], BundleFacts] = {}
         self._projects: dict[str, tuple[Project | None, str | None]] = {}
@@ -627,6 +628,18 @@ class Collector:
         docs["lock"] = dataclasses.replace(docs["lock"], value=excerpt.rebuilt(project.wdirs))
         return dataclasses.replace(facts, docs=docs)
 
+    def _checked_project(self) -> Project | None:
+        """The checked view's dvc.yaml files resolved, once (DocumentError each time)."""
+        if self._checked is None:
+            try:
+                self._checked = (parse_project(self.view), None)
+            except DocumentError as exc:
+                self._checked = (None, exc)
+        project, error = self._checked
+        if error is not None:
+            raise error
+        return project
+
     def _wants(self, evidence: str) -> bool:
         return self.needed is None or evidence in self.needed
 
@@ -677,7 +690,7 @@ class Collector:
         assert git is not None
         lineage: dict[str, set[str]] = {}
         try:
-            project = parse_project(self.view)
+            project = self._checked_project()
         except DocumentError:
             project = None
         paths = [lock_of(f) for f in project.dvcfiles] if project else [DVC_LOCK]
@@ -733,7 +746,7 @@ class Collector:
 
         consumers = pathspec.GitIgnoreSpec.from_lines(self.config.consumers)
         try:
-            project = parse_project(self.view)
+            project = self._checked_project()
         except DocumentError as exc:
             self._consumers_error = f"the pipeline's outputs cannot be told: {exc}"
             return ()
@@ -916,7 +929,7 @@ class Collector:
 
     def _evaluate_status(self, excerpt: LockFile) -> tuple[Any, str | None]:
         try:
-            project = parse_project(self.view)
+            project = self._checked_project()
             if project is None:
                 return None, f"there is no dvc.yaml in the {self.view.label}"
             lock = project_lock(self.view.read, project)[0]

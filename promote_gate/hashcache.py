@@ -37,6 +37,16 @@ def default_path() -> str:
     return os.path.join(base, "promote-gate", f"digests-v{SCHEMA}.sqlite")
 
 
+def _digest(row: Any, size: int) -> Digest | None:
+    """A stored (md5, sha256, md5-dos2unix) row as a Digest; None when it is not one."""
+    md5, sha256, legacy = row
+    if not all(isinstance(v, str) for v in row):
+        return None
+    if not (_HEX32.fullmatch(md5) and _HEX64.fullmatch(sha256) and _HEX32.fullmatch(legacy)):
+        return None
+    return Digest(md5, sha256, size, legacy)
+
+
 def key_of(st: os.stat_result) -> tuple[int, int, int, int, int]:
     """A file's identity: it changes whenever its bytes can have."""
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
@@ -103,15 +113,12 @@ class HashCache:
             if row is None:
                 self.misses += 1
                 return None
-            md5, sha256, legacy = row
-            valid = all(isinstance(v, str) for v in row) and bool(
-                _HEX32.fullmatch(md5) and _HEX64.fullmatch(sha256) and _HEX32.fullmatch(legacy)
-            )
-            if not valid:
+            digest = _digest(row, st.st_size)
+            if digest is None:
                 self._discard()
                 return None
             self.hits += 1
-            return Digest(md5, sha256, st.st_size, legacy)
+            return digest
 
     def get_many(self, stats: list[os.stat_result]) -> dict[tuple[int, ...], Digest]:
         """Digests for many files at once (by key): one query per few hundred files."""
@@ -133,20 +140,14 @@ class HashCache:
                         "digests WHERE ino IN (" + marks + ")"
                     )
                     for row in db.execute(query, chunk).fetchall():
-                        key, (md5, sha256, legacy) = tuple(row[:5]), row[5:]
+                        key = tuple(row[:5])
                         if key not in wanted:
                             continue
-                        if not (
-                            isinstance(md5, str)
-                            and isinstance(sha256, str)
-                            and isinstance(legacy, str)
-                            and _HEX32.fullmatch(md5)
-                            and _HEX64.fullmatch(sha256)
-                            and _HEX32.fullmatch(legacy)
-                        ):
+                        digest = _digest(row[5:], key[2])
+                        if digest is None:
                             self._discard()
                             return {}
-                        found[key] = Digest(md5, sha256, key[2], legacy)
+                        found[key] = digest
             except sqlite3.Error:
                 self._discard()
                 return {}

@@ -409,14 +409,20 @@ class WorktreeView(View):
         real = os.path.realpath(self._abs(path))
         return real if os.path.commonpath([real, self._cache]) == self._cache else None
 
-    def entry(self, path: str) -> TreeEntry | None:
+    def _lstat(self, path: str) -> os.stat_result | None:
+        """``lstat`` of ``path``, reached without a symlinked directory; None otherwise."""
         if not _inside(path):
             return None  # paths come from untrusted files: never read outside the view
         if not self._direct(path.rsplit("/", 1)[0] if "/" in path else ""):
             return None
         try:
-            st = os.lstat(self._abs(path))
+            return os.lstat(self._abs(path))
         except (OSError, ValueError):
+            return None
+
+    def entry(self, path: str) -> TreeEntry | None:
+        st = self._lstat(path)
+        if st is None:
             return None
         if stat.S_ISLNK(st.st_mode):
             if self._in_cache(path) is not None:
@@ -469,7 +475,12 @@ class WorktreeView(View):
         found: dict[str, Digest | None] = {}
         todo = list(paths)
         if self.hashes is not None and len(paths) > 1:
-            stats = {p: st for p in paths for st in [self._regular_stat(p)] if st is not None}
+            stats = {
+                p: st
+                for p in paths
+                for st in [self._lstat(p)]
+                if st is not None and stat.S_ISREG(st.st_mode)
+            }
             known = self.hashes.get_many(list(stats.values()))
             for path, st in stats.items():
                 hit = known.get(key_of(st))
@@ -486,16 +497,6 @@ class WorktreeView(View):
             for share in pool.map(lambda ps: {p: self.digest(p) for p in ps}, shares):
                 found |= share
         return found
-
-    def _regular_stat(self, path: str) -> os.stat_result | None:
-        """``lstat`` of a regular file reached without a symlink (else None: the full path)."""
-        if not _inside(path) or not self._direct(path.rsplit("/", 1)[0] if "/" in path else ""):
-            return None
-        try:
-            st = os.lstat(self._abs(path))
-        except (OSError, ValueError):
-            return None
-        return st if stat.S_ISREG(st.st_mode) else None
 
     def children(self, directory: str) -> set[str]:
         if directory and (self.entry(directory) is not None or not self._direct(directory)):

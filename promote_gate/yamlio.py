@@ -7,6 +7,7 @@ so values compare as DVC compares them (tests/test_yamlio.py proves it against r
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -259,6 +260,7 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
+@functools.lru_cache(maxsize=8)  # every finding in one document asks: compose it once
 def key_lines(text: str, max_depth: int = 32) -> dict[tuple[str, ...], int]:
     """Every mapping key path of a YAML (or JSON) document -> the 1-based line of its key.
 

@@ -111,22 +111,12 @@ def to_str(value: Any, config: Mapping[str, Any] | None = None) -> str:
     return str(value)
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """flatten_dict's ``reducer="dot"``: nested mappings only, lists stay values."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, Mapping) and value:
-            flat.update(_flatten(value, name))
-        else:
-            flat[name] = value
-    return flat
-
-
 def _unpack(data: Mapping[str, Any], config: Mapping[str, Any]) -> str:
     """A mapping in ``cmd`` as command-line options, per the ``parsing`` config."""
     result = ""
-    for key, value in _flatten(data).items():
+    from promote_gate.dvc.params import flatten  # flatten_dict's reducer="dot"
+
+    for key, value in flatten(data).items():
         if isinstance(value, bool):
             if value:
                 result += f"--{key} "
