@@ -57,14 +57,16 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _output(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--format",
-        choices=["text", "json", "markdown", "github", "gitlab"],
+        choices=["text", "json", "markdown", "github", "gitlab", "sarif"],
         default="text",
-        help="stdout format (github: workflow-command annotations; gitlab: Code Quality JSON)",
+        help="stdout format (github: workflow-command annotations; gitlab: Code Quality JSON; "
+        "sarif: SARIF 2.1.0 for code scanning)",
     )
     p.add_argument(
         "--output", metavar="FILE", help="write the --format output here instead of stdout"
     )
     p.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report")
+    p.add_argument("--sarif", metavar="FILE", help="also write a SARIF 2.1.0 report")
     p.add_argument(
         "--select",
         type=_codes,
@@ -155,6 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="JUnit report (default: %(default)s)",
     )
     p.add_argument("--codequality", metavar="FILE", help="also write a GitLab Code Quality report")
+    p.add_argument(
+        "--sarif",
+        metavar="FILE",
+        help="also write a SARIF 2.1.0 report (on GitHub Actions: promote-gate.sarif by default)",
+    )
+    p.add_argument(
+        "--comment",
+        metavar="FILE",
+        help="also write the pull/merge request comment: the verdict and the review (Markdown)",
+    )
     p.add_argument(
         "--dvc-cache",
         metavar="DIR",
@@ -250,6 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "ci":
             from promote_gate.commands import ci
 
+            if args.sarif is None and os.environ.get("GITHUB_ACTIONS") == "true":
+                args.sarif = "promote-gate.sarif"  # code scanning reads it, if uploaded
+
             return ci.run(args)
         if args.command in {"hook", "install"}:
             from promote_gate.commands import hook
@@ -283,8 +298,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _fail(args: argparse.Namespace, message: str) -> int:
     """Exit 2 with a clear message. The error is shown where findings are: a requested JUnit
-    file records it as an <error>, a Code Quality file as a blocker, and on GitHub (``ci``,
-    or ``--format github``) it is an ``::error`` annotation."""
+    file records it as an <error>, a Code Quality file as a blocker, SARIF as a failed
+    execution, the comment says so, and on GitHub (``ci``, or ``--format github``) it is an
+    ``::error`` annotation."""
     print(f"promote-gate: error: {message}", file=sys.stderr)
     from promote_gate.report import Report
 
@@ -294,8 +310,12 @@ def _fail(args: argparse.Namespace, message: str) -> int:
         outputs.append((args.junit_xml, "junit"))
     if getattr(args, "codequality", None):
         outputs.append((args.codequality, "gitlab"))
+    if getattr(args, "sarif", None):
+        outputs.append((args.sarif, "sarif"))
+    if getattr(args, "comment", None):
+        outputs.append((args.comment, "comment"))
     fmt = getattr(args, "format", None)
-    if getattr(args, "output", None) and fmt in {"gitlab", "github", "json"}:
+    if getattr(args, "output", None) and fmt in {"gitlab", "github", "json", "sarif"}:
         outputs.append((args.output, fmt))
     for path, kind in outputs:
         _write_error_report(path, kind, report)
@@ -309,9 +329,9 @@ def _fail(args: argparse.Namespace, message: str) -> int:
 
 def _write_error_report(path: str, kind: str, report: Any) -> None:
     from promote_gate.files import write_report
-    from promote_gate.reporters import REPORTERS, junit
+    from promote_gate.reporters import REPORTERS
 
-    render = junit.render if kind == "junit" else REPORTERS[kind]
+    render = REPORTERS[kind]
     try:
         write_report(path, render(report))
     except OSError as exc:

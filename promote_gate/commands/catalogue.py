@@ -39,10 +39,12 @@ def explain(rule: Rule) -> str:
 
 
 def rules_markdown() -> str:
-    """The README's rule table."""
+    """The README's rule table; each row is an anchor (``#pg104-content-mismatch``) that
+    SARIF's ``helpUri`` points to."""
     rows = ["| code | name | violated when | `verify` |", "|---|---|---|---|"]
     rows += [
-        f"| {r.code} | {r.name} | {r.summary} | {'yes' if not r.needs_repo else 'no'} |"
+        f'| <a id="{r.code.lower()}-{r.name}"></a>{r.code} | {r.name} | {r.summary} '
+        f"| {'yes' if not r.needs_repo else 'no'} |"
         for r in RULES
     ]
     return "\n".join(rows) + "\n"

@@ -27,6 +27,8 @@ def emit(report: Report, args: argparse.Namespace) -> int:
 
     if args.junit_xml:
         write_report(args.junit_xml, junit.render(report))
+    if args.sarif:
+        write_report(args.sarif, REPORTERS["sarif"](report))
     if args.format == "text":
         out = text.render(report, colour=not args.output and text.use_colour(sys.stdout))
     else:

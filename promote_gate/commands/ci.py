@@ -24,6 +24,7 @@ from promote_gate.config import Config
 from promote_gate.errors import EXIT_OK, GateError, UsageError
 from promote_gate.files import write_report
 from promote_gate.repo import CommitView, Git, is_zero
+from promote_gate.report import Report
 from promote_gate.reporters.text import safe
 from promote_gate.yamlio import DocumentError, load_json
 
@@ -372,7 +373,7 @@ def _base_and_policy(
 
 
 def run(args: argparse.Namespace) -> int:
-    from promote_gate.reporters import github, gitlab, junit, markdown, text
+    from promote_gate.reporters import comment, github, gitlab, junit, markdown, sarif, text
 
     config_mod.TRUST_VALIDATION_CACHE = False  # CI validates every policy it reads
     env = os.environ
@@ -400,6 +401,11 @@ def run(args: argparse.Namespace) -> int:
             write_report(args.junit_xml, junit.render_skipped(reason))
             if args.codequality:
                 write_report(args.codequality, "[]\n")
+            skipped = Report((), f"{ctx.what}: not gated", notes=(f"Not gated: {reason}.",))
+            if args.sarif:
+                write_report(args.sarif, sarif.render(skipped))
+            if args.comment:
+                write_report(args.comment, comment.render(skipped))
             return EXIT_OK
     finally:
         git.close()
@@ -436,4 +442,8 @@ def run(args: argparse.Namespace) -> int:
                 fobj.write(markdown.render(report))
     if args.codequality:
         write_report(args.codequality, gitlab.render(report))
+    if args.sarif:
+        write_report(args.sarif, sarif.render(report))
+    if args.comment:
+        write_report(args.comment, comment.render(report))
     return report.exit_code

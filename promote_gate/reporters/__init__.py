@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from promote_gate.report import Report
-from promote_gate.reporters import github, gitlab, json_, junit, markdown, text
+from promote_gate.reporters import comment, github, gitlab, json_, junit, markdown, sarif, text
 
 Reporter = Callable[[Report], str]
 
@@ -16,4 +16,6 @@ REPORTERS: dict[str, Reporter] = {
     "markdown": markdown.render,
     "github": github.render,
     "gitlab": gitlab.render,
+    "sarif": sarif.render,
+    "comment": comment.render,
 }

@@ -11,7 +11,7 @@ _VERDICT = {0: "passed", 1: "failed", 2: "could not evaluate"}
 _ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "error": "⚠️"}
 
 
-def _md(text: str) -> str:
+def escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
@@ -33,17 +33,17 @@ def _bundle(bundle: BundleReport) -> list[str]:
             for finding in result.findings or ():
                 lines.append(
                     f"| {_ICON[result.status]} {result.rule.title} "
-                    f"| `{_md(finding.path)}{f':{finding.line}' if finding.line else ''}` "
-                    f"| {_md(finding.described)} | {_md(result.rule.fix)} |"
+                    f"| `{escape(finding.path)}{f':{finding.line}' if finding.line else ''}` "
+                    f"| {escape(finding.described)} | {escape(result.rule.fix)} |"
                 )
             if result.status == "error":
                 lines.append(
-                    f"| {_ICON['error']} {result.rule.title} | | {_md(result.reason or '')} | |"
+                    f"| {_ICON['error']} {result.rule.title} | | {escape(result.reason or '')} | |"
                 )
         lines.append("")
     skipped = [r for r in bundle.results if r.status == "skipped" and r.unverified]
     for result in skipped:
-        lines.append(f"- ⏭️ {result.rule.title}: {_md(result.reason or '')}")
+        lines.append(f"- ⏭️ {result.rule.title}: {escape(result.reason or '')}")
     if skipped:
         lines.append("")
     facts = bundle.facts
@@ -69,12 +69,12 @@ def render(report: Report) -> str:
     lines = [
         f"## promote-gate: {_VERDICT[report.exit_code]}{mark}",
         "",
-        *([f"> **UNVERIFIED**: {_md(report.unverified)}", ""] if report.unverified else []),
+        *([f"> **UNVERIFIED**: {escape(report.unverified)}", ""] if report.unverified else []),
         f"Checked the {report.checked}.",
         "",
     ]
-    lines += [f"> ⚠️ {_md(error)}" for error in report.errors]
-    lines += [f"> {_md(note)}" for note in report.notes]
+    lines += [f"> ⚠️ {escape(error)}" for error in report.errors]
+    lines += [f"> {escape(note)}" for note in report.notes]
     if report.errors or report.notes:
         lines.append("")
     if not report.bundles and not report.errors:

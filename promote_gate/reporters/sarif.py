@@ -1,0 +1,173 @@
+"""SARIF 2.1.0, for GitHub code scanning: findings inline in the pull request's diff.
+
+One run; the driver lists every rule of the catalogue with its ``explain`` text as
+``help.markdown`` (and a ``helpUri`` when the installed distribution declares a
+Documentation URL). Each finding is a result: level ``error``, at the file a reader can open
+(the ``.dvc`` pointer of a DVC-tracked file the commit does not hold) and its line, with a
+``partialFingerprints`` value that masks commit ids and hashes, so an alert that stays is
+the same alert when the base moves. Evidence the gate could not read is a ``warning`` (never
+a pass); a rule that could not run is an ``error`` on the file its message names; a gate
+error is a tool execution notification and ``executionSuccessful: false``. Skipped rules
+(nothing to judge) are not results: SARIF would require them to be level ``none`` and code
+scanning would show them as alerts to dismiss.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
+
+from promote_gate import __version__
+from promote_gate.report import BundleReport, Report
+from promote_gate.reporters.gitlab import fingerprint, ranked
+from promote_gate.reporters.junit import error_file
+from promote_gate.rules import RULES, Rule
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+FINGERPRINT = "promoteGate/v1"
+_INDEX = {rule.code: index for index, rule in enumerate(RULES)}
+
+
+@lru_cache(maxsize=1)
+def documentation() -> str | None:
+    """The Documentation URL the installed distribution declares, if any."""
+    from importlib import metadata
+
+    try:
+        urls = metadata.metadata("promote-gate").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return None
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() in {"documentation", "homepage"} and url.strip():
+            return str(url.strip())
+    return None
+
+
+def help_uri(rule: Rule, docs: str | None) -> str | None:
+    """The README's anchor for a rule (``#pg104-content-mismatch``), under ``docs``."""
+    if not docs:
+        return None
+    return f"{docs.split('#', 1)[0]}#{rule.code.lower()}-{rule.name}"
+
+
+def _descriptor(rule: Rule, docs: str | None) -> dict[str, Any]:
+    from promote_gate.commands.catalogue import explain
+
+    text = explain(rule)
+    descriptor: dict[str, Any] = {
+        "id": rule.code,
+        "name": "".join(part.capitalize() for part in rule.name.split("-")),
+        "shortDescription": {"text": f"{rule.title}: violated when {rule.summary}"},
+        "fullDescription": {"text": rule.rationale},
+        "help": {"text": text, "markdown": text},
+        "defaultConfiguration": {"level": "error"},
+        "properties": {"tags": ["promote-gate", "dvc", "release"], "precision": "very-high"},
+    }
+    uri = help_uri(rule, docs)
+    if uri:
+        descriptor["helpUri"] = uri
+    return descriptor
+
+
+def _location(path: str, line: int | None) -> dict[str, Any]:
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": quote(path), "uriBaseId": "%SRCROOT%"},
+            "region": {"startLine": line or 1},
+        }
+    }
+
+
+def _result(
+    rule: Rule, level: str, text: str, path: str, line: int | None, key: str
+) -> dict[str, Any]:
+    return {
+        "ruleId": rule.code,
+        "ruleIndex": _INDEX[rule.code],
+        "level": level,
+        "message": {"text": text},
+        "locations": [_location(path, line)],
+        "partialFingerprints": {FINGERPRINT: key},
+    }
+
+
+def _bundle_results(bundle: BundleReport) -> list[dict[str, Any]]:
+    results = []
+    for result in bundle.results:
+        rule = result.rule
+        if result.status == "error":
+            reason = result.reason or "error"
+            results.append(
+                _result(
+                    rule,
+                    "error",
+                    f"{rule.title} could not run: {reason}",
+                    error_file(reason, bundle.manifest_path),
+                    None,
+                    fingerprint(rule.code, bundle.path, "error", reason),
+                )
+            )
+        for item in result.unverified:
+            command = f" (run: {item.command})" if item.command else ""
+            results.append(
+                _result(
+                    rule,
+                    "warning",
+                    f"{rule.title}: not verified: {item.reason}{command}",
+                    bundle.existing(item.path),
+                    None,
+                    fingerprint(rule.code, bundle.path, item.path, "unverified", item.reason),
+                )
+            )
+    return results
+
+
+def render(report: Report) -> str:
+    docs = documentation()
+    results = [
+        _result(
+            rule,
+            "error",
+            f"{finding.described}\nfix: {rule.fix}",
+            bundle.existing(finding.path),
+            finding.line,
+            fingerprint(rule.code, bundle.path, finding.path, finding.message),
+        )
+        for _rank, rule, finding, bundle in ranked(report)
+    ]
+    for bundle in report.bundles:
+        results += _bundle_results(bundle)
+    notifications = [
+        {"level": "error", "message": {"text": f"promote-gate could not evaluate: {error}"}}
+        for error in report.errors
+    ]
+    if report.unverified:
+        notifications.append(
+            {"level": "warning", "message": {"text": f"UNVERIFIED: {report.unverified}"}}
+        )
+    driver: dict[str, Any] = {
+        "name": "promote-gate",
+        "version": __version__,
+        "semanticVersion": __version__,
+        "rules": [_descriptor(rule, docs) for rule in RULES],
+    }
+    if docs:
+        driver["informationUri"] = docs
+    run: dict[str, Any] = {
+        "tool": {"driver": driver},
+        "automationDetails": {"id": "promote-gate/"},
+        "invocations": [
+            {
+                "executionSuccessful": not report.errors
+                and all(r.status != "error" for b in report.bundles for r in b.results),
+                "toolExecutionNotifications": notifications,
+            }
+        ],
+        "results": results,
+        "columnKind": "unicodeCodePoints",
+    }
+    log = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,229 @@
+"""SARIF for GitHub code scanning and the pull-request comment, read back as their consumers
+read them: the SARIF log validated against the official SARIF 2.1.0 JSON Schema (vendored in
+tests/schemas), every finding a result at its file and line with its rule's help; the comment
+body as the templates post it."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from conftest import Gate, commit_all, run  # type: ignore[import-not-found, unused-ignore]
+from scenario import (  # type: ignore[import-not-found, unused-ignore]
+    V1,
+    World,
+    github_pr,
+    release_v2,
+)
+
+from promote_gate.commands.catalogue import rules_markdown
+from promote_gate.reporters import comment, sarif
+from promote_gate.rules import BY_CODE, RULES
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT / "tests" / "schemas" / "sarif-schema-2.1.0.json"
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft7Validator:
+    schema = json.loads(SCHEMA.read_text())
+    assert schema["$id"].endswith("/Schemata/sarif-schema-2.1.0.json")  # the official one
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+
+
+def _valid(path: Path) -> dict[str, Any]:
+    log: dict[str, Any] = json.loads(path.read_text())
+    errors = sorted(_validator().iter_errors(log), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
+    return log
+
+
+def _results(log: dict[str, Any]) -> list[dict[str, Any]]:
+    (only,) = log["runs"]
+    results: list[dict[str, Any]] = only["results"]
+    return results
+
+
+def _where(result: dict[str, Any]) -> tuple[str, int]:
+    (location,) = result["locations"]
+    physical = location["physicalLocation"]
+    return physical["artifactLocation"]["uri"], physical["region"]["startLine"]
+
+
+def _break(repo: Path) -> None:
+    """Two unlisted files, a params snapshot edited, a report row edited."""
+    bundle = repo / V1
+    (bundle / "a.txt").write_text("copied in\n")
+    (bundle / "b b.txt").write_text("a name with a space\n")
+    params = bundle / "params.yaml"
+    params.write_text(params.read_text().replace("lr: 0.05", "lr: 0.02"))
+    report = bundle / "report.md"
+    report.write_text(report.read_text().replace("| `train.lr` | 0.05 |", "| `train.lr` | 0.5 |"))
+
+
+def test_schema_refuses_a_broken_log(tmp_path: Path) -> None:
+    """The validation below is not vacuous: the schema refuses what code scanning refuses."""
+    broken = tmp_path / "broken.sarif"
+    broken.write_text(json.dumps({"version": "2.1.0", "runs": [{"results": []}]}))  # no tool
+    with pytest.raises(AssertionError, match="tool"):
+        _valid(broken)
+
+
+def test_every_finding_is_a_result_where_junit_puts_it(
+    repo: Path, gate: Gate, tmp_path: Path
+) -> None:
+    _break(repo)
+    out, xml = tmp_path / "r.sarif", tmp_path / "r.xml"
+    code, _, _ = gate("check", "--repo", str(repo), "--sarif", str(out), "--junit-xml", str(xml))
+    assert code == 1
+    log = _valid(out)
+    results = _results(log)
+    junit = {
+        (c.get("name", "").split(":")[0].split()[0], c.get("file"), int(c.get("line") or 1))
+        for c in ET.parse(xml).getroot().iter("testcase")
+        if c.find("failure") is not None
+    }
+    seen = {(r["ruleId"], _where(r)[0].replace("%20", " "), _where(r)[1]) for r in results}
+    assert seen == junit  # every finding, each at its own file and line
+    assert len(results) == len(junit)
+    assert {r["level"] for r in results} == {"error"}
+    assert f"{V1}/b%20b.txt" in {_where(r)[0] for r in results}  # a URI, percent-encoded
+    # the report's row and the snapshot's key, by line
+    pg304 = next(r for r in results if r["ruleId"] == "PG304")
+    assert _where(pg304)[0] == f"{V1}/report.md"
+    assert "(expected 0.05, found 0.5)" in pg304["message"]["text"]
+    # each result names its rule; the rule carries its explain text as help
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == [r.code for r in RULES]
+    for result in results:
+        descriptor = rules[result["ruleIndex"]]
+        assert descriptor["id"] == result["ruleId"]
+        assert "## How to fix" in descriptor["help"]["markdown"]
+        assert BY_CODE[result["ruleId"]].fix in descriptor["help"]["markdown"]
+    prints = [r["partialFingerprints"][sarif.FINGERPRINT] for r in results]
+    assert len(set(prints)) == len(prints)
+    assert log["runs"][0]["invocations"][0]["executionSuccessful"] is True
+
+
+def test_fingerprints_do_not_move_with_the_base(repo: Path, gate: Gate, tmp_path: Path) -> None:
+    first_base = run(repo, "git", "rev-parse", "HEAD").strip()
+    (repo / "NOTES.md").write_text("unrelated\n")
+    second_base = commit_all(repo, "unrelated")
+    report = repo / V1 / "report.md"
+    report.write_text(report.read_text().replace("# Release v1", "# Release v1 (edited)"))
+    commit_all(repo, "edit the released report")
+    prints = []
+    for base in (first_base, second_base):
+        out = tmp_path / f"{base}.sarif"
+        code, _, _ = gate(
+            "check", "--repo", str(repo), "--rev", "HEAD", "--base", base, "--sarif", str(out)
+        )
+        assert code == 1
+        results = _results(_valid(out))
+        assert any(base[:12] in r["message"]["text"] for r in results if r["ruleId"] == "PG501")
+        prints.append(sorted(r["partialFingerprints"][sarif.FINGERPRINT] for r in results))
+    assert prints[0] == prints[1]
+
+
+def test_a_rule_that_cannot_run_is_an_error_on_its_file(
+    repo: Path, gate: Gate, tmp_path: Path
+) -> None:
+    (repo / "dvc.yaml").write_text("stages: [not, a, mapping\n")
+    commit_all(repo, "break dvc.yaml")
+    out = tmp_path / "r.sarif"
+    code, _, _ = gate("check", "--repo", str(repo), "--rev", "HEAD", "--format", "sarif")
+    assert code == 2
+    code, _, _ = gate("check", "--repo", str(repo), "--rev", "HEAD", "--sarif", str(out))
+    assert code == 2
+    log = _valid(out)
+    errors = {r["ruleId"]: r for r in _results(log) if "could not run" in r["message"]["text"]}
+    assert set(errors) == {"PG204", "PG504"}
+    assert {_where(r)[0] for r in errors.values()} == {"dvc.yaml"}
+    assert {r["level"] for r in errors.values()} == {"error"}
+    assert log["runs"][0]["invocations"][0]["executionSuccessful"] is False
+
+
+def test_a_gate_error_is_a_failed_execution(tmp_path: Path, gate: Gate) -> None:
+    (tmp_path / "plain").mkdir()
+    out = tmp_path / "r.sarif"
+    code, _, err = gate("check", "--repo", str(tmp_path / "plain"), "--sarif", str(out))
+    assert code == 2
+    assert "not inside a git repository" in err
+    (invocation,) = _valid(out)["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["level"] == "error"
+    assert "not inside a git repository" in note["message"]["text"]
+
+
+def test_evidence_not_read_is_a_warning_not_a_pass(repo: Path, gate: Gate, tmp_path: Path) -> None:
+    """A released v1, and neither the DVC cache nor the remote holds its model: its bytes
+    cannot be hashed here. For a released bundle that is a skip, not a failure."""
+    run(repo, "rm", "-rf", ".dvc/cache", "../dvc-remote")
+    out = tmp_path / "r.sarif"
+    argv = ("check", "--repo", str(repo), "--rev", "HEAD", "--base", "HEAD")
+    code, _, _ = gate(*argv, "--sarif", str(out))
+    assert code == 0  # not required for a released bundle (--require-data makes it fail) ...
+    warnings = [r for r in _results(_valid(out)) if r["level"] == "warning"]
+    assert warnings  # ... but never silent
+    assert all("not verified" in r["message"]["text"] for r in warnings)
+    assert any("dvc pull" in r["message"]["text"] for r in warnings)
+    assert all(_where(r)[0].startswith(V1) for r in warnings)
+
+
+def test_help_uri_points_at_the_readme_rule_anchor() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert rules_markdown() in readme  # the README's table is the registry's
+    for rule in RULES:
+        uri = sarif.help_uri(rule, "https://docs.example/promote-gate#top")
+        assert uri == f"https://docs.example/promote-gate#{rule.code.lower()}-{rule.name}"
+        assert f'<a id="{rule.code.lower()}-{rule.name}"></a>' in readme
+    assert sarif.help_uri(RULES[0], None) is None
+
+
+def test_github_pr_writes_sarif_and_the_comment(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    head = world.branch("v2", lambda work: release_v2(work, lr="0.1"))
+    body = tmp_path / "comment.md"
+    verdict = github_pr(world, gate, monkeypatch, tmp_path, "v2", head, "--comment", str(body))
+    assert verdict.code == 0, verdict.text
+    log = _valid(tmp_path / "ws" / "promote-gate.sarif")  # on GitHub, written by default
+    assert _results(log) == []
+    text = body.read_text()
+    assert text.splitlines()[0] == comment.MARKER
+    assert "## promote-gate: passed" in text
+    assert "Review of <code>publish/v2</code>" in text
+    assert "Promotion review: `v1` → `v2`" in text
+    assert "`train.lr`" in text  # the params that changed, side by side
+
+
+def test_the_comment_says_what_failed_and_is_bounded(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def hand_edit(work: Path) -> None:
+        report = work / V1 / "report.md"
+        report.write_text(report.read_text() + "\nAlso good on Tuesdays.\n")
+        commit_all(work, "edit the released report")
+
+    head = world.branch("edit", hand_edit)
+    body = tmp_path / "comment.md"
+    verdict = github_pr(world, gate, monkeypatch, tmp_path, "edit", head, "--comment", str(body))
+    assert verdict.code == 1
+    text = body.read_text()
+    assert text.startswith(comment.MARKER + "\n")
+    assert "## promote-gate: failed" in text
+    assert "PG501 released-version-mutated" in text
+    assert f"`{V1}/report.md`" in text
+    # a body over GitHub's limit is cut at a line, its <details> closed, and says so
+    from promote_gate.report import Report
+
+    huge = Report((), "commit 0", notes=tuple(f"note {i} " + "x" * 200 for i in range(400)))
+    cut = comment.render(huge)
+    assert len(cut) <= comment.MAX_CHARS + 200
+    assert cut.rstrip().endswith("hold all of it._")
