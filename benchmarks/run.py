@@ -106,6 +106,13 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
     sh(repo, "git", "reset", "-q", "--hard", base)
     line = "refs/heads/main {} refs/heads/main " + base + "\n"
     hook = [*PG, "hook", "pre-push", "origin", str(work / size.name / "origin.git")]
+    # the hooks as `promote-gate install` writes them (python -S on the quick path), and a
+    # commit staging a file the gate does not read
+    sh(repo, *PG, "install")
+    hooks = repo / ".git" / "hooks"
+    installed_push = [str(hooks / "pre-push"), "origin", str(work / size.name / "origin.git")]
+    (repo / "NOTES.md").write_text("a commit that stages no bundle\n")
+    sh(repo, "git", "add", "NOTES.md")
     # warm the hash cache and DVC's own state once
     for argv in ([*PG, "check"], [*DVC, "status"], [*PG, "verify", bundle]):
         measure(argv, repo)
@@ -142,6 +149,24 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
             },
             _nothing,
             {"push touching no bundle": "dvc status", "push adding a bundle": "dvc status"},
+        ),
+        (
+            "hooks as installed (`promote-gate install`), quick path",
+            {
+                "pre-commit: commit staging no bundle": ([str(hooks / "pre-commit")], repo, None),
+                "pre-push: push touching no bundle": (installed_push, repo, line.format(noop)),
+                "git diff-index --cached HEAD": (
+                    ["git", "diff-index", "--cached", "--name-only", "HEAD"],
+                    repo,
+                    None,
+                ),
+                "dvc status": ([*DVC, "status"], repo, None),
+            },
+            _nothing,
+            {
+                "pre-commit: commit staging no bundle": "dvc status",
+                "pre-push: push touching no bundle": "dvc status",
+            },
         ),
         (
             "verify, hash cache warm",

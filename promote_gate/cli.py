@@ -103,8 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="check bundles against dvc.lock, params, metrics and git history"
     )
     _common(p)
-    p.add_argument(
+    what = p.add_mutually_exclusive_group()
+    what.add_argument(
         "--rev", help="check this commit's tree (from git objects) instead of the working tree"
+    )
+    what.add_argument(
+        "--staged",
+        action="store_true",
+        help="check the index: what `git commit` would record (base: the upstream, else HEAD; "
+        "policy from the base)",
     )
     p.add_argument(
         "--base",
@@ -203,18 +210,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     p.add_argument("--output", metavar="FILE", help="write here instead of stdout")
 
-    p = sub.add_parser("hook", help="run as a git hook (pre-push), or pre-commit's pre-push stage")
-    p.add_argument("kind", choices=["pre-push", "pre-commit"])
+    p = sub.add_parser(
+        "hook",
+        help="run as a git hook: pre-commit (judges the index) or pre-push (judges each pushed "
+        "ref; also the pre-commit framework's pre-push stage)",
+    )
+    p.add_argument("kind", choices=["pre-commit", "pre-push"])
     p.add_argument("remote", nargs="?", help="the remote's name, as git passes it")
     p.add_argument("url", nargs="?", help="the remote's URL, as git passes it")
     p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
 
-    p = sub.add_parser("install", help="install the pre-push hook into this repository")
+    p = sub.add_parser("install", help="install the git hooks into this repository")
     p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
+    p.add_argument(
+        "--hook-type",
+        action="append",
+        choices=["pre-commit", "pre-push"],
+        metavar="TYPE",
+        help="pre-commit or pre-push (repeatable; default: both)",
+    )
     p.add_argument(
         "--force",
         action="store_true",
-        help="replace an existing pre-push.legacy (a foreign hook is always kept and chained)",
+        help="replace an existing <hook>.legacy (a foreign hook is always kept and chained)",
     )
 
     p = sub.add_parser("rules", help="list the rules")

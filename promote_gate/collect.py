@@ -235,7 +235,7 @@ def side_of_bundle(facts: BundleFacts) -> Side:
 def side_of_revision(view: CommitView, store: ObjectStore) -> Side:
     """The pipeline state at a revision: dvc.lock, its params, and the metrics files it declares."""
     project = parse_project(view)
-    lock = project_lock(view.read, project, f" at {view.commit[:12]}")[0] if project else None
+    lock = project_lock(view.read, project, f" at {str(view.commit)[:12]}")[0] if project else None
     if project is None or lock is None:
         raise GateError(f"there is no dvc.yaml and dvc.lock in the {view.label} to compare with")
     params: dict[str, dict[str, Any]] = {}
@@ -708,8 +708,8 @@ class Collector:
             )
             commits = out.split()
         locks = [(c, _lock_at(git, c, p)) for c in commits for p in paths]
-        if not isinstance(self.view, CommitView):
-            locks += [("working tree", self.view.read(p)) for p in paths]
+        if not isinstance(self.view, CommitView) or self.view.staged:  # not yet committed
+            locks += [(self.view.label, self.view.read(p)) for p in paths]
         for commit, data in locks:
             for md5 in _out_hashes(data):
                 lineage.setdefault(md5, set()).add(commit)

@@ -2,7 +2,9 @@
 
 Like pre-commit's git.py, git runs with inherited ``GIT_*`` variables stripped (hooks run
 with ``GIT_INDEX_FILE`` and ``GIT_DIR`` set) and with repository-configured programs
-switched off (``core.fsmonitor``), so reading a repository never runs its code.
+switched off (``core.fsmonitor``), so reading a repository never runs its code. The one
+exception is deliberate: the index a commit records is read through the ``GIT_INDEX_FILE``
+git gives its pre-commit hook (``git commit -a`` stages into a temporary one).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import stat
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 from promote_gate.errors import MAX_DOCUMENT_BYTES, DocumentError, GateError
-from promote_gate.hashcache import HashCache, digest_open, key_of
-from promote_gate.hashing import Digest, digest_bytes, digest_chunks
-from promote_gate.objects import UntrustedObjectError, open_regular
+
+if TYPE_CHECKING:  # hashing is imported where a file is hashed: the hooks' quick path never is
+    from promote_gate.hashcache import HashCache
+    from promote_gate.hashing import Digest
 
 # pre-commit keeps these: they configure how git reaches remotes, not which repository.
 _KEEP_GIT_ENV = frozenset(
@@ -56,18 +59,43 @@ def git_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if _keep(k)} | {"LC_ALL": "C"}
 
 
-def _git(cwd: str, *args: str, input_: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def _git(
+    cwd: str, *args: str, input_: bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     try:
         return subprocess.run(
             ["git", *_SAFE_CONFIG, *args],
             cwd=cwd,
-            env=git_env(),
+            env=git_env() | (env or {}),
             input=input_,
             capture_output=True,
             check=False,
         )
     except FileNotFoundError as exc:
         raise GateError("git is not installed or not on PATH") from exc
+
+
+def _entries(records: list[tuple[str, str, str]], what: str) -> dict[str, tuple[str, str]]:
+    """``(mode, oid, path)`` records as a path map, refusing what git fsck refuses."""
+    entries: dict[str, tuple[str, str]] = {}
+    for mode, oid, path in records:
+        # git fsck refuses such trees; tools disagree on which entry they serve
+        if path in entries:
+            raise GateError(
+                f"{what} is malformed: {path!r} appears twice (git fsck reports it); "
+                "refusing to judge it"
+            )
+        if (
+            mode not in _MODES
+            or not path
+            or any(part in {"", ".", "..", ".git"} for part in path.split("/"))
+        ):
+            raise GateError(
+                f"{what} is malformed: entry {path!r} with mode {mode} (git fsck reports it); "
+                "refusing to judge it"
+            )
+        entries[path] = (mode, oid)
+    return entries
 
 
 @dataclass(frozen=True)
@@ -201,6 +229,28 @@ class Git:
         )
         return [p[len(self.prefix) :] for p in out.split("\0") if p.startswith(self.prefix) and p]
 
+    def has_file(self, commit: str, path: str) -> bool:
+        """Whether ``commit`` has a (top-relative) ``path``, asked in the ``cat-file`` process."""
+        try:
+            return self.cat_if_exists(f"{commit}:{path}", 1 << 16) is not None
+        except DocumentError:  # larger than that: it is there
+            return True
+
+    def staged_names(self, head: str | None) -> list[str]:
+        """Paths the index changes from ``head`` (every staged path before the first
+        commit): what ``git commit`` would change. Read-only (``diff-index --cached`` neither
+        refreshes nor writes the index)."""
+        env = self._index_env()
+        if head is None:
+            args = ["ls-files", "-z", "--full-name"]
+        else:
+            args = ["diff-index", "--cached", "--no-renames", "--name-only", "-z", head, "--"]
+        out = _git(self.top, *args, env=env)
+        if out.returncode != 0:
+            raise GateError(f"cannot read the index: {out.stderr.decode().strip()}")
+        names = out.stdout.decode("utf-8", "surrogateescape").split("\0")
+        return [p[len(self.prefix) :] for p in names if p.startswith(self.prefix) and p]
+
     def changed_paths(self, paths: list[str]) -> list[str]:
         """Paths among ``paths`` that differ between HEAD, the index and the working tree."""
         spec = [self.path(p) for p in paths] or [self.prefix or "."]
@@ -216,30 +266,54 @@ class Git:
         out = _git(self.top, "ls-tree", "-r", "-z", "--full-tree", commit)
         if out.returncode != 0:
             raise GateError(f"cannot list the tree of {commit}: {out.stderr.decode().strip()}")
-        entries: dict[str, tuple[str, str]] = {}
+        records = []
         for record in out.stdout.split(b"\0"):
-            if not record:
-                continue
-            meta, _, raw = record.partition(b"\t")
-            mode, _type, oid = meta.decode().split(" ")
-            path = raw.decode("utf-8", "surrogateescape")
-            # git fsck refuses such trees; tools disagree on which entry they serve
-            if path in entries:
-                raise GateError(
-                    f"the tree of {commit[:12]} is malformed: {path!r} appears twice "
-                    "(git fsck reports it); refusing to judge it"
-                )
-            if (
-                mode not in _MODES
-                or not path
-                or any(part in {"", ".", "..", ".git"} for part in path.split("/"))
-            ):
-                raise GateError(
-                    f"the tree of {commit[:12]} is malformed: entry {path!r} with mode {mode} "
-                    "(git fsck reports it); refusing to judge it"
-                )
-            entries[path] = (mode, oid)
-        return entries
+            if record:
+                meta, _, raw = record.partition(b"\t")
+                mode, _type, oid = meta.decode().split(" ")
+                records.append((mode, oid, raw.decode("utf-8", "surrogateescape")))
+        return _entries(records, f"the tree of {commit[:12]}")
+
+    def ls_index(self) -> dict[str, tuple[str, str]]:
+        """Every path in the index (what ``git commit`` would record) mapped to
+        ``(mode, oid)``, read with ``git ls-files --stage``: nothing is written (no
+        ``write-tree``, no index refresh). An index with unresolved conflicts is refused."""
+        out = _git(self.top, "ls-files", "--stage", "-z", "--full-name", env=self._index_env())
+        if out.returncode != 0:
+            raise GateError(f"cannot read the index: {out.stderr.decode().strip()}")
+        records = []
+        conflicts = []
+        for record in out.stdout.split(b"\0"):
+            if record:
+                meta, _, raw = record.partition(b"\t")
+                mode, oid, stage = meta.decode().split(" ")
+                path = raw.decode("utf-8", "surrogateescape")
+                if stage != "0":
+                    conflicts.append(path)
+                else:
+                    records.append((mode, oid, path))
+        if conflicts:
+            raise GateError(
+                f"the index has unresolved conflicts ({', '.join(sorted(set(conflicts))[:5])}): "
+                "resolve them and stage the result first"
+            )
+        return _entries(records, "the index")
+
+    def _index_env(self) -> dict[str, str]:
+        """``GIT_INDEX_FILE`` as git sets it for a pre-commit hook (``git commit -a`` or
+        ``git commit PATH`` stage into a temporary index): honoured while it lies in the
+        repository's git directory, refused elsewhere."""
+        index = os.environ.get("GIT_INDEX_FILE")
+        if not index:
+            return {}
+        where = os.path.realpath(os.path.join(self.top, index))
+        gitdirs = {
+            os.path.realpath(os.path.join(self.top, self.run("rev-parse", flag).strip()))
+            for flag in ("--git-dir", "--git-common-dir")
+        }
+        if not any(os.path.commonpath([where, d]) == d for d in gitdirs):
+            raise GateError(f"GIT_INDEX_FILE={index} is outside the repository's git directory")
+        return {"GIT_INDEX_FILE": where}
 
     def cat(self, oid: str) -> bytes:
         """Read one object through a long-lived ``git cat-file --batch``."""
@@ -316,6 +390,8 @@ class Git:
                 left -= len(chunk)
                 yield chunk
 
+        from promote_gate.hashing import digest_chunks
+
         digest = digest_chunks(chunks())
         stdout.read(1)
         return digest
@@ -349,6 +425,8 @@ class View:
 
     def digest(self, path: str) -> Digest | None:
         data = self.read(path)
+        from promote_gate.hashing import digest_bytes
+
         return None if data is None else digest_bytes(data)
 
     def digest_many(self, paths: list[str]) -> dict[str, Digest | None]:
@@ -443,6 +521,8 @@ class WorktreeView(View):
         entry = self.entry(path)
         if entry is None or entry.kind != "file":
             return None
+        from promote_gate.objects import UntrustedObjectError, open_regular
+
         cached = self._in_cache(path) if os.path.islink(self._abs(path)) else None
         try:
             if cached is not None and self._cache is not None:
@@ -465,6 +545,8 @@ class WorktreeView(View):
         fobj = self._open(path)
         if fobj is None:
             return None
+        from promote_gate.hashcache import digest_open
+
         with fobj:
             return digest_open(fobj, path, self.hashes)
 
@@ -472,6 +554,8 @@ class WorktreeView(View):
         """Many files' digests: those whose identity the hash cache knows from one batch of
         ``lstat`` calls and queries (nothing opened), the others hashed on several threads
         (``hashlib`` and reads release the GIL), each thread taking a share of the files."""
+        from promote_gate.hashcache import key_of
+
         found: dict[str, Digest | None] = {}
         todo = list(paths)
         if self.hashes is not None and len(paths) > 1:
@@ -540,16 +624,22 @@ def _inside(path: str) -> bool:
 class CommitView(View):
     """A commit's tree, read from git objects: never the working tree."""
 
+    staged = False  # True for the index: what ``git commit`` would record
+
     def __init__(self, git: Git, commit: str) -> None:
         self.git = git
         self.root = git.root
-        self.commit = commit
+        self.commit: str | None = commit
         self.label = f"commit {commit[:12]}"
-        tree = git.ls_tree(commit)
-        if git.prefix:  # a project's view: its own files, as paths relative to it
-            n = len(git.prefix)
-            tree = {p[n:]: v for p, v in tree.items() if p.startswith(git.prefix)}
-        self._tree = tree
+        self._tree = self._own(git, git.ls_tree(commit))
+
+    @staticmethod
+    def _own(git: Git, tree: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        """A project's view: its own files, as paths relative to it."""
+        if not git.prefix:
+            return tree
+        n = len(git.prefix)
+        return {p[n:]: v for p, v in tree.items() if p.startswith(git.prefix)}
 
     def entry(self, path: str) -> TreeEntry | None:
         item = self._tree.get(path)
@@ -599,6 +689,22 @@ class CommitView(View):
             for entry in [self.entry(path)]
             if entry is not None
         ]
+
+
+class IndexView(CommitView):
+    """The index: the tree the next ``git commit`` would record, read from the index and
+    the object database, never the working tree, and without writing anything (no
+    ``git write-tree``). ``commit`` is HEAD (None before the first commit): what the staged
+    tree would be the child of."""
+
+    staged = True
+
+    def __init__(self, git: Git) -> None:
+        self.git = git
+        self.root = git.root
+        self.commit = git.head()
+        self.label = "index (staged for commit)"
+        self._tree = self._own(git, git.ls_index())
 
 
 def iter_parents(path: str) -> Iterator[str]:

@@ -94,7 +94,7 @@ class World:
         return dest
 
     def install_hook(self, gate: Gate) -> None:
-        code, _, err = gate("install", "--repo", str(self.work))
+        code, _, err = gate("install", "--repo", str(self.work), "--hook-type", "pre-push")
         assert code == 0, err
 
     def gate(

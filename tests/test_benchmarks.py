@@ -16,9 +16,14 @@ def test_size_s_runs_every_command_successfully(tmp_path: Path) -> None:
     results = bench(SIZES["S"], tmp_path / "bench", runs=1)
     codes = {t.label: t.codes for group in results.values() for t in group.timings}
     assert codes == dict.fromkeys(codes, (0,)), codes
-    assert {"promote-gate check", "dvc status", "push adding a bundle", "sha256sum model"} <= set(
-        codes
-    )
+    assert {
+        "promote-gate check",
+        "dvc status",
+        "push adding a bundle",
+        "sha256sum model",
+        "pre-commit: commit staging no bundle",
+        "pre-push: push touching no bundle",
+    } <= set(codes)
     table = render({"S": results}, runs=1)
     assert "| promote-gate check --rev HEAD |" in table
     assert "x dvc status" in table

@@ -132,7 +132,7 @@ def _push(work: Path) -> Verdict:
 
 
 def test_pre_push_hook_gates_every_project(mono: Path, gate: Gate) -> None:
-    code, _, err = gate("install", "--repo", str(mono))
+    code, _, err = gate("install", "--repo", str(mono), "--hook-type", "pre-push")
     assert code == 0, err
 
     (mono / "c/src/NOTES.md").write_text("a change to no bundle\n")

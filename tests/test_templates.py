@@ -3,7 +3,10 @@
 Each is valid for its platform (check-jsonschema's vendored schemas, pre-commit's own
 manifest check), has the properties the gate relies on (full history, reports uploaded even
 when the gate fails, no allow_failure), and the commands it runs pass in a real repository
-under the variables the platform sets.
+under the variables the platform sets. The optional code-scanning upload and pull/merge
+request comment are off by default, run when the gate fails, skip forks, and their scripts
+post or update one comment: run against a stand-in `gh` and a stand-in GitLab API on
+127.0.0.1 (no network).
 """
 
 from __future__ import annotations
@@ -11,14 +14,19 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -39,7 +47,13 @@ GITLAB = ROOT / "ci-templates" / "gitlab" / "promote-gate.gitlab-ci.yml"
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 JUNIT = "promote-gate-junit.xml"
 CODEQUALITY = "gl-code-quality-report.json"
+SARIF = "promote-gate.sarif"
+COMMENT = "promote-gate-comment.md"
+MARKER = "<!-- promote-gate -->"  # the comment's first line, which the templates look for
 ALWAYS = "${{ !cancelled() }}"
+GATE_JOB = "promote-gate"  # the required status check's name
+CODE_SCANNING_JOB = "code-scanning"
+COMMENT_JOB = "pull-request-comment"
 
 
 @pytest.fixture(autouse=True)
@@ -55,10 +69,31 @@ def load(path: Path) -> Any:
     return load_yaml(path.read_bytes(), path.name)
 
 
-def github_steps(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    (job,) = doc["jobs"].values()
-    steps: list[dict[str, Any]] = job["steps"]
+def github_steps(doc: dict[str, Any], job: str = GATE_JOB) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = doc["jobs"][job]["steps"]
     return steps
+
+
+def gate_argv(command: str) -> list[str]:
+    argv = shlex.split(command)
+    assert argv[:2] == ["promote-gate", "ci"], command
+    return argv
+
+
+def option(argv: list[str], name: str) -> str:
+    """The value given to ``name`` on a command line (it must be given exactly once)."""
+    assert argv.count(name) == 1, f"{name} given {argv.count(name)} times: {argv}"
+    return argv[argv.index(name) + 1]
+
+
+def github_gate_argv(doc: dict[str, Any]) -> list[str]:
+    (command,) = gate_commands([s.get("run", "") for s in github_steps(doc)])
+    return gate_argv(command)
+
+
+def uploaded(step: dict[str, Any]) -> list[str]:
+    """The paths an actions/upload-artifact step uploads (one per line)."""
+    return [line.strip() for line in step["with"]["path"].splitlines() if line.strip()]
 
 
 def step_using(steps: list[dict[str, Any]], action: str) -> dict[str, Any]:
@@ -95,8 +130,7 @@ def check_jsonschema(schema: str, instance: Path) -> subprocess.CompletedProcess
 
 
 def _drop_runs_on(doc: dict[str, Any]) -> None:
-    (job,) = doc["jobs"].values()
-    del job["runs-on"]
+    del doc["jobs"][GATE_JOB]["runs-on"]
 
 
 def _drop_composite_shell(doc: dict[str, Any]) -> None:
@@ -148,7 +182,9 @@ def test_github_workflow_has_what_the_gate_needs() -> None:
     assert "pull_request" in doc["on"]
     assert "merge_group" in doc["on"]  # merge queues are gated like pull requests
     assert "main" in doc["on"]["pull_request"]["branches"]
-    assert doc["permissions"] == {"contents": "read", "checks": "write"}
+    # each job states its permissions; the gate job never holds the optional jobs' write ones
+    assert doc["permissions"] == {"contents": "read"}
+    assert doc["jobs"][GATE_JOB]["permissions"] == {"contents": "read", "checks": "write"}
     steps = github_steps(doc)
     checkout = step_using(steps, "actions/checkout")
     assert checkout["with"]["fetch-depth"] == 0  # full history: the gate compares with the base
@@ -160,9 +196,12 @@ def test_github_workflow_has_what_the_gate_needs() -> None:
     # the gate failing is exactly when the reports matter
     assert upload["if"] == ALWAYS
     assert reporter["if"] == ALWAYS
-    junit = shlex.split(gate["run"])[shlex.split(gate["run"]).index("--junit-xml") + 1]
-    assert upload["with"]["path"] == junit
-    assert reporter["with"]["report_paths"] == junit
+    argv = github_gate_argv(doc)
+    assert (option(argv, "--junit-xml"), option(argv, "--sarif")) == (JUNIT, SARIF)
+    assert option(argv, "--comment") == COMMENT
+    # every report the gate writes is uploaded, for people and for the optional jobs
+    assert set(uploaded(upload)) == {JUNIT, SARIF, COMMENT}
+    assert reporter["with"]["report_paths"] == JUNIT
     # a fork's pull request gets a read-only token: annotate instead of creating a check run
     annotate_only = reporter["with"]["annotate_only"]
     assert annotate_only.startswith("${{")
@@ -171,16 +210,261 @@ def test_github_workflow_has_what_the_gate_needs() -> None:
     assert "github.event.pull_request.head.repo.full_name != github.repository" in annotate_only
 
 
+def test_github_code_scanning_uploads_the_gates_sarif() -> None:
+    doc = load(WORKFLOW)
+    job = doc["jobs"][CODE_SCANNING_JOB]
+    assert job["needs"] == GATE_JOB
+    # what upload-sarif needs, on this job only: its token exists only when the switch is on
+    assert job["permissions"] == {
+        "contents": "read",
+        "actions": "read",
+        "security-events": "write",
+    }
+    steps = github_steps(doc, CODE_SCANNING_JOB)
+    checkout = step_using(steps, "actions/checkout")
+    assert checkout["with"]["persist-credentials"] is False
+    download = step_using(steps, "actions/download-artifact")
+    sarif = step_using(steps, "github/codeql-action/upload-sarif")
+    assert sarif["uses"] == "github/codeql-action/upload-sarif@v3"
+    assert steps.index(checkout) < steps.index(download) < steps.index(sarif)
+    gate_upload = step_using(github_steps(doc), "actions/upload-artifact")
+    assert download["with"]["name"] == gate_upload["with"]["name"]
+    assert download["continue-on-error"] is True  # the gate never started: nothing to upload
+    # the file the gate writes is the file uploaded
+    assert sarif["with"]["sarif_file"] == option(github_gate_argv(doc), "--sarif") == SARIF
+    assert sarif["with"]["category"] == "promote-gate"
+    assert sarif["if"] == "${{ hashFiles('promote-gate.sarif') != '' }}"
+
+
+def test_github_comment_posts_the_gates_comment() -> None:
+    doc = load(WORKFLOW)
+    job = doc["jobs"][COMMENT_JOB]
+    assert job["needs"] == GATE_JOB
+    assert job["permissions"] == {"pull-requests": "write"}
+    steps = github_steps(doc, COMMENT_JOB)
+    download = step_using(steps, "actions/download-artifact")
+    assert (
+        download["with"]["name"]
+        == step_using(github_steps(doc), "actions/upload-artifact")["with"]["name"]
+    )
+    (post,) = [s for s in steps if "gh api" in s.get("run", "")]
+    assert steps.index(download) < steps.index(post)
+    assert post["shell"] == "bash"  # bash -eo pipefail: a failed `gh api` fails the step
+    assert post["env"]["GH_TOKEN"] == "${{ github.token }}"  # noqa: S105 - names the job token
+    assert post["env"]["BODY"] == option(github_gate_argv(doc), "--comment") == COMMENT
+    # values reach the script through the environment, never pasted into it
+    assert "${{" not in post["run"]
+    assert MARKER in post["run"]
+
+
+def test_github_write_permissions_are_only_where_they_are_used() -> None:
+    doc = load(WORKFLOW)
+    writes = {
+        (job_id, scope)
+        for job_id, job in doc["jobs"].items()
+        for scope, level in job["permissions"].items()
+        if level == "write"
+    }
+    assert writes == {
+        (GATE_JOB, "checks"),
+        (CODE_SCANNING_JOB, "security-events"),
+        (COMMENT_JOB, "pull-requests"),
+    }
+    assert "write" not in doc["permissions"].values()
+
+
+# A GitHub Actions `if:` expression: the subset the template uses (|| && ! == != parentheses,
+# 'strings', context paths, status functions), so that each optional job's switch, fork check
+# and run-on-failure are checked as GitHub decides them, not as substrings.
+_EXPRESSION_TOKEN = re.compile(
+    r"\s*(?:(\|\||&&|==|!=|!|\(|\))|'((?:[^']|'')*)'|([A-Za-z_][\w.\-]*)(\(\))?)"
+)
+STATUS_FUNCTIONS = {"success", "failure", "cancelled", "always"}
+
+
+class _Expression:
+    def __init__(self, text: str, contexts: dict[str, Any], status: dict[str, bool]) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        pos, text = 0, text.strip()
+        while pos < len(text):
+            match = _EXPRESSION_TOKEN.match(text, pos)
+            assert match is not None, f"cannot read {text[pos:]!r}"
+            op, string, name, call = match.groups()
+            if op is not None:
+                self.tokens.append(("op", op))
+            elif string is not None:
+                self.tokens.append(("str", string.replace("''", "'")))
+            else:
+                self.tokens.append(("call" if call else "path", name))
+            pos = match.end()
+        self.contexts = contexts
+        self.status = status
+
+    def peek(self) -> str | None:
+        return self.tokens[0][1] if self.tokens and self.tokens[0][0] == "op" else None
+
+    def evaluate(self) -> Any:
+        value = self.or_()
+        assert not self.tokens, f"left over: {self.tokens}"
+        return value
+
+    def or_(self) -> Any:
+        value = self.and_()
+        while self.peek() == "||":
+            self.tokens.pop(0)
+            right = self.and_()
+            value = value if truthy(value) else right
+        return value
+
+    def and_(self) -> Any:
+        value = self.compare()
+        while self.peek() == "&&":
+            self.tokens.pop(0)
+            right = self.compare()
+            value = right if truthy(value) else value
+        return value
+
+    def compare(self) -> Any:
+        left = self.unary()
+        if self.peek() in {"==", "!="}:
+            op = self.tokens.pop(0)[1]
+            right = self.unary()
+            if isinstance(left, str) and isinstance(right, str):  # GitHub ignores case
+                equal = left.casefold() == right.casefold()
+            else:
+                equal = left == right
+            return equal if op == "==" else not equal
+        return left
+
+    def unary(self) -> Any:
+        if self.peek() == "!":
+            self.tokens.pop(0)
+            return not truthy(self.unary())
+        kind, text = self.tokens.pop(0)
+        if (kind, text) == ("op", "("):
+            value = self.or_()
+            assert self.tokens.pop(0) == ("op", ")")
+            return value
+        if kind == "str":
+            return text
+        if kind == "call":
+            return self.status[text]
+        assert kind == "path", text
+        found: Any = self.contexts  # a missing property is null, as in GitHub
+        for key in text.split("."):
+            found = found.get(key) if isinstance(found, dict) else None
+        return found
+
+
+def truthy(value: Any) -> bool:
+    return value not in (None, False, 0, "")
+
+
+def job_runs(
+    job: dict[str, Any], contexts: dict[str, Any], *, gate_failed: bool, cancelled: bool
+) -> bool:
+    """Whether GitHub runs a job that needs the gate job, as its `if:` decides."""
+    condition = job["if"].strip()
+    # anything outside ${{ }} makes the condition a non-empty string: always true
+    assert condition.startswith("${{"), condition
+    assert condition.endswith("}}"), condition
+    text = condition[3:-2]
+    if not STATUS_FUNCTIONS & set(re.findall(r"(\w+)\(\)", text)):
+        text = f"success() && ({text})"  # GitHub's implicit default
+    status = {
+        "success": not (gate_failed or cancelled),
+        "failure": gate_failed,
+        "cancelled": cancelled,
+        "always": True,
+    }
+    return truthy(_Expression(text, contexts, status).evaluate())
+
+
+def github_contexts(event: str, *, fork: bool = False, switches: bool = False) -> dict[str, Any]:
+    github: dict[str, Any] = {"event_name": event, "repository": "acme/models", "event": {}}
+    if event == "pull_request":
+        head = "someone/models" if fork else "acme/models"
+        github["event"] = {"pull_request": {"number": 7, "head": {"repo": {"full_name": head}}}}
+    variables = (
+        {"PROMOTE_GATE_CODE_SCANNING": "true", "PROMOTE_GATE_PR_COMMENT": "true"}
+        if switches
+        else {}
+    )
+    return {"github": github, "vars": variables}
+
+
+# (event, fork, switched on, gate failed, run cancelled) -> (code scanning, comment)
+OPTIONAL_JOBS: list[tuple[str, bool, bool, bool, bool, tuple[bool, bool]]] = [
+    ("pull_request", False, False, False, False, (False, False)),  # off by default
+    ("pull_request", False, False, True, False, (False, False)),
+    ("push", False, False, False, False, (False, False)),
+    ("pull_request", False, True, False, False, (True, True)),
+    ("pull_request", False, True, True, False, (True, True)),  # a red gate: when it matters
+    ("pull_request", False, True, True, True, (False, False)),  # cancelled
+    ("pull_request", True, True, True, False, (False, False)),  # a fork's read-only token
+    ("push", False, True, True, False, (True, False)),  # no pull request to comment on
+    ("merge_group", False, True, False, False, (True, False)),
+]
+
+
+@pytest.mark.parametrize(
+    ("event", "fork", "switches", "gate_failed", "cancelled", "expected"), OPTIONAL_JOBS
+)
+def test_github_optional_jobs_run_when_switched_on(
+    event: str,
+    fork: bool,
+    switches: bool,
+    gate_failed: bool,
+    cancelled: bool,
+    expected: tuple[bool, bool],
+) -> None:
+    jobs = load(WORKFLOW)["jobs"]
+    contexts = github_contexts(event, fork=fork, switches=switches)
+    runs = tuple(
+        job_runs(jobs[name], contexts, gate_failed=gate_failed, cancelled=cancelled)
+        for name in (CODE_SCANNING_JOB, COMMENT_JOB)
+    )
+    assert runs == expected
+
+
+def test_github_switches_are_one_variable_each() -> None:
+    jobs = load(WORKFLOW)["jobs"]
+    contexts = github_contexts("pull_request", switches=True)
+    for name, switch in [
+        (CODE_SCANNING_JOB, "PROMOTE_GATE_CODE_SCANNING"),
+        (COMMENT_JOB, "PROMOTE_GATE_PR_COMMENT"),
+    ]:
+        assert f"vars.{switch} == 'true'" in jobs[name]["if"]
+        for value in ["false", "", "yes"]:
+            off = {**contexts, "vars": {**contexts["vars"], switch: value}}
+            assert not job_runs(jobs[name], off, gate_failed=False, cancelled=False), (name, value)
+    text = WORKFLOW.read_text()
+    # the top of the template says how to switch each on
+    header = text[: text.index("\nname:")]
+    assert "PROMOTE_GATE_CODE_SCANNING = true" in header
+    assert "PROMOTE_GATE_PR_COMMENT = true" in header
+
+
 def test_action_runs_the_gate_with_its_inputs() -> None:
     doc = load(ACTION)
     assert doc["runs"]["using"] == "composite"
     assert doc["inputs"]["junit-xml"]["default"] == JUNIT
+    assert doc["inputs"]["sarif"]["default"] == SARIF
+    assert doc["inputs"]["comment"]["default"] == ""  # not written unless asked for
     assert doc["inputs"]["args"]["default"] == ""
-    assert doc["outputs"]["junit-xml"]["value"] == "${{ inputs.junit-xml }}"
-    (command,) = gate_commands([s.get("run", "") for s in doc["runs"]["steps"]])
+    for name in ["junit-xml", "sarif", "comment"]:
+        assert doc["outputs"][name]["value"] == f"${{{{ inputs.{name} }}}}"
+    (step,) = [s for s in doc["runs"]["steps"] if "promote-gate ci" in s.get("run", "")]
+    (command,) = gate_commands([step["run"]])
     assert command.startswith("promote-gate ci ")
-    assert '--junit-xml "${{ inputs.junit-xml }}"' in command
+    assert '--junit-xml "$PROMOTE_GATE_JUNIT_XML"' in command
+    assert '--sarif "$PROMOTE_GATE_SARIF"' in command
     assert command.endswith("${{ inputs.args }}")
+    assert step["env"] == {
+        "PROMOTE_GATE_JUNIT_XML": "${{ inputs.junit-xml }}",
+        "PROMOTE_GATE_SARIF": "${{ inputs.sarif }}",
+        "PROMOTE_GATE_COMMENT": "${{ inputs.comment }}",
+    }
 
 
 def test_gitlab_job_has_what_the_gate_needs() -> None:
@@ -191,12 +475,29 @@ def test_gitlab_job_has_what_the_gate_needs() -> None:
     artifacts = job["artifacts"]
     assert artifacts["when"] == "always"
     assert artifacts["reports"] == {"junit": JUNIT, "codequality": CODEQUALITY}
-    assert set(artifacts["paths"]) == {JUNIT, CODEQUALITY}
+    assert set(artifacts["paths"]) == {JUNIT, CODEQUALITY, COMMENT}
     (command,) = gate_commands(job["script"])
-    argv = shlex.split(command)
-    assert argv[:2] == ["promote-gate", "ci"]
-    assert argv[argv.index("--junit-xml") + 1] == JUNIT
-    assert argv[argv.index("--codequality") + 1] == CODEQUALITY
+    argv = gate_argv(command)
+    assert option(argv, "--junit-xml") == JUNIT
+    assert option(argv, "--codequality") == CODEQUALITY
+    assert option(argv, "--comment") == COMMENT
+
+
+def test_gitlab_note_is_optional_and_says_what_it_needs() -> None:
+    text = GITLAB.read_text()
+    job = load(GITLAB)["promote-gate"]
+    assert job["variables"]["PROMOTE_GATE_MR_NOTE"] == "false"  # off by default
+    (script,) = job["after_script"]  # runs when the gate failed too
+    assert script.startswith('if [ "${PROMOTE_GATE_MR_NOTE:-}" = "true" ] && ')
+    # the note's body is the file the gate writes
+    (body,) = re.findall(r'^BODY = "([^"]+)"', script, flags=re.MULTILINE)
+    assert body == option(gate_argv(gate_commands(job["script"])[0]), "--comment")
+    assert "python3 - <<'EOF'" in script  # a quoted here-document: the shell expands nothing in it
+    assert "PROMOTE_GATE_NOTE_TOKEN" in script
+    header = text[: text.index("\npromote-gate:")]
+    assert 'PROMOTE_GATE_MR_NOTE = "true"' in header
+    assert "PROMOTE_GATE_NOTE_TOKEN" in header
+    assert "CI_JOB_TOKEN cannot write notes" in header
 
 
 @pytest.mark.parametrize("template", [WORKFLOW, GITLAB, ACTION], ids=lambda p: p.name)
@@ -220,14 +521,47 @@ def test_templates_verify_content_by_default(template: Path) -> None:
 
 
 def test_pre_commit_hook_runs_on_push() -> None:
-    (hook,) = load(HOOKS)
-    assert hook["id"] == "promote-gate"
+    hooks = {hook["id"]: hook for hook in load(HOOKS)}
+    hook = hooks["promote-gate"]  # the push-time gate (the manifest may hold other hooks)
     assert hook["stages"] == ["pre-push"]
     assert hook["pass_filenames"] is False
     assert hook["always_run"] is True
     assert hook["language"] == "python"
     assert hook["minimum_pre_commit_version"] == "3.2.0"
-    assert shlex.split(hook["entry"])[0] == "promote-gate"
+    assert shlex.split(hook["entry"]) == ["promote-gate", "hook", "pre-push"]
+
+
+def test_pre_commit_staged_hook_runs_on_commits_that_stage_what_the_gate_reads() -> None:
+    """The commit-stage hook judges the index itself (no file names) and runs only when a
+    staged path can matter, as pre-commit matches ``files`` (re.search on each path)."""
+    import re
+
+    hooks = {hook["id"]: hook for hook in load(HOOKS)}
+    hook = hooks["promote-gate-staged"]
+    assert hook["stages"] == ["pre-commit"]
+    assert hook["pass_filenames"] is False
+    assert "always_run" not in hook
+    assert shlex.split(hook["entry"]) == ["promote-gate", "hook", "pre-commit"]
+    pattern = re.compile(hook["files"])
+    runs_on = [
+        "publish/v1/report.md",
+        "publish/v2/model.json.dvc",
+        "models/a/publish/v1/manifest.json",
+        "dvc.yaml",
+        "dvc.lock",
+        "sub/dvc.lock",
+        "data/raw.csv.dvc",
+        "params.yaml",
+        "configs/params.json",
+        ".promote-gate.yaml",
+        "pyproject.toml",
+        ".gitattributes",
+        ".dvc/config",
+        "sub/.dvc/config",
+    ]
+    skips = ["README.md", "src/train.py", "notes/publishing.md", "dvc.yaml.bak", "republish/x"]
+    assert [p for p in runs_on if not pattern.search(p)] == []
+    assert [p for p in skips if pattern.search(p)] == []
 
 
 # --------------------------------------------------------------------------- running them
@@ -253,12 +587,15 @@ def workspace(repo: Path, tmp_path: Path) -> tuple[Path, str, str]:
     return ws, base, head
 
 
-def bash(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """A step's script, as the runners run it: bash with -e and pipefail."""
+def bash(
+    command: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A step's script, as the runners run it: bash with -e and pipefail (and the step's env)."""
     assert shutil.which("promote-gate", path=os.environ["PATH"]) is not None
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", command],
         cwd=cwd,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         check=False,
@@ -308,22 +645,49 @@ def check_reports(ws: Path, junit: str) -> None:
     assert {s.get("name") for s in root.iter("testsuite")} == {"promote-gate:publish/v1"}
 
 
+def check_review(ws: Path, sarif: str, comment: str) -> None:
+    """The SARIF report and the comment body the optional jobs read were written."""
+    report = json.loads((ws / sarif).read_text())
+    assert report["version"] == "2.1.0"
+    assert report["runs"][0]["results"] == []  # the change passes
+    body = (ws / comment).read_text()
+    assert body.splitlines()[0] == MARKER  # what the templates look for to update one comment
+
+
 def test_github_workflow_commands_pass_in_a_pull_request(
     workspace: tuple[Path, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ws, base, head = workspace
     summary = github_pr_env(monkeypatch, tmp_path, base, head)
-    steps = github_steps(load(WORKFLOW))
+    doc = load(WORKFLOW)
+    steps = github_steps(doc)
     for command in gate_commands([s.get("run", "") for s in steps]):
         proc = bash(command, ws)
         assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
         assert "GitHub pull_request #1 into main" in proc.stdout
-    check_reports(ws, step_using(steps, "actions/upload-artifact")["with"]["path"])
-    assert (
-        ws / step_using(steps, "mikepenz/action-junit-report")["with"]["report_paths"]
-    ).is_file()
-    assert (ws / JUNIT).is_file()
+    for path in uploaded(step_using(steps, "actions/upload-artifact")):
+        assert (ws / path).is_file(), f"the job uploads {path}, which was not written"
+    check_reports(ws, step_using(steps, "mikepenz/action-junit-report")["with"]["report_paths"])
+    (post,) = [s for s in github_steps(doc, COMMENT_JOB) if "gh api" in s.get("run", "")]
+    sarif = step_using(github_steps(doc, CODE_SCANNING_JOB), "github/codeql-action/upload-sarif")
+    check_review(ws, sarif["with"]["sarif_file"], post["env"]["BODY"])
     assert summary.read_text().startswith("## promote-gate: passed")
+
+
+def action_step(doc: dict[str, Any], inputs: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The action's gate step as the runner runs it: its script and environment, with the
+    workflow's inputs (the defaults, overridden by ``inputs``) substituted."""
+    values = {name: spec.get("default", "") for name, spec in doc["inputs"].items()} | inputs
+
+    def substitute(text: str) -> str:
+        for name, value in values.items():
+            text = text.replace(f"${{{{ inputs.{name} }}}}", value)
+        assert "${{" not in text, text
+        return text
+
+    (step,) = [s for s in doc["runs"]["steps"] if "promote-gate ci" in s.get("run", "")]
+    env = {key: substitute(str(value)) for key, value in step.get("env", {}).items()}
+    return substitute(step["run"]), env
 
 
 def test_action_commands_pass_in_a_pull_request(
@@ -333,30 +697,29 @@ def test_action_commands_pass_in_a_pull_request(
     summary = github_pr_env(monkeypatch, tmp_path, base, head)
     monkeypatch.setenv("GITHUB_ACTION_PATH", str(ROOT))
     doc = load(ACTION)
-    substitutions = {
-        "${{ inputs.junit-xml }}": doc["inputs"]["junit-xml"]["default"],
-        "${{ inputs.args }}": doc["inputs"]["args"]["default"],
-    }
-    for template in gate_commands([s.get("run", "") for s in doc["runs"]["steps"]]):
-        command = template
-        for expression, value in substitutions.items():
-            command = command.replace(expression, value)
-        assert "${{" not in command, command
-        proc = bash(command, ws)
-        assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
-    output = doc["outputs"]["junit-xml"]["value"]
-    check_reports(ws, substitutions.get(output, output))
+    outputs = {name: output["value"] for name, output in doc["outputs"].items()}
+
+    script, env = action_step(doc, {})
+    proc = bash(script, ws, env)
+    assert proc.returncode == 0, (script, proc.stdout, proc.stderr)
+    check_reports(ws, env["PROMOTE_GATE_JUNIT_XML"])
+    assert outputs["junit-xml"] == "${{ inputs.junit-xml }}"
     assert (ws / JUNIT).is_file()
+    assert json.loads((ws / SARIF).read_text())["version"] == "2.1.0"
+    assert not (ws / COMMENT).exists()  # no comment unless asked for
     assert summary.read_text().startswith("## promote-gate: passed")
 
+    # a workflow that asks for the comment, and names the SARIF file, gets both there
+    script, env = action_step(doc, {"comment": "review.md", "sarif": "gate.sarif"})
+    proc = bash(script, ws, env)
+    assert proc.returncode == 0, (script, proc.stdout, proc.stderr)
+    check_review(ws, "gate.sarif", "review.md")
+    assert not (ws / COMMENT).exists()
 
-def test_gitlab_job_commands_pass_in_a_merge_request(
-    workspace: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ws, base, head = workspace
-    job = load(GITLAB)["promote-gate"]
-    env = {
-        **job["variables"],  # GitLab exports the job's variables to its scripts
+
+def gitlab_mr_env(job: dict[str, Any], base: str, head: str) -> dict[str, str]:
+    return {
+        **{key: str(value) for key, value in job["variables"].items()},  # GitLab exports them
         "CI": "true",
         "GITLAB_CI": "true",
         "CI_PIPELINE_SOURCE": "merge_request_event",
@@ -368,8 +731,15 @@ def test_gitlab_job_commands_pass_in_a_merge_request(
         "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
         "CI_MERGE_REQUEST_DIFF_BASE_SHA": base,
     }
-    for key, value in env.items():
-        monkeypatch.setenv(key, str(value))
+
+
+def test_gitlab_job_commands_pass_in_a_merge_request(
+    workspace: tuple[Path, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, base, head = workspace
+    job = load(GITLAB)["promote-gate"]
+    for key, value in gitlab_mr_env(job, base, head).items():
+        monkeypatch.setenv(key, value)
     for command in gate_commands(job["script"]):
         proc = bash(command, ws)
         assert proc.returncode == 0, (command, proc.stdout, proc.stderr)
@@ -382,3 +752,319 @@ def test_gitlab_job_commands_pass_in_a_merge_request(
     assert json.loads((ws / artifacts["reports"]["codequality"]).read_text()) == []
     assert (ws / JUNIT).is_file()
     assert (ws / CODEQUALITY).is_file()
+    assert (ws / COMMENT).read_text().splitlines()[0] == MARKER
+    # the note is off by default: after_script does nothing (it would need a token and a URL)
+    for script in job["after_script"]:
+        proc = bash(script, ws)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", ""), script
+
+
+# --------------------------------------------------------------------------- posting the comment
+
+# A stand-in for the GitHub CLI: records each call (argv, the token, the body it was handed)
+# and answers `gh api --paginate ... --jq FILTER` with canned pages through jq, page by page,
+# as gh does; any other call answers nothing (`--silent`).
+FAKE_GH = """\
+import json, os, subprocess, sys
+
+argv = sys.argv[1:]
+call = {"argv": argv, "token": os.environ.get("GH_TOKEN")}
+for flag, value in zip(argv, argv[1:]):
+    if flag in ("-F", "--field") and value.startswith("body=@"):
+        with open(value[len("body=@"):], encoding="utf-8") as f:
+            call["body"] = f.read()
+with open(os.environ["FAKE_GH_LOG"], "a", encoding="utf-8") as log:
+    log.write(json.dumps(call) + "\\n")
+if "--paginate" in argv:
+    with open(os.environ["FAKE_GH_PAGES"], encoding="utf-8") as f:
+        pages = json.load(f)
+    jq = argv[argv.index("--jq") + 1]
+    for page in pages:
+        out = subprocess.run(
+            ["jq", "-r", jq], input=json.dumps(page), capture_output=True, text=True, check=True
+        )
+        sys.stdout.write(out.stdout)
+elif "--silent" not in argv:
+    print("{}")
+"""
+
+BOT = "github-actions[bot]"
+
+
+def comment(id_: int, login: str, body: str) -> dict[str, Any]:
+    return {"id": id_, "user": {"login": login}, "body": body}
+
+
+def run_comment_step(
+    tmp_path: Path, pages: list[list[dict[str, Any]]], *, body: str | None
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """Run the workflow's comment step with a fake `gh` first on PATH; return its calls."""
+    if shutil.which("jq") is None:
+        pytest.skip("jq is needed to evaluate the step's --jq filter as gh does")
+    (step,) = [s for s in github_steps(load(WORKFLOW), COMMENT_JOB) if "gh api" in s.get("run", "")]
+    expressions = {
+        "${{ github.token }}": "fake-token",
+        "${{ github.event.pull_request.number }}": "7",
+    }
+    env = {key: expressions.get(str(value), str(value)) for key, value in step["env"].items()}
+    assert not any("${{" in value for value in env.values()), env
+    work = tmp_path / "work"
+    work.mkdir()
+    if body is not None:
+        (work / env["BODY"]).write_text(body)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    gh = bin_dir / "gh"
+    gh.write_text(f"#!{sys.executable}\n{FAKE_GH}")
+    gh.chmod(0o755)
+    (tmp_path / "pages.json").write_text(json.dumps(pages))
+    log = tmp_path / "gh-calls.jsonl"
+    env |= {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "GITHUB_REPOSITORY": "acme/models",
+        "FAKE_GH_LOG": str(log),
+        "FAKE_GH_PAGES": str(tmp_path / "pages.json"),
+    }
+    proc = subprocess.run(
+        # `shell: bash` runs a step as `bash --noprofile --norc -eo pipefail {0}`
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=work,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return proc, calls
+
+
+def method(call: dict[str, Any]) -> str:
+    argv: list[str] = call["argv"]
+    return argv[argv.index("--method") + 1] if "--method" in argv else "GET"
+
+
+BODY_TEXT = f"{MARKER}\n## promote-gate: passed\n"
+
+
+def test_github_comment_updates_the_comment_it_posted(tmp_path: Path) -> None:
+    pages = [
+        [
+            comment(101, "alice", f"{MARKER}\nquoting the gate: not ours to edit"),
+            comment(102, BOT, "another workflow's comment"),
+        ],
+        [
+            comment(103, BOT, f"{MARKER}\n## promote-gate: failed\n"),
+            comment(104, BOT, f"{MARKER}\na later one"),
+        ],
+    ]
+    proc, calls = run_comment_step(tmp_path, pages, body=BODY_TEXT)
+    assert proc.returncode == 0, proc.stderr
+    assert [method(c) for c in calls] == ["GET", "PATCH"]
+    assert "--paginate" in calls[0]["argv"]
+    assert "repos/acme/models/issues/7/comments?per_page=100" in calls[0]["argv"]
+    assert "repos/acme/models/issues/comments/103" in calls[1]["argv"]
+    assert calls[1]["body"] == BODY_TEXT
+    assert {c["token"] for c in calls} == {"fake-token"}
+
+
+def test_github_comment_is_posted_when_there_is_none(tmp_path: Path) -> None:
+    pages = [[comment(101, "alice", f"{MARKER}\nquoting the gate"), comment(102, BOT, "hi")]]
+    proc, calls = run_comment_step(tmp_path, pages, body=BODY_TEXT)
+    assert proc.returncode == 0, proc.stderr
+    assert [method(c) for c in calls] == ["GET", "POST"]
+    assert "repos/acme/models/issues/7/comments" in calls[1]["argv"]
+    assert calls[1]["body"] == BODY_TEXT
+
+
+def test_github_comment_is_skipped_without_a_body(tmp_path: Path) -> None:
+    proc, calls = run_comment_step(tmp_path, [[comment(103, BOT, MARKER)]], body=None)
+    assert proc.returncode == 0, proc.stderr
+    assert calls == []
+    assert "::notice" in proc.stdout
+
+
+class FakeGitLab(BaseHTTPRequestHandler):
+    """GitLab's user and merge request notes API for project 5, merge request !7: pages of
+    ``notes`` with X-Next-Page; records every request."""
+
+    pages: ClassVar[list[list[dict[str, Any]]]] = []
+    requests: ClassVar[list[tuple[str, str, str | None, Any]]] = []
+    NOTES = "/api/v4/projects/5/merge_requests/7/notes"
+
+    def _answer(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _record(self) -> str:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length)) if length else None
+        self.requests.append((self.command, self.path, self.headers.get("PRIVATE-TOKEN"), body))
+        return urlsplit(self.path).path
+
+    def do_GET(self) -> None:
+        path = self._record()
+        if path == "/api/v4/user":
+            self._answer(200, {"id": 42, "username": "project_5_bot"})
+        elif path == self.NOTES:
+            page = int(parse_qs(urlsplit(self.path).query)["page"][0])
+            following = str(page + 1) if page < len(self.pages) else ""
+            self._answer(200, self.pages[page - 1], {"X-Next-Page": following})
+        else:
+            self._answer(404, {"message": "404 Not found"})
+
+    def do_PUT(self) -> None:
+        self._record()
+        self._answer(200, {"id": 0})
+
+    def do_POST(self) -> None:
+        self._record()
+        self._answer(201, {"id": 0})
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+
+@contextmanager
+def fake_gitlab(pages: list[list[dict[str, Any]]]) -> Iterator[tuple[str, list[Any]]]:
+    """A local GitLab API on 127.0.0.1 for the duration of the block; yields its API URL and
+    the requests it received."""
+
+    class Handler(FakeGitLab):
+        pass
+
+    Handler.pages = pages
+    Handler.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/api/v4", Handler.requests
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def note(id_: int, author: int, body: str, *, system: bool = False) -> dict[str, Any]:
+    return {"id": id_, "author": {"id": author}, "body": body, "system": system}
+
+
+def run_after_script(
+    tmp_path: Path, api: str, variables: dict[str, str], *, body: str | None
+) -> subprocess.CompletedProcess[str]:
+    """The job's after_script, as the runner runs it, in a merge request pipeline of project 5."""
+    job = load(GITLAB)["promote-gate"]
+    work = tmp_path / "work"
+    work.mkdir()
+    if body is not None:
+        (work / COMMENT).write_text(body)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key.lower() not in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+    }
+    env |= {key: str(value) for key, value in job["variables"].items()}
+    env |= {
+        "CI_API_V4_URL": api,
+        "CI_PROJECT_ID": "5",
+        "CI_MERGE_REQUEST_IID": "7",
+        "PROMOTE_GATE_NOTE_TOKEN": "glpat-fake",
+    }
+    env |= variables
+    env = {key: value for key, value in env.items() if value != "<unset>"}
+    (script,) = job["after_script"]
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+NOTES_PATH = FakeGitLab.NOTES
+ON = {"PROMOTE_GATE_MR_NOTE": "true"}
+
+
+NOTE_PAGES = {
+    # ours (author 42, the token's user, first line the marker) on the second page: followed
+    "second-page": [
+        [
+            note(11, 42, f"{MARKER}\nmentioned in a system note", system=True),
+            note(12, 7, f"{MARKER}\na person quoting the gate: not ours to edit"),
+        ],
+        [
+            note(13, 42, "another note by the bot"),
+            note(14, 42, f"{MARKER}\nold"),
+            note(15, 42, MARKER),
+        ],
+    ],
+    # ours on the first page: the pages after it cannot make it post a second note
+    "first-page": [
+        [note(12, 7, f"{MARKER}\nquoting"), note(14, 42, f"{MARKER}\nold")],
+        [note(13, 42, "another note by the bot")],
+    ],
+}
+
+
+@pytest.mark.parametrize("layout", NOTE_PAGES)
+def test_gitlab_note_updates_the_note_it_posted(tmp_path: Path, layout: str) -> None:
+    pages = NOTE_PAGES[layout]
+    with fake_gitlab(pages) as (api, requests):
+        proc = run_after_script(tmp_path, api, ON, body=BODY_TEXT)
+    assert proc.returncode == 0, proc.stderr
+    listed = [("GET", NOTES_PATH)] * (2 if layout == "second-page" else 1)
+    assert [(m, urlsplit(p).path) for m, p, _, _ in requests] == [
+        ("GET", "/api/v4/user"),
+        *listed,
+        ("PUT", f"{NOTES_PATH}/14"),
+    ]
+    assert requests[-1][3] == {"body": BODY_TEXT}
+    assert {token for _, _, token, _ in requests} == {"glpat-fake"}
+    assert "updated merge request note 14" in proc.stdout
+
+
+def test_gitlab_note_is_posted_when_there_is_none(tmp_path: Path) -> None:
+    pages = [[note(12, 7, f"{MARKER}\na person quoting the gate")]]
+    with fake_gitlab(pages) as (api, requests):
+        proc = run_after_script(tmp_path, api, ON, body=BODY_TEXT)
+    assert proc.returncode == 0, proc.stderr
+    assert [(m, urlsplit(p).path) for m, p, _, _ in requests][-1] == ("POST", NOTES_PATH)
+    assert requests[-1][3] == {"body": BODY_TEXT}
+
+
+@pytest.mark.parametrize(
+    ("variables", "body"),
+    [
+        ({}, BODY_TEXT),  # the template's default: off
+        ({"PROMOTE_GATE_MR_NOTE": "yes"}, BODY_TEXT),  # only "true" switches it on
+        ({**ON, "CI_MERGE_REQUEST_IID": "<unset>"}, BODY_TEXT),  # a branch pipeline
+        (ON, None),  # the gate wrote no comment (it never started)
+    ],
+    ids=["off", "not-true", "branch-pipeline", "no-body"],
+)
+def test_gitlab_note_is_skipped(
+    tmp_path: Path, variables: dict[str, str], body: str | None
+) -> None:
+    with fake_gitlab([[note(14, 42, MARKER)]]) as (api, requests):
+        proc = run_after_script(tmp_path, api, variables, body=body)
+    assert proc.returncode == 0, proc.stderr
+    assert requests == []
+
+
+def test_gitlab_note_without_a_token_says_so(tmp_path: Path) -> None:
+    with fake_gitlab([[]]) as (api, requests):
+        variables = {**ON, "PROMOTE_GATE_NOTE_TOKEN": "<unset>"}
+        proc = run_after_script(tmp_path, api, variables, body=BODY_TEXT)
+    assert proc.returncode != 0  # after_script: a warning in the log, the job's status stands
+    assert "PROMOTE_GATE_NOTE_TOKEN" in proc.stderr
+    assert requests == []

@@ -16,7 +16,7 @@ from promote_gate.dvc.project import find_projects
 from promote_gate.errors import UsageError
 from promote_gate.files import write_report
 from promote_gate.hashcache import HashCache
-from promote_gate.repo import CommitView, Git, View, WorktreeView
+from promote_gate.repo import CommitView, Git, IndexView, View, WorktreeView
 from promote_gate.report import BundleReport, Report, judge, no_rule_ran, selected_rules
 from promote_gate.rules import RULES
 
@@ -141,6 +141,7 @@ def check_repo(
     project: str | None = None,
     every_project: bool = False,
     no_cache: bool = False,
+    staged: bool = False,
 ) -> Report:
     """Collect and judge the bundles in the working tree or ``rev``, in every DVC project of
     the repository (or the one ``repo`` lies in, or ``project``, unless ``every_project``).
@@ -154,7 +155,8 @@ def check_repo(
     ``require_data`` extends that to released bundles. ``ci`` ignores the checkout's own
     DVC cache and ``.dvc/config.local`` (a change could bring them). Files whose identity
     is unchanged since an earlier run are not hashed again (the user's hash cache), except in
-    CI and with ``no_cache``: there every byte is hashed.
+    CI and with ``no_cache``: there every byte is hashed. ``staged`` judges the index (what
+    ``git commit`` would record) instead of the working tree.
     """
     top_git = Git.open(repo)
     hashes = None if ci or no_cache else HashCache()
@@ -169,7 +171,11 @@ def check_repo(
         rel = _repo_relative(config_path, top_git.root) if config_path else None
         in_view = rel is not None and policy_commit is not None
         chosen_project = None if every_project else project_of(top_git, repo, project)
-        top_view = _view(top_git, commit)
+
+        def view_of(git: Git, hashes: HashCache | None = None) -> View:
+            return IndexView(git) if staged else _view(git, commit, hashes)
+
+        top_view = view_of(top_git)
         if chosen_project is not None:
             projects = [chosen_project]
         else:
@@ -187,7 +193,7 @@ def check_repo(
         seen: set[str] = set()
         for directory in projects:
             git = top_git.project(directory)
-            view = _view(git, commit, hashes)
+            view = view_of(git, hashes)
             base_view = CommitView(git, base_commit) if base_commit is not None else None
             policy_view = view
             if policy_commit is not None and policy_commit == base_commit:
@@ -331,6 +337,31 @@ def _policy_notes(view: View, policy_view: View, config_path: str | None) -> lis
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.staged:
+        from promote_gate.commands.hook import staged_base
+
+        git = Git.open(args.repo)
+        try:
+            base, note = staged_base(git, git.head())
+        finally:
+            git.close()
+        if args.base:
+            base, note = args.base, f"staged: compared with {args.base}, under its policy"
+        report = check_repo(
+            args.repo,
+            staged=True,
+            base=base,
+            policy_from="base",
+            config_path=args.config,
+            bundles=args.bundle,
+            select=args.select,
+            ignore=args.ignore,
+            require_data=args.require_data,
+            traceback_on_error=args.traceback,
+            project=args.project,
+            no_cache=args.no_cache,
+        )
+        return emit(dataclasses.replace(report, notes=(*report.notes, note)), args)
     report = check_repo(
         args.repo,
         rev=args.rev,

@@ -1,14 +1,18 @@
-"""``promote-gate hook pre-push`` / ``hook pre-commit`` and ``promote-gate install``.
+"""``promote-gate hook pre-commit`` / ``hook pre-push`` and ``promote-gate install``.
 
-git runs a pre-push hook with ``<remote name> <remote url>`` and one stdin line per ref:
-``<local ref> <local sha> <remote ref> <remote sha>``. Every ref is judged, on its committed
-tree (never the working tree), against what the remote already has. A push that touches no
-bundle is answered from one ``git diff`` without importing the rule machinery.
+git runs a pre-commit hook with nothing: the index (``GIT_INDEX_FILE`` when git set one) is
+judged against the upstream, as ``check --staged``. git runs a pre-push hook with ``<remote
+name> <remote url>`` and one stdin line per ref: ``<local ref> <local sha> <remote ref>
+<remote sha>``. Every ref is judged, on its committed tree (never the working tree), against
+what the remote already has. The pre-commit framework's pre-push stage runs ``hook pre-push``
+too, with the first ref in ``PRE_COMMIT_*`` variables. A commit or push that touches no bundle
+is answered from one ``git diff`` without importing the rule machinery.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -16,8 +20,6 @@ from dataclasses import dataclass, field
 from promote_gate import config as config_mod
 from promote_gate.errors import EXIT_OK, GateError, UsageError
 from promote_gate.repo import Git, is_zero
-
-MARKER = "# promote-gate pre-push hook"
 
 
 @dataclass(frozen=True)
@@ -169,16 +171,29 @@ def touches_gate(projects: dict[str, config_mod.Config], paths: list[str]) -> bo
     return False
 
 
-def project_policies(git: Git, trees: list[str], trusted: str) -> dict[str, config_mod.Config]:
+def project_policies(
+    git: Git, trees: list[str], trusted: str, paths: list[str] | None = None
+) -> dict[str, config_mod.Config]:
     """The DVC projects in the ``trees`` (commits), each with its policy as ``trusted`` has it
-    (its own configuration file, else the top's)."""
-    from promote_gate.dvc.project import find_projects
+    (its own configuration file, else the top's). With ``paths``, only the projects that can
+    hold them (a directory above one of them with ``.dvc/config`` in a tree), each looked up
+    in the one ``cat-file`` process: no listing of whole trees on the hooks' quick path."""
     from promote_gate.errors import MAX_DOCUMENT_BYTES
-    from promote_gate.repo import CommitView
 
     top = policy_at(git, trusted)
     found = {"": top}
-    directories = {d for commit in trees for d in find_projects(CommitView(git, commit))}
+    if paths is None:
+        from promote_gate.dvc.project import find_projects
+        from promote_gate.repo import CommitView
+
+        directories = {d for commit in trees for d in find_projects(CommitView(git, commit))}
+    else:
+        from promote_gate.repo import iter_parents
+
+        above = {d for p in paths for d in iter_parents(p)}
+        directories = {
+            d for d in above for commit in trees if git.has_file(commit, f"{d}/.dvc/config")
+        }
     for directory in sorted(directories):
         if directory:
             sub = git.project(directory)
@@ -263,9 +278,10 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
         for t in targets:
             if t.skip is None and t.base is not None and git.is_ancestor(t.base, t.local_sha):
                 paths = git.diff_names(t.base, t.local_sha)
+                trusted = t.policy_rev or t.base
                 quick[t.remote_ref] = not touches_gate({"": t.policy}, paths) and not (
                     touches_gate(
-                        project_policies(git, [t.base, t.local_sha], t.policy_rev or t.base), paths
+                        project_policies(git, [t.base, t.local_sha], trusted, paths), paths
                     )
                 )
     finally:
@@ -281,6 +297,7 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
         if quick.get(target.remote_ref):
             print(f"{head}: no bundle changed: passed", file=sys.stderr)
             continue
+        full_site()
         from promote_gate.commands.check import check_repo
         from promote_gate.reporters import text
 
@@ -304,10 +321,60 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
     return worst
 
 
+def staged_base(git: Git, head: str | None) -> tuple[str | None, str]:
+    """What a staged bundle is compared with: the current branch's upstream (what the remote
+    already has) when it has one, else HEAD; None before the first commit. With a sentence
+    saying which."""
+    upstream = git.resolve("@{upstream}")
+    if upstream is not None:
+        return upstream, "staged: compared with the upstream (@{upstream}), under its policy"
+    if head is not None:
+        return head, "staged: compared with HEAD (no upstream), under its policy"
+    return None, "staged: no commit yet: every bundle is new, under the staged policy"
+
+
+def judge_commit(repo: str) -> int:
+    """git's pre-commit hook: judge the index, what this commit records, against the
+    upstream (what the remote already has; HEAD without one), under that base's policy. A
+    commit that stages nothing the gate reads is answered from one ``git diff-index``,
+    silently, without loading the rules."""
+    git = Git.open(repo)
+    try:
+        head = git.head()
+        base, note = staged_base(git, head)
+        if base is not None:
+            paths = git.staged_names(head)
+            if not touches_gate({"": policy_at(git, base)}, paths) and not touches_gate(
+                project_policies(git, [base], base, paths), paths
+            ):
+                return EXIT_OK
+    finally:
+        git.close()
+    full_site()
+    from promote_gate.commands.check import check_repo
+    from promote_gate.reporters import text
+
+    report = check_repo(
+        repo, staged=True, base=base, policy_from="base", policy_rev=base, every_project=True
+    )
+    print(f"promote-gate: {note}", file=sys.stderr)
+    sys.stderr.write(text.render(report, colour=text.use_colour(sys.stderr)))
+    if report.exit_code:
+        print(
+            "promote-gate: commit refused. Fix the violations above (promote-gate explain CODE "
+            "says how). The push hook and CI judge what is pushed whatever is committed.",
+            file=sys.stderr,
+        )
+    return report.exit_code
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.kind == "pre-push":
+    if args.kind == "pre-commit":
+        return judge_commit(args.repo)
+    if os.environ.get("PRE_COMMIT") != "1":  # git's own pre-push hook: the refs on stdin
         return judge_push(args.repo, sys.stdin.read().splitlines(), args.remote or "origin")
-    # pre-commit's pre-push stage: it read git's stdin itself and passes the first ref as env
+    # the pre-commit framework's pre-push stage read git's stdin itself and passes the first
+    # ref in the environment (run by hand, `pre-commit run --hook-stage pre-push`: HEAD)
     to_ref = os.environ.get("PRE_COMMIT_TO_REF") or "HEAD"
     from_ref = os.environ.get("PRE_COMMIT_FROM_REF") or "0" * 40
     branch = os.environ.get("PRE_COMMIT_REMOTE_BRANCH") or "refs/heads/main"
@@ -322,25 +389,86 @@ def run(args: argparse.Namespace) -> int:
     return judge_push(args.repo, [f"{to_ref} {local} {branch} {from_ref}"], remote)
 
 
-# git runs hooks in the work tree: `python -m` (and `-c`) would put it first on sys.path, so a
-# yaml.py committed to the checked repository would run. The snippet drops it before importing.
-LAUNCH = (
-    "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
-    "from promote_gate.cli import main; sys.exit(main(['hook', 'pre-push', *sys.argv[1:]]))"
-)
-HOOK = f"""#!/bin/sh
-{MARKER} (written by `promote-gate install`)
-# A pre-push hook that was here before is kept as pre-push.legacy and runs first, with the
-# same arguments and the same refs on stdin, as pre-commit chains one.
-here="$(dirname "$0")"
-if [ -x "$here/pre-push.legacy" ]; then
-    refs="$(cat)"
+HOOK_TYPES = ("pre-commit", "pre-push")
+
+
+def marker(kind: str) -> str:
+    return f"# promote-gate {kind} hook"
+
+
+def launch(kind: str, paths: list[str]) -> str:
+    """The Python an installed hook runs, under ``python -S``: no site initialisation (the
+    interpreter starts in a fifth of the time), ``paths`` (where promote-gate and its
+    dependencies were installed) added instead. git runs hooks in the work tree, which
+    ``-c`` puts first on sys.path: it is dropped, so a yaml.py committed to the checked
+    repository never runs. A full check calls ``site.main()`` first (see ``full_site``);
+    an installation that moved since falls back to it at once."""
+    return "\n".join(
+        [
+            "import sys",
+            'sys.path[:] = [p for p in sys.path if p not in ("", ".")] + ' + json.dumps(paths),
+            "try:",
+            "    from promote_gate.cli import main",
+            "except ImportError:",
+            "    import site",
+            "    site.main()",
+            "    from promote_gate.cli import main",
+            f'sys.exit(main(["hook", {json.dumps(kind)}, *sys.argv[1:]]))',
+        ]
+    )
+
+
+def install_paths() -> list[str]:
+    """Where this promote-gate and its dependencies are installed, for ``launch``."""
+    import site
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    found = [os.path.dirname(package), *site.getsitepackages()]
+    if site.ENABLE_USER_SITE:
+        found.append(site.getusersitepackages())
+    return list(dict.fromkeys(found))
+
+
+def full_site() -> None:
+    """Before the rule machinery is imported in a hook started with ``python -S``: the site
+    initialisation the quick path skipped (``.pth`` files: editable installs, namespace
+    packages), exactly as a normal start would have done it."""
+    if sys.flags.no_site:
+        import site
+
+        site.main()
+
+
+# A hook that was there before is kept as <kind>.legacy and runs first, with the same
+# arguments (and for pre-push the same refs on stdin), as pre-commit chains one.
+_CHAIN = {
+    "pre-push": """    refs="$(cat)"
     printf '%s\\n' "$refs" | "$here/pre-push.legacy" "$@" || exit $?
-    printf '%s\\n' "$refs" | "{{python}}" -c "{LAUNCH}" "$@"
-    exit $?
+    printf '%s\\n' "$refs" | {python} -S -c {launch} "$@"
+    exit $?""",
+    "pre-commit": """    "$here/pre-commit.legacy" "$@" || exit $?""",
+}
+HOOK = """#!/bin/sh
+{marker} (written by `promote-gate install`)
+# A {kind} hook that was here before is kept as {kind}.legacy and runs first.
+here="$(dirname "$0")"
+if [ -x "$here/{kind}.legacy" ]; then
+{chain}
 fi
-exec "{{python}}" -c "{LAUNCH}" "$@"
+exec {python} -S -c {launch} "$@"
 """
+
+
+def hook_script(kind: str, python: str, paths: list[str]) -> str:
+    import shlex
+
+    fields = {
+        "kind": kind,
+        "python": shlex.quote(python),
+        "launch": shlex.quote(launch(kind, paths)),
+        "marker": marker(kind),
+    }
+    return HOOK.format(chain=_CHAIN[kind].format(**fields), **fields)
 
 
 def _hooks_dir(git: Git) -> str:
@@ -361,14 +489,15 @@ def _hooks_dir(git: Git) -> str:
     return hooks
 
 
-def _is_ours(path: str) -> bool:
+def _is_ours(path: str, kind: str) -> bool:
     if os.path.islink(path) or not os.path.isfile(path):
         return False
     with open(path, encoding="utf-8", errors="replace") as fobj:
-        return MARKER in fobj.read(4096)
+        return marker(kind) in fobj.read(4096)
 
 
 def install(args: argparse.Namespace) -> int:
+    """Write git hooks (``--hook-type``, repeatable; default pre-commit and pre-push)."""
     from promote_gate.files import write_atomic
 
     git = Git.open(args.repo)
@@ -376,20 +505,26 @@ def install(args: argparse.Namespace) -> int:
         hooks = _hooks_dir(git)
     finally:
         git.close()
-    path = os.path.join(hooks, "pre-push")
-    legacy = path + ".legacy"
-    kept = None
-    if os.path.lexists(path) and not _is_ours(path):
-        if os.path.lexists(legacy) and not args.force:
+    kinds = list(dict.fromkeys(args.hook_type or HOOK_TYPES))
+    paths = install_paths()
+    for kind in kinds:  # refuse before writing anything
+        path = os.path.join(hooks, kind)
+        foreign = os.path.lexists(path) and not _is_ours(path, kind)
+        if foreign and os.path.lexists(path + ".legacy") and not args.force:
             raise UsageError(
-                f"{path} is not promote-gate's, and {legacy} exists already: merge them into "
-                "one hook, or use --force to replace the .legacy one"
+                f"{path} is not promote-gate's, and {path}.legacy exists already: merge "
+                "them into one hook, or use --force to replace the .legacy one"
             )
-        os.replace(path, legacy)  # a symlink is moved as the link, never followed
-        kept = legacy
-    # executable for everyone who can read it, like git's own sample hooks
-    write_atomic(path, HOOK.format(python=sys.executable), mode=0o777)
-    print(f"promote-gate: installed {path}")
-    if kept:
-        print(f"promote-gate: the hook that was there is kept as {kept} and runs first")
+    for kind in kinds:
+        path = os.path.join(hooks, kind)
+        legacy = path + ".legacy"
+        kept = None
+        if os.path.lexists(path) and not _is_ours(path, kind):
+            os.replace(path, legacy)  # a symlink is moved as the link, never followed
+            kept = legacy
+        # executable for everyone who can read it, like git's own sample hooks
+        write_atomic(path, hook_script(kind, sys.executable, paths), mode=0o777)
+        print(f"promote-gate: installed {path}")
+        if kept:
+            print(f"promote-gate: the hook that was there is kept as {kept} and runs first")
     return EXIT_OK

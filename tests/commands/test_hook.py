@@ -32,7 +32,7 @@ def pushed(repo: Path, tmp_path: Path, gate: Gate) -> Path:
     run(tmp_path, "git", "init", "-q", "--bare", "origin.git")
     run(repo, "git", "remote", "add", "origin", str(tmp_path / "origin.git"))
     run(repo, "git", "push", "-q", "origin", "main")
-    code, out, _ = gate("install", "--repo", str(repo))
+    code, out, _ = gate("install", "--repo", str(repo), "--hook-type", "pre-push")
     assert code == 0
     assert "installed" in out
     return repo

@@ -222,9 +222,15 @@ def test_ci_leaves_a_full_clone_of_a_hostile_branch_untouched(
         str(reports / "junit.xml"),
         "--codequality",
         str(reports / "cq.json"),
+        "--sarif",
+        str(reports / "r.sarif"),
+        "--comment",
+        str(reports / "comment.md"),
     )
     _no_traceback(code, out, err, 1, 2)
     assert "PG105" in out
+    assert (reports / "r.sarif").is_file()
+    assert (reports / "comment.md").is_file()
     assert_untouched(before, snapshot(ws))
 
 
