@@ -6,13 +6,10 @@ repository, internal error). Heavy modules are imported by the commands that nee
 
 from __future__ import annotations
 
-import argparse
 import os
-import re
 import sys
-import traceback
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from promote_gate import __version__
 from promote_gate.errors import (
@@ -23,8 +20,14 @@ from promote_gate.errors import (
     RefusedError,
 )
 
+if TYPE_CHECKING:  # argparse is imported where a command line is parsed: not by the hooks
+    import argparse
+
 
 def _codes(value: str) -> list[str]:
+    import argparse
+    import re
+
     codes = [c.strip().upper() for c in value.split(",") if c.strip()]
     for code in codes:
         if not re.fullmatch(r"PG[0-9]{0,3}", code):
@@ -89,6 +92,8 @@ def _output(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="promote-gate",
         description="Create, check and verify versioned release bundles of a DVC pipeline.",
@@ -260,43 +265,75 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    return _guarded(args, lambda: _dispatch(args))
+
+
+def hook_main(kind: str, argv: Sequence[str]) -> int:
+    """The installed hooks' entry: ``hook KIND [REMOTE URL]`` without building the command
+    line parser (argparse and its help machinery are a fifth of a quick hook's start-up),
+    under the same exit codes and error handling as :func:`main`."""
+    if len(argv) > 2 or any(a.startswith("-") for a in argv):
+        return main(["hook", kind, *argv])  # not what git passes: let argparse say why
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(
+        command="hook",
+        kind=kind,
+        remote=argv[0] if argv else None,
+        url=argv[1] if len(argv) > 1 else None,
+        repo=".",
+        traceback=False,
+    )
+    from promote_gate.commands import hook
+
+    return _guarded(args, lambda: hook.run(kind, args.repo, args.remote))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "check":
+        from promote_gate.commands import check
+
+        return check.run(args)
+    if args.command == "verify":
+        from promote_gate.commands import verify
+
+        return verify.run(args)
+    if args.command == "promote":
+        from promote_gate.commands import promote
+
+        return promote.run(args)
+    if args.command == "diff":
+        from promote_gate.commands import diff
+
+        return diff.run(args)
+    if args.command == "ci":
+        from promote_gate.commands import ci
+
+        if args.sarif is None and os.environ.get("GITHUB_ACTIONS") == "true":
+            args.sarif = "promote-gate.sarif"  # code scanning reads it, if uploaded
+
+        return ci.run(args)
+    if args.command in {"hook", "install"}:
+        from promote_gate.commands import hook
+
+        if args.command == "hook":
+            return hook.run(args.kind, args.repo, args.remote)
+        return hook.install(args)
+    if args.command in {"rules", "explain", "schema"}:
+        from promote_gate.commands import catalogue
+
+        return catalogue.run(args)
+    if args.command == "demo":
+        from promote_gate.commands import demo
+
+        return demo.run(args)
+    raise AssertionError(f"unknown command {args.command}")  # argparse refuses first
+
+
+def _guarded(args: Any, call: Callable[[], int]) -> int:
+    """Run a command; map what it raises to exit codes (fail closed: a crash is never a pass)."""
     try:
-        if args.command == "check":
-            from promote_gate.commands import check
-
-            return check.run(args)
-        if args.command == "verify":
-            from promote_gate.commands import verify
-
-            return verify.run(args)
-        if args.command == "promote":
-            from promote_gate.commands import promote
-
-            return promote.run(args)
-        if args.command == "diff":
-            from promote_gate.commands import diff
-
-            return diff.run(args)
-        if args.command == "ci":
-            from promote_gate.commands import ci
-
-            if args.sarif is None and os.environ.get("GITHUB_ACTIONS") == "true":
-                args.sarif = "promote-gate.sarif"  # code scanning reads it, if uploaded
-
-            return ci.run(args)
-        if args.command in {"hook", "install"}:
-            from promote_gate.commands import hook
-
-            return hook.run(args) if args.command == "hook" else hook.install(args)
-        if args.command in {"rules", "explain", "schema"}:
-            from promote_gate.commands import catalogue
-
-            return catalogue.run(args)
-        if args.command == "demo":
-            from promote_gate.commands import demo
-
-            return demo.run(args)
-        parser.error(f"unknown command {args.command}")  # argparse refuses first; exits 2
+        return call()
     except RefusedError as exc:
         print(f"promote-gate: refused: {exc}", file=sys.stderr)
         return EXIT_VIOLATIONS
@@ -309,12 +346,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         if args.traceback:
+            import traceback
+
             traceback.print_exc()
         message = f"internal error: {type(exc).__name__}: {exc} (run with --traceback for details)"
         return _fail(args, message)
 
 
-def _fail(args: argparse.Namespace, message: str) -> int:
+def _fail(args: Any, message: str) -> int:
     """Exit 2 with a clear message. The error is shown where findings are: a requested JUnit
     file records it as an <error>, a Code Quality file as a blocker, SARIF as a failed
     execution, the comment says so, and on GitHub (``ci``, or ``--format github``) it is an

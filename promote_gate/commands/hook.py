@@ -11,15 +11,18 @@ is answered from one ``git diff`` without importing the rule machinery.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from promote_gate import config as config_mod
 from promote_gate.errors import EXIT_OK, GateError, UsageError
 from promote_gate.repo import Git, is_zero
+
+if TYPE_CHECKING:
+    import argparse
 
 
 @dataclass(frozen=True)
@@ -368,25 +371,25 @@ def judge_commit(repo: str) -> int:
     return report.exit_code
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.kind == "pre-commit":
-        return judge_commit(args.repo)
+def run(kind: str, repo: str, remote: str | None) -> int:
+    if kind == "pre-commit":
+        return judge_commit(repo)
     if os.environ.get("PRE_COMMIT") != "1":  # git's own pre-push hook: the refs on stdin
-        return judge_push(args.repo, sys.stdin.read().splitlines(), args.remote or "origin")
+        return judge_push(repo, sys.stdin.read().splitlines(), remote or "origin")
     # the pre-commit framework's pre-push stage read git's stdin itself and passes the first
     # ref in the environment (run by hand, `pre-commit run --hook-stage pre-push`: HEAD)
     to_ref = os.environ.get("PRE_COMMIT_TO_REF") or "HEAD"
     from_ref = os.environ.get("PRE_COMMIT_FROM_REF") or "0" * 40
     branch = os.environ.get("PRE_COMMIT_REMOTE_BRANCH") or "refs/heads/main"
-    remote = os.environ.get("PRE_COMMIT_REMOTE_NAME") or "origin"
-    git = Git.open(args.repo)
+    remote = os.environ.get("PRE_COMMIT_REMOTE_NAME") or remote or "origin"
+    git = Git.open(repo)
     try:
         local = git.resolve(to_ref)
     finally:
         git.close()
     if local is None:
         raise UsageError(f"PRE_COMMIT_TO_REF {to_ref}: no such commit")
-    return judge_push(args.repo, [f"{to_ref} {local} {branch} {from_ref}"], remote)
+    return judge_push(repo, [f"{to_ref} {local} {branch} {from_ref}"], remote)
 
 
 HOOK_TYPES = ("pre-commit", "pre-push")
@@ -408,12 +411,12 @@ def launch(kind: str, paths: list[str]) -> str:
             "import sys",
             'sys.path[:] = [p for p in sys.path if p not in ("", ".")] + ' + json.dumps(paths),
             "try:",
-            "    from promote_gate.cli import main",
+            "    from promote_gate.cli import hook_main",
             "except ImportError:",
             "    import site",
             "    site.main()",
-            "    from promote_gate.cli import main",
-            f'sys.exit(main(["hook", {json.dumps(kind)}, *sys.argv[1:]]))',
+            "    from promote_gate.cli import hook_main",
+            f"sys.exit(hook_main({json.dumps(kind)}, sys.argv[1:]))",
         ]
     )
 

@@ -155,7 +155,7 @@ def test_install_respects_foreign_hooks_and_hooks_path(
     assert code == 0
     assert "kept as" in out
     assert (hooks / "pre-push.legacy").read_text() == "#!/bin/sh\necho mine\n"
-    assert "from promote_gate.cli import main" in (hooks / "pre-push").read_text()
+    assert "from promote_gate.cli import hook_main" in (hooks / "pre-push").read_text()
     assert os.access(hooks / "pre-push", os.X_OK)
     # installing again keeps the legacy hook; another foreign hook would need --force
     assert gate("install", "--repo", str(repo))[0] == 0
