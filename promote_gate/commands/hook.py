@@ -175,7 +175,11 @@ def touches_gate(projects: dict[str, config_mod.Config], paths: list[str]) -> bo
 
 
 def project_policies(
-    git: Git, trees: list[str], trusted: str, paths: list[str] | None = None
+    git: Git,
+    trees: list[str],
+    trusted: str,
+    paths: list[str] | None = None,
+    top: config_mod.Config | None = None,
 ) -> dict[str, config_mod.Config]:
     """The DVC projects in the ``trees`` (commits), each with its policy as ``trusted`` has it
     (its own configuration file, else the top's). With ``paths``, only the projects that can
@@ -183,7 +187,7 @@ def project_policies(
     in the one ``cat-file`` process: no listing of whole trees on the hooks' quick path."""
     from promote_gate.errors import MAX_DOCUMENT_BYTES
 
-    top = policy_at(git, trusted)
+    top = top or policy_at(git, trusted)  # the caller may have read it already
     found = {"": top}
     if paths is None:
         from promote_gate.dvc.project import find_projects
@@ -284,7 +288,8 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
                 trusted = t.policy_rev or t.base
                 quick[t.remote_ref] = not touches_gate({"": t.policy}, paths) and not (
                     touches_gate(
-                        project_policies(git, [t.base, t.local_sha], trusted, paths), paths
+                        project_policies(git, [t.base, t.local_sha], trusted, paths, t.policy),
+                        paths,
                     )
                 )
     finally:
@@ -347,8 +352,9 @@ def judge_commit(repo: str) -> int:
         base, note = staged_base(git, head)
         if base is not None:
             paths = git.staged_names(head)
-            if not touches_gate({"": policy_at(git, base)}, paths) and not touches_gate(
-                project_policies(git, [base], base, paths), paths
+            top = policy_at(git, base)
+            if not touches_gate({"": top}, paths) and not touches_gate(
+                project_policies(git, [base], base, paths, top), paths
             ):
                 return EXIT_OK
     finally:
