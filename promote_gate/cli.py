@@ -284,9 +284,25 @@ def hook_main(kind: str, argv: Sequence[str]) -> int:
         repo=".",
         traceback=False,
     )
-    from promote_gate.commands import hook
+    lines = None  # git's pre-push refs, read once: a second attempt must judge the same refs
+    if kind == "pre-push" and os.environ.get("PRE_COMMIT") != "1":
+        lines = sys.stdin.read().splitlines()
 
-    return _guarded(args, lambda: hook.run(kind, args.repo, args.remote))
+    def call() -> int:
+        from promote_gate.commands import hook
+
+        return hook.run(kind, args.repo, args.remote, lines)
+
+    if sys.flags.no_site and "site" not in sys.modules:
+        # started with `python -S`: a dependency reachable only through a .pth file is
+        # missing until site runs; then it runs, and the (read-only) judgement again
+        try:
+            return _guarded(args, call, imports_escape=True)
+        except ImportError:
+            import site
+
+            site.main()
+    return _guarded(args, call)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -330,8 +346,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(f"unknown command {args.command}")  # argparse refuses first
 
 
-def _guarded(args: Any, call: Callable[[], int]) -> int:
-    """Run a command; map what it raises to exit codes (fail closed: a crash is never a pass)."""
+def _guarded(args: Any, call: Callable[[], int], imports_escape: bool = False) -> int:
+    """Run a command; map what it raises to exit codes (fail closed: a crash is never a pass).
+    With ``imports_escape`` an ImportError is the caller's (``hook_main`` retries)."""
     try:
         return call()
     except RefusedError as exc:
@@ -345,6 +362,8 @@ def _guarded(args: Any, call: Callable[[], int]) -> int:
         print("promote-gate: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
+        if imports_escape and isinstance(exc, ImportError):
+            raise
         if args.traceback:
             import traceback
 
@@ -359,6 +378,13 @@ def _fail(args: Any, message: str) -> int:
     execution, the comment says so, and on GitHub (``ci``, or ``--format github``) it is an
     ``::error`` annotation."""
     print(f"promote-gate: error: {message}", file=sys.stderr)
+    try:
+        return _error_reports(args, message)
+    except ImportError:  # the reporters cannot be loaded: the message above is all there is
+        return EXIT_ERROR
+
+
+def _error_reports(args: Any, message: str) -> int:
     from promote_gate.report import Report
 
     report = Report((), "repository", errors=(message,))

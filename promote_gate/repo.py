@@ -56,7 +56,10 @@ def _keep(name: str) -> bool:
 
 def git_env() -> dict[str, str]:
     """The environment for git: inherited ``GIT_*`` variables that pick a repository removed."""
-    return {k: v for k, v in os.environ.items() if _keep(k)} | {"LC_ALL": "C"}
+    # GIT_NO_LAZY_FETCH: in a partial clone, a missing object is missing, never fetched
+    # (which would write to .git/objects); the gate then says it cannot read it
+    keep = {k: v for k, v in os.environ.items() if _keep(k)}
+    return keep | {"LC_ALL": "C", "GIT_NO_LAZY_FETCH": "1"}
 
 
 def _git(
@@ -73,6 +76,15 @@ def _git(
         )
     except FileNotFoundError as exc:
         raise GateError("git is not installed or not on PATH") from exc
+
+
+# the empty blob's id (SHA-1 and SHA-256 repositories)
+_EMPTY_BLOBS = frozenset(
+    {
+        "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391",
+        "473a0f4c3be8a93681a267e3b1e9a7dcda1185436fe141f7749120a303721813",
+    }
+)
 
 
 def _entries(records: list[tuple[str, str, str]], what: str) -> dict[str, tuple[str, str]]:
@@ -236,15 +248,13 @@ class Git:
         except DocumentError:  # larger than that: it is there
             return True
 
-    def staged_names(self, head: str | None) -> list[str]:
-        """Paths the index changes from ``head`` (every staged path before the first
-        commit): what ``git commit`` would change. Read-only (``diff-index --cached`` neither
-        refreshes nor writes the index)."""
+    def staged_names(self, base: str) -> list[str]:
+        """Paths in which the tree the index would commit differs from ``base``. Read-only
+        (``diff-index --cached`` neither refreshes nor writes the index); intent-to-add
+        entries, which ``git commit`` does not record, are not staged."""
         env = self._index_env()
-        if head is None:
-            args = ["ls-files", "-z", "--full-name"]
-        else:
-            args = ["diff-index", "--cached", "--no-renames", "--name-only", "-z", head, "--"]
+        args = ["diff-index", "--cached", "--ita-invisible-in-index", "--no-renames"]
+        args += ["--name-only", "-z", base, "--"]
         out = _git(self.top, *args, env=env)
         if out.returncode != 0:
             raise GateError(f"cannot read the index: {out.stderr.decode().strip()}")
@@ -297,7 +307,26 @@ class Git:
                 f"the index has unresolved conflicts ({', '.join(sorted(set(conflicts))[:5])}): "
                 "resolve them and stage the result first"
             )
+        empty = [path for _mode, oid, path in records if oid in _EMPTY_BLOBS]
+        if empty:  # `git add -N` entries look like empty files; git commit records none
+            intent = self._intent_to_add(empty)
+            records = [r for r in records if r[2] not in intent]
         return _entries(records, "the index")
+
+    def _intent_to_add(self, paths: list[str]) -> set[str]:
+        """Which of ``paths`` (empty-blob index entries) are intent-to-add: new in
+        ``diff-index --cached`` unless ``--ita-invisible-in-index`` hides them."""
+        tree = self.head() or self.run("hash-object", "-t", "tree", os.devnull).strip()
+        env = self._index_env()
+
+        def added(*flags: str) -> set[str]:
+            argv = ["diff-index", "--cached", *flags, "--no-renames", "--name-only", "-z"]
+            out = _git(self.top, *argv, "--diff-filter=A", tree, "--", *paths, env=env)
+            if out.returncode != 0:
+                raise GateError(f"cannot read the index: {out.stderr.decode().strip()}")
+            return set(out.stdout.decode("utf-8", "surrogateescape").split("\0")) - {""}
+
+        return added() - added("--ita-invisible-in-index")
 
     def _index_env(self) -> dict[str, str]:
         """``GIT_INDEX_FILE`` as git sets it for a pre-commit hook (``git commit -a`` or
@@ -306,7 +335,7 @@ class Git:
         index = os.environ.get("GIT_INDEX_FILE")
         if not index:
             return {}
-        where = os.path.realpath(os.path.join(self.top, index))
+        where = os.path.realpath(index)  # relative to the current directory, as git reads it
         gitdirs = {
             os.path.realpath(os.path.join(self.top, self.run("rev-parse", flag).strip()))
             for flag in ("--git-dir", "--git-common-dir")

@@ -233,7 +233,46 @@ def test_github_code_scanning_uploads_the_gates_sarif() -> None:
     # the file the gate writes is the file uploaded
     assert sarif["with"]["sarif_file"] == option(github_gate_argv(doc), "--sarif") == SARIF
     assert sarif["with"]["category"] == "promote-gate"
-    assert sarif["if"] == "${{ hashFiles('promote-gate.sarif') != '' }}"
+    (guard,) = [s for s in steps if s.get("id") == "evaluated"]
+    assert steps.index(download) < steps.index(guard) < steps.index(sarif)
+    assert sarif["if"] == "${{ steps.evaluated.outputs.ok == 'true' }}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "uploads"),
+    [((), True), (("--repo", "/nonexistent-promote-gate"), False)],
+    ids=["evaluated", "could not evaluate"],
+)
+def test_github_code_scanning_uploads_only_a_run_that_evaluated(
+    argv: tuple[str, ...], uploads: bool, repo: Path, tmp_path: Path
+) -> None:
+    """The guard step, run on the SARIF the gate really wrote: a passing run is uploaded; a
+    run that could not evaluate (exit 2) is not, or it would close every open alert."""
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed (GitHub's runners have it)")
+    doc = load(WORKFLOW)
+    (guard,) = [s for s in github_steps(doc, CODE_SCANNING_JOB) if s.get("id") == "evaluated"]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promote_gate",
+            "check",
+            "--repo",
+            str(repo),
+            *argv,
+            "--sarif",
+            str(tmp_path / SARIF),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == (0 if uploads else 2), proc.stderr
+    output = tmp_path / "github-output"
+    ran = bash(guard["run"], tmp_path, {"GITHUB_OUTPUT": str(output)})
+    assert ran.returncode == 0, ran.stderr
+    assert output.read_text() == f"ok={'true' if uploads else 'false'}\n"
 
 
 def test_github_comment_posts_the_gates_comment() -> None:
@@ -492,7 +531,9 @@ def test_gitlab_note_is_optional_and_says_what_it_needs() -> None:
     # the note's body is the file the gate writes
     (body,) = re.findall(r'^BODY = "([^"]+)"', script, flags=re.MULTILINE)
     assert body == option(gate_argv(gate_commands(job["script"])[0]), "--comment")
-    assert "python3 - <<'EOF'" in script  # a quoted here-document: the shell expands nothing in it
+    assert (
+        "python3 -I - <<'EOF'" in script
+    )  # a quoted here-document: the shell expands nothing in it
     assert "PROMOTE_GATE_NOTE_TOKEN" in script
     header = text[: text.index("\npromote-gate:")]
     assert 'PROMOTE_GATE_MR_NOTE = "true"' in header
@@ -518,6 +559,17 @@ def test_templates_verify_content_by_default(template: Path) -> None:
     if template != ACTION:
         assert "metadata_only: true" in text
         assert "never from the change's own .dvc/" in text
+
+
+@pytest.mark.parametrize("template", [WORKFLOW, ACTION, GITLAB], ids=["github", "action", "gitlab"])
+def test_python_in_ci_never_imports_from_the_checkout(template: Path) -> None:
+    """`python -m pip` and `python3 -` put the current directory (the change's checkout) first
+    on sys.path: a committed pip/ or json.py would run with the job's credentials. -I."""
+    lines = [line.strip() for line in template.read_text().splitlines()]
+    pythons = [line for line in lines if re.search(r"\bpython3? (-m|-\s|-c)", line)]
+    runs = [line for line in lines if re.search(r"\bpython3? ", line) and "-I" not in line]
+    assert pythons == [], pythons  # every python invocation isolated ...
+    assert [line for line in runs if not line.startswith("#")] == []  # ... with -I
 
 
 def test_pre_commit_hook_runs_on_push() -> None:

@@ -330,28 +330,37 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
 
 
 def staged_base(git: Git, head: str | None) -> tuple[str | None, str]:
-    """What a staged bundle is compared with: the current branch's upstream (what the remote
-    already has) when it has one, else HEAD; None before the first commit. With a sentence
-    saying which."""
+    """What a staged bundle is compared with, and a sentence saying so: with an upstream, the
+    last commit HEAD shares with it (what the remote already has of this branch, whether
+    the branch is ahead, behind or both); else HEAD; None before the first commit. The
+    policy is that commit's: an early warning by the rules the branch already lives under
+    (the push hook and CI apply the default branch's)."""
+    if head is None:
+        return None, "staged: no commit yet: every bundle is new, under the staged policy"
     upstream = git.resolve("@{upstream}")
-    if upstream is not None:
-        return upstream, "staged: compared with the upstream (@{upstream}), under its policy"
-    if head is not None:
+    if upstream is None:
         return head, "staged: compared with HEAD (no upstream), under its policy"
-    return None, "staged: no commit yet: every bundle is new, under the staged policy"
+    base = git.merge_base(head, upstream)
+    if base is None:
+        raise GateError("HEAD shares no history with its upstream: what is released is unknown")
+    return base, (
+        f"staged: compared with {base[:12]}, where HEAD meets its upstream (what the remote "
+        "already has), under its policy"
+    )
 
 
 def judge_commit(repo: str) -> int:
-    """git's pre-commit hook: judge the index, what this commit records, against the
-    upstream (what the remote already has; HEAD without one), under that base's policy. A
-    commit that stages nothing the gate reads is answered from one ``git diff-index``,
-    silently, without loading the rules."""
+    """git's pre-commit hook: judge the index, what this commit records, against what the
+    remote already has of the branch (HEAD without an upstream), under that base's policy.
+    A commit whose tree differs from the base in nothing the gate reads (one
+    ``git diff-index --cached`` against the base: this commit and the unpushed ones before
+    it) is answered silently, without loading the rules."""
     git = Git.open(repo)
     try:
         head = git.head()
         base, note = staged_base(git, head)
         if base is not None:
-            paths = git.staged_names(head)
+            paths = git.staged_names(base)
             top = policy_at(git, base)
             if not touches_gate({"": top}, paths) and not touches_gate(
                 project_policies(git, [base], base, paths, top), paths
@@ -377,11 +386,15 @@ def judge_commit(repo: str) -> int:
     return report.exit_code
 
 
-def run(kind: str, repo: str, remote: str | None) -> int:
+def run(kind: str, repo: str, remote: str | None, lines: list[str] | None = None) -> int:
+    """Run as the ``kind`` hook. ``lines``: the refs git gave a pre-push hook on stdin,
+    when the caller read them already."""
     if kind == "pre-commit":
         return judge_commit(repo)
     if os.environ.get("PRE_COMMIT") != "1":  # git's own pre-push hook: the refs on stdin
-        return judge_push(repo, sys.stdin.read().splitlines(), remote or "origin")
+        if lines is None:
+            lines = sys.stdin.read().splitlines()
+        return judge_push(repo, lines, remote or "origin")
     # the pre-commit framework's pre-push stage read git's stdin itself and passes the first
     # ref in the environment (run by hand, `pre-commit run --hook-stage pre-push`: HEAD)
     to_ref = os.environ.get("PRE_COMMIT_TO_REF") or "HEAD"
@@ -442,7 +455,7 @@ def full_site() -> None:
     """Before the rule machinery is imported in a hook started with ``python -S``: the site
     initialisation the quick path skipped (``.pth`` files: editable installs, namespace
     packages), exactly as a normal start would have done it."""
-    if sys.flags.no_site:
+    if sys.flags.no_site and "site" not in sys.modules:  # not already done
         import site
 
         site.main()

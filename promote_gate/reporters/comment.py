@@ -8,6 +8,8 @@ cut at a line with a note saying where the whole report is.
 
 from __future__ import annotations
 
+import html
+
 from promote_gate.report import Report
 from promote_gate.reporters import diff, markdown
 
@@ -22,7 +24,7 @@ def render(report: Report) -> str:
         evidence = facts.repo if facts is not None and facts.candidate else None
         if evidence is None:
             continue
-        name = bundle.path or bundle.name
+        name = html.escape(bundle.path or bundle.name)
         if evidence.comparison is not None:
             lines += [
                 f"<details><summary>Review of <code>{name}</code></summary>",

@@ -88,6 +88,11 @@ def text(c: Comparison) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _cell(text: str) -> str:
+    """A table cell: `|` does not end it, `<` (an HTML comment, a tag) hides nothing."""
+    return text.replace("|", "\\|").replace("<", "&lt;")
+
+
 def markdown(c: Comparison) -> str:
     lines = [f"## Promotion review: `{c.baseline.label}` → `{c.candidate.label}`", ""]
     lines += [line.replace("  - ", "- ") for line in _comparability(c)]
@@ -98,7 +103,7 @@ def markdown(c: Comparison) -> str:
             continue
         lines.append("| " + " | ".join(_HEADERS[key]) + " |")
         lines.append("|" + "---|" * len(_HEADERS[key]))
-        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in r) + " |" for r in rows]
+        lines += ["| " + " | ".join(_cell(cell) for cell in r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -12,7 +12,9 @@ _ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "error": "⚠️
 
 
 def escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """One table cell or line of Markdown: a `|` does not end the cell, a newline the row, and
+    a `<` (an HTML comment, a tag) hides nothing that follows."""
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
 
 
 def _bundle(bundle: BundleReport) -> list[str]:

@@ -5,11 +5,15 @@ One run; the driver lists every rule of the catalogue with its ``explain`` text 
 Documentation URL). Each finding is a result: level ``error``, at the file a reader can open
 (the ``.dvc`` pointer of a DVC-tracked file the commit does not hold) and its line, with a
 ``partialFingerprints`` value that masks commit ids and hashes, so an alert that stays is
-the same alert when the base moves. Evidence the gate could not read is a ``warning`` (never
-a pass); a rule that could not run is an ``error`` on the file its message names; a gate
-error is a tool execution notification and ``executionSuccessful: false``. Skipped rules
-(nothing to judge) are not results: SARIF would require them to be level ``none`` and code
-scanning would show them as alerts to dismiss.
+the same alert when the base moves. A rule that could not run is an ``error`` on the file its
+message names; a gate error is a tool execution notification and ``executionSuccessful:
+false`` (the GitHub template then uploads nothing: an empty analysis would close every open
+alert). Evidence a skipped rule could not read (a released bundle's content not available
+here; for a bundle being released it is a failure, hence an ``error``) is a ``note`` naming
+the command that provides it: "could not verify" is never silence. Rules skipped with
+nothing to judge are not results: SARIF would require them to be level ``none``, and code
+scanning would show them as alerts to dismiss. No ``automationDetails``: the upload's
+``category`` names the analysis.
 """
 
 from __future__ import annotations
@@ -110,12 +114,12 @@ def _bundle_results(bundle: BundleReport) -> list[dict[str, Any]]:
                     fingerprint(rule.code, bundle.path, "error", reason),
                 )
             )
-        for item in result.unverified:
+        for item in result.unverified:  # on a skipped rule: evidence not required here
             command = f" (run: {item.command})" if item.command else ""
             results.append(
                 _result(
                     rule,
-                    "warning",
+                    "note",
                     f"{rule.title}: not verified: {item.reason}{command}",
                     bundle.existing(item.path),
                     None,
@@ -158,7 +162,6 @@ def render(report: Report) -> str:
         driver["informationUri"] = docs
     run: dict[str, Any] = {
         "tool": {"driver": driver},
-        "automationDetails": {"id": "promote-gate/"},
         "invocations": [
             {
                 "executionSuccessful": not report.errors

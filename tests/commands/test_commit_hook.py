@@ -76,7 +76,7 @@ def test_a_clean_staged_bundle_is_committed(committing: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert head(committing) != before
     assert "promote-gate passed" in result.stderr
-    assert "compared with the upstream" in result.stderr
+    assert "meets its upstream" in result.stderr
 
 
 def test_a_tampered_staged_snapshot_is_refused(committing: Path) -> None:
@@ -162,6 +162,46 @@ def test_upstream_decides_what_is_released(committing: Path, gate: Gate) -> None
     code, out, _ = gate("check", "--repo", str(committing), "--staged", "--select", "PG501")
     assert code == 1
     assert "compared with HEAD (no upstream)" in out
+
+
+def test_unpushed_commits_count_whatever_this_commit_stages(committing: Path) -> None:
+    """v2 committed (not pushed), then a param changed without `dvc repro`: this commit
+    stages only params.yaml, but the tree it records still holds a v2 the pipeline no longer
+    explains. The quick path diffs against what the remote has, not against HEAD."""
+    stage_v2(committing)
+    assert commit(committing).returncode == 0
+    set_param(committing, "epochs", "3")
+    run(committing, "git", "add", "params.yaml")
+    result = commit(committing)
+    assert result.returncode != 0
+    assert "PG204 pipeline-stale" in result.stderr
+
+
+def test_a_branch_behind_its_upstream_is_not_refused(committing: Path) -> None:
+    """origin has a v2 this branch has not pulled yet: that is not a removal of v2. The
+    base is where HEAD meets the upstream, not the upstream's tip."""
+    stage_v2(committing)
+    assert commit(committing).returncode == 0
+    run(committing, "git", "push", "-q", "origin", "main")
+    run(committing, "git", "reset", "-q", "--hard", "HEAD~2")  # behind origin/main by two
+    dvc_yaml = committing / "dvc.yaml"
+    dvc_yaml.write_text(dvc_yaml.read_text() + "# a note\n")
+    run(committing, "git", "add", "dvc.yaml")
+    result = commit(committing)
+    assert result.returncode == 0, result.stderr
+    assert "PG501" not in result.stderr
+
+
+def test_intent_to_add_entries_are_not_staged(committing: Path, gate: Gate) -> None:
+    """`git add -N` makes an index entry that git commit does not record."""
+    (committing / V1 / "notes.txt").write_text("not for the release\n")
+    run(committing, "git", "add", "-N", f"{V1}/notes.txt")
+    code, out, _ = gate("check", "--repo", str(committing), "--staged")
+    assert code == 0, out
+    run(committing, "git", "add", f"{V1}/notes.txt")  # now it is staged
+    code, out, _ = gate("check", "--repo", str(committing), "--staged")
+    assert code == 1
+    assert "PG103 file-unlisted" in out
 
 
 def _state(repo: Path) -> tuple[list[str], str, int]:
@@ -306,3 +346,60 @@ def test_an_index_file_outside_the_git_directory_is_refused(
     code, _, err = gate("check", "--repo", str(committing), "--staged")
     assert code == 2
     assert "outside the repository's git directory" in err
+
+
+def test_a_partial_clone_is_never_fetched_into(repo: Path, gate: Gate, tmp_path: Path) -> None:
+    """In a blobless clone the blobs of a commit are missing: git would fetch them from the
+    promisor remote on first read, writing to .git/objects. The gate reads with lazy fetching
+    off, and what it cannot read it cannot pass."""
+    bare = tmp_path / "origin.git"
+    run(tmp_path, "git", "clone", "-q", "--bare", str(repo), str(bare))
+    run(bare, "git", "config", "uploadpack.allowFilter", "true")
+    partial = tmp_path / "partial"
+    run(
+        tmp_path,
+        "git",
+        "clone",
+        "-q",
+        "--no-checkout",
+        "--filter=blob:none",
+        bare.as_uri(),
+        str(partial),
+    )
+    packs = sorted(p.name for p in (partial / ".git/objects/pack").iterdir())
+    code, _, err = gate("check", "--repo", str(partial), "--rev", "HEAD")
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in (partial / ".git/objects/pack").iterdir()) == packs
+
+
+def test_hooks_work_where_dependencies_come_through_a_pth_file(repo: Path, tmp_path: Path) -> None:
+    """A Python whose promote-gate dependencies are reachable only through a .pth file (an
+    editable dependency, some distributions): the installed hooks start with `python -S`,
+    which skips .pth files; the quick path must then initialise site and judge again, never
+    die with a traceback."""
+    import site
+    import venv
+
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    target = run(
+        tmp_path, str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"
+    )
+    reach = [str(PROJECT), *site.getsitepackages()]
+    Path(target.strip(), "deps.pth").write_text("\n".join(reach) + "\n")
+    run(repo, str(python), "-m", "promote_gate", "install", "--hook-type", "pre-commit")
+    hook = (repo / ".git/hooks/pre-commit").read_text()
+    assert str(python) in hook
+    (repo / "NOTES.md").write_text("unrelated\n")
+    run(repo, "git", "add", "NOTES.md")
+    quiet = commit(repo)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "Traceback" not in quiet.stderr
+    released = repo / V1 / "report.md"
+    released.write_text(released.read_text() + "\nedited\n")
+    run(repo, "git", "add", str(released))
+    refused = commit(repo)
+    assert refused.returncode == 1, refused.stderr
+    assert "PG501" in refused.stderr

@@ -161,7 +161,7 @@ def test_a_gate_error_is_a_failed_execution(tmp_path: Path, gate: Gate) -> None:
     assert "not inside a git repository" in note["message"]["text"]
 
 
-def test_evidence_not_read_is_a_warning_not_a_pass(repo: Path, gate: Gate, tmp_path: Path) -> None:
+def test_evidence_not_read_is_a_note_not_silence(repo: Path, gate: Gate, tmp_path: Path) -> None:
     """A released v1, and neither the DVC cache nor the remote holds its model: its bytes
     cannot be hashed here. For a released bundle that is a skip, not a failure."""
     run(repo, "rm", "-rf", ".dvc/cache", "../dvc-remote")
@@ -169,7 +169,7 @@ def test_evidence_not_read_is_a_warning_not_a_pass(repo: Path, gate: Gate, tmp_p
     argv = ("check", "--repo", str(repo), "--rev", "HEAD", "--base", "HEAD")
     code, _, _ = gate(*argv, "--sarif", str(out))
     assert code == 0  # not required for a released bundle (--require-data makes it fail) ...
-    warnings = [r for r in _results(_valid(out)) if r["level"] == "warning"]
+    warnings = [r for r in _results(_valid(out)) if r["level"] == "note"]
     assert warnings  # ... but never silent
     assert all("not verified" in r["message"]["text"] for r in warnings)
     assert any("dvc pull" in r["message"]["text"] for r in warnings)
@@ -227,3 +227,13 @@ def test_the_comment_says_what_failed_and_is_bounded(
     cut = comment.render(huge)
     assert len(cut) <= comment.MAX_CHARS + 200
     assert cut.rstrip().endswith("hold all of it._")
+
+
+def test_change_controlled_text_cannot_hide_the_rest_of_the_comment() -> None:
+    """A param value or path with `<!--` would open an HTML comment in the rendered body."""
+    from promote_gate.reporters import markdown
+
+    cell = markdown.escape("lr <!-- the rest is hidden | x\ny")
+    assert "<" not in cell
+    assert "\\|" in cell
+    assert "\n" not in cell
