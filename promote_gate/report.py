@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class BundleReport:
     path: str
     results: tuple[RuleResult, ...]
     facts: BundleFacts | None = None
+    project: str = ""  # the DVC project's directory in the repository ("" for the top)
 
     @property
     def failed(self) -> list[RuleResult]:
@@ -45,6 +47,15 @@ class BundleReport:
         if item is not None and not item.in_tree and item.pointer is not None:
             return path + ".dvc"
         return path
+
+    def error_file(self, reason: str | None) -> str:
+        """Where a rule that could not run is shown: the file its message names (a
+        project's ``dvc.yaml``, as a repository path), else the bundle's manifest."""
+        named = error_file(reason or "", "")
+        if not named:
+            return self.manifest_path
+        lead = self.project + "/" if self.project else ""
+        return named if named.startswith(lead) else lead + named
 
     @property
     def manifest_path(self) -> str:
@@ -202,3 +213,17 @@ def judge(
         else:
             results.append(RuleResult(rule, "passed"))
     return BundleReport(facts.name, facts.path, tuple(results), facts)
+
+
+_NAMED_FILE = re.compile(
+    r"(?:^|[\s'\"(])((?:[\w.@+-]+/)*(?:dvc\.yaml|dvc\.lock|params\.yaml|\.promote-gate\.yaml"
+    r"|pyproject\.toml|\.dvc/config|manifest\.json|SHA256SUMS|[\w.@+-]+\.(?:ya?ml|json|toml|lock)))"
+)
+
+
+def error_file(message: str, default: str = ".promote-gate.yaml") -> str:
+    """The file an error is about, named in its message (``dvc.yaml:3: …``), else
+    ``default`` (the policy file for the gate, a bundle's manifest for a rule): where CI shows
+    an error that has no file of its own."""
+    match = _NAMED_FILE.search(message)
+    return match.group(1) if match else default

@@ -181,3 +181,37 @@ def test_ci_gates_every_project_and_names_each_bundle_in_junit(
     assert {"promote-gate:a/publish/v1", "promote-gate:b/publish/v1"} <= names
     failing = {s.get("name") for s in suites.iter("testsuite") if int(s.get("failures") or 0) > 0}
     assert failing == {"promote-gate:a/publish/v1"}
+
+
+def test_a_rule_that_cannot_run_points_at_its_projects_file(
+    mono: Path, gate: Gate, tmp_path: Path
+) -> None:
+    """b's dvc.yaml broken: the error is shown on b/dvc.yaml (a repository path), not on the
+    top's dvc.yaml, in JUnit and SARIF alike."""
+    import xml.etree.ElementTree as ET
+
+    (mono / "b" / "dvc.yaml").write_text("stages: [not, a, mapping\n")
+    commit_all(mono, "break b's dvc.yaml")
+    junit, sarif = tmp_path / "j.xml", tmp_path / "r.sarif"
+    code, _, _ = gate(
+        "check",
+        "--repo",
+        str(mono),
+        "--rev",
+        "HEAD",
+        "--junit-xml",
+        str(junit),
+        "--sarif",
+        str(sarif),
+    )
+    assert code == 2
+    errors = [c for c in ET.parse(junit).getroot().iter("testcase") if c.find("error") is not None]
+    assert errors
+    assert {c.get("file") for c in errors} == {"b/dvc.yaml"}
+    results = json.loads(sarif.read_text())["runs"][0]["results"]
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in results
+        if "could not run" in r["message"]["text"]
+    }
+    assert uris == {"b/dvc.yaml"}

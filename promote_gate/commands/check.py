@@ -120,7 +120,7 @@ def _prefixed(bundle: BundleReport, project: str) -> BundleReport:
         )
         for r in bundle.results
     )
-    return dataclasses.replace(bundle, path=lead + bundle.path, results=results)
+    return dataclasses.replace(bundle, path=lead + bundle.path, results=results, project=project)
 
 
 def check_repo(

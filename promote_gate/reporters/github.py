@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from promote_gate.report import Report
 from promote_gate.reporters.gitlab import ranked
-from promote_gate.reporters.junit import error_file
 
 MAX_ANNOTATIONS = 10
 
@@ -24,7 +23,7 @@ def _prop(text: str) -> str:
 def render(report: Report) -> str:
     items = [f"::error title=promote-gate::{_data(error)}" for error in report.errors]
     items += [
-        f"::error file={_prop(error_file(result.reason or '', bundle.manifest_path))},"
+        f"::error file={_prop(bundle.error_file(result.reason))},"
         f"title={_prop(result.rule.title + ' could not run')}::{_data(result.reason or 'error')}"
         for bundle in report.bundles
         for result in bundle.results

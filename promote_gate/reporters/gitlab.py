@@ -16,8 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from promote_gate.report import BundleReport, Report
-from promote_gate.reporters.junit import error_file
+from promote_gate.report import BundleReport, Report, error_file
 from promote_gate.rules import Finding, Rule
 
 # Most severe first: a changed release or broken integrity before provenance, then claims.
@@ -71,7 +70,7 @@ def render(report: Report) -> str:
             result.rule.code,
             fingerprint(result.rule.code, bundle.path, "error", result.reason or ""),
             "blocker",
-            error_file(result.reason or "", bundle.manifest_path),
+            bundle.error_file(result.reason),
             1,
         )
         for bundle in report.bundles

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from promote_gate.report import BundleReport, Report, RuleResult
+from promote_gate.report import BundleReport, Report, RuleResult, error_file
 from promote_gate.rules import Finding
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -85,7 +85,7 @@ def _cases(suite: ET.Element, bundle: BundleReport, result: RuleResult) -> None:
         return
     attrs = {"name": result.rule.title, "classname": classname, "time": "0"}
     if result.status == "error":
-        attrs["file"] = error_file(result.reason or "", bundle.manifest_path)
+        attrs["file"] = bundle.error_file(result.reason)
     case = _child(suite, "testcase", **attrs)
     if result.status == "skipped":
         reason = result.reason or "skipped"
@@ -155,17 +155,3 @@ def render(report: Report) -> str:
     root.set("errors", str(statuses.count("error") + (1 if report.errors else 0)))
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-
-
-_NAMED_FILE = re.compile(
-    r"(?:^|[\s'\"(])((?:[\w.@+-]+/)*(?:dvc\.yaml|dvc\.lock|params\.yaml|\.promote-gate\.yaml"
-    r"|pyproject\.toml|\.dvc/config|manifest\.json|SHA256SUMS|[\w.@+-]+\.(?:ya?ml|json|toml|lock)))"
-)
-
-
-def error_file(message: str, default: str = ".promote-gate.yaml") -> str:
-    """The file an error is about, named in its message (``dvc.yaml:3: …``), else
-    ``default`` (the policy file for the gate, a bundle's manifest for a rule): where CI shows
-    an error that has no file of its own."""
-    match = _NAMED_FILE.search(message)
-    return match.group(1) if match else default

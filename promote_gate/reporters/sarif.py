@@ -26,7 +26,6 @@ from urllib.parse import quote
 from promote_gate import __version__
 from promote_gate.report import BundleReport, Report
 from promote_gate.reporters.gitlab import fingerprint, ranked
-from promote_gate.reporters.junit import error_file
 from promote_gate.rules import RULES, Rule
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -109,7 +108,7 @@ def _bundle_results(bundle: BundleReport) -> list[dict[str, Any]]:
                     rule,
                     "error",
                     f"{rule.title} could not run: {reason}",
-                    error_file(reason, bundle.manifest_path),
+                    bundle.error_file(reason),
                     None,
                     fingerprint(rule.code, bundle.path, "error", reason),
                 )
