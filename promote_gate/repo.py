@@ -125,6 +125,7 @@ class Memo:
 
     resolved: dict[str, str | None] = field(default_factory=dict)  # full commit ids
     ancestors: dict[str, frozenset[str]] = field(default_factory=dict)
+    index_env: dict[str, str] | None = None  # GIT_INDEX_FILE, checked once
 
 
 class Git:
@@ -332,17 +333,21 @@ class Git:
         """``GIT_INDEX_FILE`` as git sets it for a pre-commit hook (``git commit -a`` or
         ``git commit PATH`` stage into a temporary index): honoured while it lies in the
         repository's git directory, refused elsewhere."""
+        if self.memo.index_env is not None:
+            return self.memo.index_env
         index = os.environ.get("GIT_INDEX_FILE")
         if not index:
+            self.memo.index_env = {}
             return {}
         where = os.path.realpath(index)  # relative to the current directory, as git reads it
         gitdirs = {
-            os.path.realpath(os.path.join(self.top, self.run("rev-parse", flag).strip()))
-            for flag in ("--git-dir", "--git-common-dir")
+            os.path.realpath(os.path.join(self.top, line))
+            for line in self.run("rev-parse", "--git-dir", "--git-common-dir").splitlines()
         }
         if not any(os.path.commonpath([where, d]) == d for d in gitdirs):
             raise GateError(f"GIT_INDEX_FILE={index} is outside the repository's git directory")
-        return {"GIT_INDEX_FILE": where}
+        self.memo.index_env = {"GIT_INDEX_FILE": where}
+        return self.memo.index_env
 
     def cat(self, oid: str) -> bytes:
         """Read one object through a long-lived ``git cat-file --batch``."""

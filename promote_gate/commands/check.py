@@ -337,35 +337,26 @@ def _policy_notes(view: View, policy_view: View, config_path: str | None) -> lis
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.staged:
-        from promote_gate.commands.hook import staged_base
+    base, policy_from = args.base, "checked"
+    notes: tuple[str, ...] = ()
+    if args.staged:  # the index, against what the remote has, under that base's policy
+        policy_from = "base"
+        note = f"staged: compared with {base}, under its policy"
+        if base is None:
+            from promote_gate.commands.hook import staged_base
 
-        git = Git.open(args.repo)
-        try:
-            base, note = staged_base(git, git.head())
-        finally:
-            git.close()
-        if args.base:
-            base, note = args.base, f"staged: compared with {args.base}, under its policy"
-        report = check_repo(
-            args.repo,
-            staged=True,
-            base=base,
-            policy_from="base",
-            config_path=args.config,
-            bundles=args.bundle,
-            select=args.select,
-            ignore=args.ignore,
-            require_data=args.require_data,
-            traceback_on_error=args.traceback,
-            project=args.project,
-            no_cache=args.no_cache,
-        )
-        return emit(dataclasses.replace(report, notes=(*report.notes, note)), args)
+            git = Git.open(args.repo)
+            try:
+                base, note = staged_base(git, git.head())
+            finally:
+                git.close()
+        notes = (note,)
     report = check_repo(
         args.repo,
         rev=args.rev,
-        base=args.base,
+        staged=args.staged,
+        base=base,
+        policy_from=policy_from,
         config_path=args.config,
         bundles=args.bundle,
         select=args.select,
@@ -375,4 +366,4 @@ def run(args: argparse.Namespace) -> int:
         project=args.project,
         no_cache=args.no_cache,
     )
-    return emit(report, args)
+    return emit(dataclasses.replace(report, notes=(*report.notes, *notes)), args)
