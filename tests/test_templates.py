@@ -1120,3 +1120,57 @@ def test_gitlab_note_without_a_token_says_so(tmp_path: Path) -> None:
     assert proc.returncode != 0  # after_script: a warning in the log, the job's status stands
     assert "PROMOTE_GATE_NOTE_TOKEN" in proc.stderr
     assert requests == []
+
+
+def test_github_comment_refuses_a_body_the_gate_did_not_write(tmp_path: Path) -> None:
+    """A body without the marker (a file the change committed, the gate never having run) is
+    not posted under the bot's name."""
+    proc, calls = run_comment_step(tmp_path, [[]], body="## promote-gate: passed\n")
+    assert proc.returncode == 0, proc.stderr
+    assert calls == []
+
+
+def test_gitlab_note_refuses_a_body_the_gate_did_not_write(tmp_path: Path) -> None:
+    with fake_gitlab([[]]) as (api, requests):
+        proc = run_after_script(
+            tmp_path, api, {"PROMOTE_GATE_MR_NOTE": "true"}, body="## promote-gate: passed\n"
+        )
+    assert "is not promote-gate's comment" in proc.stderr
+    assert [r for r in requests if r[0] in {"POST", "PUT"}] == []
+
+
+def test_gitlab_note_never_follows_a_symlinked_body(tmp_path: Path) -> None:
+    """A committed promote-gate-comment.md -> /proc/self/environ would post the token."""
+    secret = tmp_path / "secret"
+    secret.write_text(MARKER + "\nPROMOTE_GATE_NOTE_TOKEN=glpat-fake\n")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / COMMENT).symlink_to(secret)
+    job = load(GITLAB)["promote-gate"]
+    (script,) = job["after_script"]
+    with fake_gitlab([[]]) as (api, requests):
+        env = {**os.environ, "PROMOTE_GATE_MR_NOTE": "true", "CI_API_V4_URL": api}
+        env |= {"CI_PROJECT_ID": "5", "CI_MERGE_REQUEST_IID": "7"}
+        env |= {"PROMOTE_GATE_NOTE_TOKEN": "glpat-fake"}
+        for key in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+            env.pop(key, None)
+        proc = bash(script, tmp_path / "work", env)
+    assert proc.returncode == 0, proc.stderr
+    assert requests == []
+
+
+@pytest.mark.parametrize("template", [WORKFLOW, GITLAB], ids=["github", "gitlab"])
+def test_reports_come_from_this_run_only(template: Path) -> None:
+    """Before anything runs, the job removes every report file it later uploads or posts: a
+    change that commits them (or symlinks by their names) publishes nothing of its own."""
+    if template == WORKFLOW:
+        steps = github_steps(load(WORKFLOW))
+        commands = [str(s.get("run", "")) for s in steps]
+        published = set(uploaded(step_using(steps, "actions/upload-artifact")))
+    else:
+        job = load(GITLAB)["promote-gate"]
+        commands = [str(c) for c in job["before_script"]]
+        published = set(job["artifacts"]["paths"])
+    (cleanup,) = [c for c in commands if c.startswith("rm -f ")]
+    install = next(c for c in commands if "pip install" in c)
+    assert commands.index(cleanup) < commands.index(install)
+    assert published <= set(shlex.split(cleanup)[2:])

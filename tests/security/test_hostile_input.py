@@ -183,6 +183,8 @@ def _committed_report_links(work: Path) -> None:
         ("promote-gate-junit.xml", "../victim-junit"),
         ("gl-code-quality.json", "../victim-cq"),
         ("gate.txt", "../victim-output"),
+        ("promote-gate.sarif", "../victim-sarif"),  # ci's default on GitHub
+        ("promote-gate-comment.md", "../victim-comment"),  # the templates' comment file
     ):
         (work / name).symlink_to(target)
 
@@ -190,13 +192,23 @@ def _committed_report_links(work: Path) -> None:
 def test_ci_writes_reports_without_following_committed_symlinks(
     world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    victims = {name: tmp_path / name for name in ("victim-junit", "victim-cq", "victim-output")}
+    names = ("victim-junit", "victim-cq", "victim-output", "victim-sarif", "victim-comment")
+    victims = {name: tmp_path / name for name in names}
     for victim in victims.values():
         victim.write_text("a file outside the checkout\n")
     head = world.branch("links", _committed_report_links, dvc_push=False)
 
     verdict = github_pr(
-        world, gate, monkeypatch, tmp_path, "links", head, "--codequality", "gl-code-quality.json"
+        world,
+        gate,
+        monkeypatch,
+        tmp_path,
+        "links",
+        head,
+        "--codequality",
+        "gl-code-quality.json",
+        "--comment",
+        "promote-gate-comment.md",
     )
     assert verdict.code == 0, verdict.text
     ws = tmp_path / "ws"
@@ -206,12 +218,15 @@ def test_ci_writes_reports_without_following_committed_symlinks(
 
     for victim in victims.values():
         assert victim.read_text() == "a file outside the checkout\n", victim
-    for name in ("promote-gate-junit.xml", "gl-code-quality.json", "gate.txt"):
+    reports = ("promote-gate-junit.xml", "gl-code-quality.json", "gate.txt")
+    for name in (*reports, "promote-gate.sarif", "promote-gate-comment.md"):
         assert not (ws / name).is_symlink(), name
         assert (ws / name).is_file(), name
     assert (ws / "promote-gate-junit.xml").read_text().startswith("<?xml")
     assert json.loads((ws / "gl-code-quality.json").read_text()) == []
     assert "promote-gate passed" in (ws / "gate.txt").read_text()
+    assert json.loads((ws / "promote-gate.sarif").read_text())["version"] == "2.1.0"
+    assert (ws / "promote-gate-comment.md").read_text().startswith("<!-- promote-gate -->")
 
 
 def _reports_dir_out(work: Path) -> None:
