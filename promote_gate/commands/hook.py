@@ -212,6 +212,17 @@ def project_policies(
     return found
 
 
+def change_touches_gate(
+    git: Git, trees: list[str], trusted: str, paths: list[str], top: config_mod.Config
+) -> bool:
+    """Whether changed ``paths`` can alter a verdict in any project of the ``trees``, under
+    ``trusted``'s policies (``top``, the repository's, asked first: no lookups when it
+    already says yes). The hooks' quick paths."""
+    return touches_gate({"": top}, paths) or touches_gate(
+        project_policies(git, trees, trusted, paths, top), paths
+    )
+
+
 def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
     """What to judge for each pushed ref, against what, under whose policy.
 
@@ -286,11 +297,8 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
             if t.skip is None and t.base is not None and git.is_ancestor(t.base, t.local_sha):
                 paths = git.diff_names(t.base, t.local_sha)
                 trusted = t.policy_rev or t.base
-                quick[t.remote_ref] = not touches_gate({"": t.policy}, paths) and not (
-                    touches_gate(
-                        project_policies(git, [t.base, t.local_sha], trusted, paths, t.policy),
-                        paths,
-                    )
+                quick[t.remote_ref] = not change_touches_gate(
+                    git, [t.base, t.local_sha], trusted, paths, t.policy
                 )
     finally:
         git.close()
@@ -361,10 +369,7 @@ def judge_commit(repo: str) -> int:
         base, note = staged_base(git, head)
         if base is not None:
             paths = git.staged_names(base)
-            top = policy_at(git, base)
-            if not touches_gate({"": top}, paths) and not touches_gate(
-                project_policies(git, [base], base, paths, top), paths
-            ):
+            if not change_touches_gate(git, [base], base, paths, policy_at(git, base)):
                 return EXIT_OK
     finally:
         git.close()
