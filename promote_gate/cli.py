@@ -32,7 +32,7 @@ def _codes(value: str) -> list[str]:
     for code in codes:
         if not re.fullmatch(r"PG[0-9]{0,3}", code):
             raise argparse.ArgumentTypeError(f"{code!r} is not a rule code or prefix (PG104, PG1)")
-    from promote_gate.report import unknown_selectors
+    from promote_gate.codes import unknown_selectors
 
     unknown = unknown_selectors(codes)
     if unknown:
@@ -334,7 +334,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         if args.command == "hook":
             return hook.run(args.kind, args.repo, args.remote)
-        return hook.install(args)
+        from promote_gate.commands import install
+
+        return install.install(args)
     if args.command in {"rules", "explain", "schema"}:
         from promote_gate.commands import catalogue
 

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from promote_gate.codes import unknown_selectors
 from promote_gate.errors import MAX_DOCUMENT_BYTES, DocumentError, UsageError
 
 CONFIG_FILE = ".promote-gate.yaml"
@@ -220,8 +221,6 @@ def _check(raw: dict[str, Any], origin: str) -> Config:
     for key in ("select", "ignore"):
         if not raw.get(key):
             continue
-        from promote_gate.report import unknown_selectors  # the rule registry: only if needed
-
         unknown = unknown_selectors([str(code).upper() for code in raw[key]])
         if unknown:
             raise UsageError(

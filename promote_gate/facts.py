@@ -10,8 +10,8 @@ from promote_gate.compare import Comparison
 from promote_gate.dvc.lock import LockFile
 from promote_gate.dvc.pointer import Pointer
 from promote_gate.dvc.status import StageStatus
+from promote_gate.git import Kind
 from promote_gate.hashing import Digest
-from promote_gate.repo import Kind
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,8 @@ class RepoEvidence:
     source_lock_sha256: str | None
     source_lock_error: str | None
     dir_listings: Mapping[str, Mapping[str, str] | None]  # "<md5>.dir" -> relpath -> md5
-    content: Mapping[str, Recorded]  # snapshot metrics file -> its recorded bytes
+    # snapshot metrics file -> its recorded bytes (when a selected rule reads "content")
+    content: Mapping[str, Recorded] = field(default_factory=dict)
     unavailable: Mapping[str, str] = field(default_factory=dict)  # object md5 -> why not read
     declared_metrics: tuple[str, ...] | None = None  # what dvc.yaml declares at source.commit
     declared_error: str | None = None  # why that could not be read

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import re
 import traceback
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from promote_gate.errors import EXIT_ERROR, EXIT_OK, EXIT_VIOLATIONS, UsageError
+from promote_gate.errors import EXIT_ERROR, EXIT_OK, EXIT_VIOLATIONS
 from promote_gate.facts import BundleFacts
 from promote_gate.rules import RULES, Finding, NotApplicable, Rule, Unverified
 
@@ -87,43 +86,6 @@ class Report:
                 counts[result.status] += 1
                 counts["violations"] += len(result.findings)
         return counts
-
-
-def unknown_selectors(selectors: Iterable[str]) -> list[str]:
-    """Selectors that are no rule code nor a prefix of one (``PG140``, ``PG9``): as ruff
-    does, such a typo is an error, never a selection of nothing."""
-    return [s for s in selectors if not any(r.code.startswith(s) for r in RULES)]
-
-
-def _longest(code: str, patterns: Iterable[str]) -> int:
-    """The length of the most specific pattern matching ``code`` (0: none)."""
-    return max((len(p) for p in patterns if code.startswith(p)), default=0)
-
-
-def selected_rules(select: Sequence[str], ignore: Sequence[str]) -> dict[str, str | None]:
-    """code -> None when the rule runs, or why it does not (``--select``/``--ignore``).
-
-    Where a code matches both, the more specific selector wins (flake8's rule): ``--select
-    PG1 --ignore PG104`` runs PG101 but not PG104; ``--ignore PG1 --select PG104`` runs
-    PG104 alone of PG1; equally specific, ignore wins. Unknown selectors are a UsageError.
-    """
-    unknown = unknown_selectors([*select, *ignore])
-    if unknown:
-        raise UsageError(
-            f"unknown rule selector(s) {', '.join(unknown)}: a rule code or a prefix of one "
-            f"(promote-gate rules lists them)"
-        )
-    chosen: dict[str, str | None] = {}
-    for rule in RULES:
-        selected = _longest(rule.code, select) if select else 1
-        ignored = _longest(rule.code, ignore)
-        if not selected:
-            chosen[rule.code] = f"not selected (--select {','.join(select)})"
-        elif ignored >= selected:
-            chosen[rule.code] = f"ignored (--ignore {','.join(ignore)})"
-        else:
-            chosen[rule.code] = None
-    return chosen
 
 
 def no_rule_ran(report: Report) -> Report:

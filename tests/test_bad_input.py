@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -163,11 +162,9 @@ def test_hundred_megabyte_params_snapshot(repo: Path, bundle: Path, gate: Gate, 
         fobj.write(b"a: ")
         fobj.truncate(HUNDRED_MB)  # sparse: cheap to write, and git compresses zeros well
     argv = gate_args(repo, mode)
-    start = time.monotonic()
     doc = assert_violations(gate, argv, {"PG301"})
+    # refused by its size, unparsed (the message names the byte limit)
     assert any("bytes" in f["message"] for f in failed(doc)["PG301"]), failed(doc)["PG301"]
-    # the snapshot is refused by size, not parsed: twice through the gate stays quick
-    assert time.monotonic() - start < 60
 
 
 @pytest.mark.parametrize("mode", MODES)

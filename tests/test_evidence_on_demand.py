@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from promote_gate.commands.check import check_repo
+from promote_gate.gate import check_repo
 
 
 def test_only_the_evidence_selected_rules_need_is_collected(repo: Path) -> None:

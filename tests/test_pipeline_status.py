@@ -22,7 +22,8 @@ from conftest import commit_all, pinned_env, run
 from promote_gate.dvc.lock import parse_lock
 from promote_gate.dvc.parsing import parse_project
 from promote_gate.dvc.status import StageStatus, pipeline_status
-from promote_gate.repo import CommitView, Git, View, WorktreeView
+from promote_gate.git import Git
+from promote_gate.repo import CommitView, View, WorktreeView
 
 Mutation = Callable[[Path], object]
 

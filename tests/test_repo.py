@@ -18,7 +18,8 @@ import pytest
 from conftest import commit_all, pinned_env, run
 
 from promote_gate.errors import GateError
-from promote_gate.repo import CommitView, Git, TreeEntry, WorktreeView, git_env
+from promote_gate.git import Git, TreeEntry, git_env
+from promote_gate.repo import CommitView, WorktreeView
 
 LATIN1_FILE = b"caf\xe9.txt"  # not UTF-8: git stores the bytes as they are
 LATIN1_DIR = b"d\xe9j\xe0"

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from promote_gate.errors import GateError
-from promote_gate.repo import git_env
+from promote_gate.git import git_env
 from promote_gate.report import Report
 
 PREPARE = """\
@@ -445,9 +445,9 @@ def _caught(report: Report, what: str, code: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from promote_gate.commands.check import check_repo
     from promote_gate.commands.promote import promote
     from promote_gate.files import write_report
+    from promote_gate.gate import check_repo
     from promote_gate.reporters import junit, text
 
     if importlib.util.find_spec("dvc") is None:

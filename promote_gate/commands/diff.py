@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from promote_gate.collect import Collector, list_bundles, side_of_bundle, side_of_revision
-from promote_gate.commands.check import open_view
 from promote_gate.compare import Comparison, Side, compare
+from promote_gate.context.checkout import open_view
 from promote_gate.errors import UsageError
+from promote_gate.evidence.bundle import list_bundles, read_bundle
+from promote_gate.evidence.comparison import side_of_bundle, side_of_revision
+from promote_gate.evidence.scope import Scope
 from promote_gate.files import write_report
 from promote_gate.repo import CommitView
 
@@ -41,18 +43,18 @@ def diff_repo(
     try:
         names = list_bundles(view, config)
         numbered = [n for n in names if config.version_number(n) is not None]
-        collector = Collector(view, config, git)
+        scope = Scope.local(view, config, git)
 
         def side(which: str) -> Side:
             if which in names:
                 path = f"{config.publish_root}/{which}"
-                return side_of_bundle(collector.bundle(which, path, evidence=False))
+                return side_of_bundle(read_bundle(scope, which, path))
             commit = git.resolve(which)
             if commit is None:
                 raise UsageError(
                     f"{which!r} is neither a bundle under {config.publish_root}/ nor a git revision"
                 )
-            return side_of_revision(CommitView(git, commit), collector.store)
+            return side_of_revision(CommitView(git, commit), scope.store)
 
         if b is None:
             if not numbered:

@@ -27,7 +27,7 @@ from promote_gate.bundle import (
     render_report,
     render_sha256sums,
 )
-from promote_gate.collect import list_bundles
+from promote_gate.context.policy import load_policy, project_of
 from promote_gate.dvc import DEFAULT_PARAMS, DVC_LOCK, DVC_YAML, norm
 from promote_gate.dvc.cache import cache_dir, cache_paths, read_dir_listing
 from promote_gate.dvc.ignore import DvcIgnore
@@ -35,9 +35,11 @@ from promote_gate.dvc.lock import LockFile, LockStage, lock_digest, project_lock
 from promote_gate.dvc.params import flatten, read_metrics_file
 from promote_gate.dvc.parsing import parse_project
 from promote_gate.errors import RefusedError, UsageError
+from promote_gate.evidence.bundle import list_bundles
+from promote_gate.git import Git
 from promote_gate.hashing import Digest, digest_bytes, sha256_hex
 from promote_gate.objects import DirectorySource, ObjectStore
-from promote_gate.repo import Git, WorktreeView
+from promote_gate.repo import WorktreeView
 from promote_gate.yamlio import DocumentError, dump_yaml, load_json
 
 
@@ -218,8 +220,6 @@ def promote(
 ) -> str:
     """Create the bundle in the DVC project ``repo`` lies in (or ``project_dir``); return
     its path relative to the repository's top. Raises RefusedError/UsageError."""
-    from promote_gate.commands.check import load_policy, project_of
-
     top = Git.open(repo)
     directory = project_of(top, repo, project_dir) or ""
     git = top.project(directory)

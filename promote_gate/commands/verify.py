@@ -6,13 +6,15 @@ import argparse
 import dataclasses
 import os
 
-from promote_gate.collect import Collector
+from promote_gate.codes import selected_rules
 from promote_gate.commands.check import emit
 from promote_gate.config import Config
 from promote_gate.errors import UsageError
+from promote_gate.evidence.bundle import read_bundle
+from promote_gate.evidence.scope import Scope
 from promote_gate.hashcache import HashCache
 from promote_gate.repo import WorktreeView
-from promote_gate.report import Report, judge, no_rule_ran, selected_rules
+from promote_gate.report import Report, judge, no_rule_ran
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     hashes = None if args.no_cache else HashCache()
     view = WorktreeView(directory, hashes=hashes)
     try:
-        facts = Collector(view, Config(), git=None).bundle(os.path.basename(directory), "")
+        facts = read_bundle(Scope(view, Config()), os.path.basename(directory), "")
     finally:
         if hashes is not None:
             hashes.close()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from promote_gate.repo import View, iter_parents
+from promote_gate.git import iter_parents
+from promote_gate.repo import View
 
 
 class DvcIgnore:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from promote_gate.dvc import DVC_LOCK, DVC_YAML, norm
+from promote_gate.git import iter_parents
 from promote_gate.hashing import LEGACY
-from promote_gate.repo import iter_parents
 from promote_gate.yamlio import DocumentError, load_yaml
 
 

@@ -13,9 +13,10 @@ from promote_gate.dvc.lock import LockEntry, LockFile, LockStage
 from promote_gate.dvc.params import get_dotted, read_params_file
 from promote_gate.dvc.parsing import ParamsDef, Project
 from promote_gate.dvc.pointer import find_pointer
+from promote_gate.git import iter_parents
 from promote_gate.hashing import Digest, dir_md5
 from promote_gate.objects import ObjectStore
-from promote_gate.repo import View, iter_parents
+from promote_gate.repo import View
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -167,8 +166,10 @@ def test_install_respects_foreign_hooks_and_hooks_path(
     assert (hooks / "pre-push.legacy").read_text() == "#!/bin/sh\necho another\n"
 
 
-def test_push_touching_no_bundle_answers_fast_and_light(pushed: Path) -> None:
-    """Well under a second, without loading the rules, jsonschema's validators aside."""
+def test_push_touching_no_bundle_answers_light(pushed: Path) -> None:
+    """Without loading DVC or the rules. How fast is measured beside `dvc status` by the
+    benchmark suite (group "hooks as installed"), never asserted here: a loaded CI machine
+    is not a stopwatch."""
     (pushed / "NOTES.md").write_text("unrelated\n")
     head = commit_all(pushed, "notes")
     base = remote_sha(pushed, "main")
@@ -177,7 +178,6 @@ def test_push_touching_no_bundle_answers_fast_and_light(pushed: Path) -> None:
         "import sys; from promote_gate.cli import main; code = main(['hook', 'pre-push', 'origin']); "
         "print(code, 'dvc' in sys.modules, 'promote_gate.rules' in sys.modules)"
     )
-    start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=pushed,
@@ -186,9 +186,7 @@ def test_push_touching_no_bundle_answers_fast_and_light(pushed: Path) -> None:
         text=True,
         check=False,
     )
-    elapsed = time.perf_counter() - start
     assert result.stdout.split() == ["0", "False", "False"], result.stderr
-    assert elapsed < 1.0, f"the hook took {elapsed:.2f} s on a push touching no bundle"
 
 
 @pytest.mark.slow

@@ -1,0 +1,253 @@
+"""The checkout: one frozen value saying what a run judges — the repository, its DVC
+projects, the checked tree (working tree, a commit, or the index), the base, the view whose
+policy applies, each project's policy and where DVC objects may come from. ``check``, ``ci``
+and the hooks build it through :func:`open_checkout`; ``diff`` and ``promote`` through
+:func:`open_view`. Nothing is collected here: evidence is the providers' job."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from promote_gate import config as config_mod
+from promote_gate.context.policy import load_policy, project_of
+from promote_gate.dvc.cache import cache_dir, default_remote
+from promote_gate.dvc.project import find_projects
+from promote_gate.errors import UsageError
+from promote_gate.facts import RemoteFacts
+from promote_gate.git import Git
+from promote_gate.hashcache import HashCache
+from promote_gate.objects import DirectorySource, ObjectStore, Source, remote_source
+from promote_gate.repo import CommitView, IndexView, View, WorktreeView
+
+
+@dataclass(frozen=True)
+class ProjectCheckout:
+    """One DVC project of a checkout: its git (paths relative to it), its views, policy
+    and evidence store, and the notes a reader of the report needs about them."""
+
+    directory: str  # top-relative, "" for the top
+    git: Git
+    view: View  # the checked tree
+    base_view: CommitView | None  # what is released; None: every bundle is new
+    policy_view: View  # the tree whose policy (and DVC remote) applies
+    config: config_mod.Config
+    store: ObjectStore
+    remote: RemoteFacts
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """What one run judges. ``close()`` ends the git processes and the hash cache."""
+
+    git: Git  # the repository's top
+    view: View  # the checked tree at the top
+    commit: str | None  # the checked commit (None: the working tree or the index)
+    base: str | None
+    projects: tuple[ProjectCheckout, ...]
+    ci: bool
+    hashes: HashCache | None
+
+    def close(self) -> None:
+        self.git.close()
+        if self.hashes is not None:
+            self.hashes.close()
+
+
+def commit_of(git: Git, rev: str, what: str) -> str:
+    """``rev`` as a full commit id, or a UsageError naming the option it came from."""
+    commit = git.resolve(rev)
+    if commit is None:
+        raise UsageError(f"{what} {rev}: no such commit in {git.top}")
+    return commit
+
+
+def view_at(git: Git, commit: str | None, hashes: HashCache | None = None) -> View:
+    """``commit``'s tree, or with None the working tree (with the project's DVC cache)."""
+    if commit is None:
+        return WorktreeView(git.root, cache=cache_dir(git.root), hashes=hashes)
+    return CommitView(git, commit)
+
+
+def open_view(
+    repo: str, rev: str | None, project: str | None = None, config_path: str | None = None
+) -> tuple[Git, View, config_mod.Config]:
+    """The DVC project ``repo`` lies in (or ``project``): its git, its view (the working
+    tree, or ``rev``'s tree) and its policy as that view has it."""
+    top = Git.open(repo)
+    directory = project_of(top, repo, project) or ""
+    git = top.project(directory)
+    commit = commit_of(git, rev, "--rev") if rev is not None else None
+    view = view_at(git, commit)
+    config = load_policy(view, view_at(top, commit), directory, config_path, False)
+    return git, view, config
+
+
+def open_checkout(
+    repo: str,
+    *,
+    rev: str | None = None,
+    staged: bool = False,
+    base: str | None = None,
+    policy_from: str = "checked",
+    policy_rev: str | None = None,
+    config_path: str | None = None,
+    ci: bool = False,
+    dvc_cache: str | None = None,
+    project: str | None = None,
+    every_project: bool = False,
+    no_cache: bool = False,
+) -> Checkout:
+    """The checkout of the working tree, ``rev`` or (``staged``) the index, in every DVC
+    project of the repository (or the one ``repo`` lies in, or ``project``, unless
+    ``every_project``).
+
+    ``base``: what is released. ``policy_from="base"`` reads the policy from the base, so a
+    change cannot switch off its own gate; ``policy_rev`` names the commit whose policy
+    applies when the caller worked it out (the hooks, CI). ``ci`` ignores the checkout's
+    own DVC cache and ``.dvc/config.local`` (a change could bring them). The user's hash
+    cache is used except in CI and with ``no_cache``: there every byte is hashed.
+    """
+    top_git = Git.open(repo)
+    hashes = None if ci or no_cache else HashCache()
+    if ci or no_cache:
+        config_mod.TRUST_VALIDATION_CACHE = False
+    try:
+        commit = commit_of(top_git, rev, "--rev") if rev is not None else None
+        base_commit = commit_of(top_git, base, "--base") if base is not None else None
+        policy_commit = base_commit if policy_from == "base" else commit
+        if policy_rev is not None:  # the caller knows whose policy applies (hook, CI)
+            policy_commit = commit_of(top_git, policy_rev, "policy revision")
+        rel = _repo_relative(config_path, top_git.root) if config_path else None
+        in_view = rel is not None and policy_commit is not None
+        chosen = None if every_project else project_of(top_git, repo, project)
+
+        def view_of(git: Git, hashes: HashCache | None = None) -> View:
+            return IndexView(git) if staged else view_at(git, commit, hashes)
+
+        top_view = view_of(top_git)
+        if chosen is not None:
+            directories = [chosen]
+        else:
+            directories = find_projects(top_view)
+            if base_commit is not None:  # a project the change removes: its bundles too
+                directories = sorted(
+                    set(directories) | set(find_projects(CommitView(top_git, base_commit))),
+                    key=lambda d: (d != "", d),
+                )
+        policy_top = view_at(top_git, policy_commit) if policy_commit is not None else top_view
+        projects = []
+        for directory in directories:
+            git = top_git.project(directory)
+            view = view_of(git, hashes)
+            base_view = CommitView(git, base_commit) if base_commit is not None else None
+            policy_view = view
+            if policy_commit is not None and policy_commit == base_commit:
+                policy_view = base_view or view
+            elif policy_commit is not None and policy_commit != commit:
+                policy_view = CommitView(git, policy_commit)
+            config = load_policy(
+                policy_view, policy_top, directory, rel if in_view else config_path, in_view
+            )
+            for each in {id(v): v for v in (view, base_view, policy_view) if v}.values():
+                each.limit = config.max_document_bytes
+            notes = _policy_notes(view, policy_view, config_path)
+            store, remote, evidence_notes = evidence_store(
+                git, view, policy_view, ci=ci, dvc_cache=dvc_cache
+            )
+            store.hashes = hashes
+            projects.append(
+                ProjectCheckout(
+                    directory,
+                    git,
+                    view,
+                    base_view,
+                    policy_view,
+                    config,
+                    store,
+                    remote,
+                    (*notes, *evidence_notes),
+                )
+            )
+    except BaseException:
+        top_git.close()
+        if hashes is not None:
+            hashes.close()
+        raise
+    return Checkout(top_git, top_view, commit, base_commit, tuple(projects), ci, hashes)
+
+
+def _repo_relative(path: str, root: str) -> str | None:
+    """``path`` as a repository path, if it lies inside the repository (else None)."""
+    real_root = os.path.realpath(root)
+    full = os.path.join(
+        os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path)
+    )
+    if os.path.commonpath([full, real_root]) != real_root:
+        return None
+    return os.path.relpath(full, real_root).replace(os.sep, "/")
+
+
+def _policy_notes(view: View, policy_view: View, config_path: str | None) -> list[str]:
+    if config_path is not None or policy_view is view:
+        return []
+    mine = [view.read(name) for name in (config_mod.CONFIG_FILE, config_mod.PYPROJECT)]
+    theirs = [policy_view.read(name) for name in (config_mod.CONFIG_FILE, config_mod.PYPROJECT)]
+    if mine == theirs:
+        return []
+    note = (
+        "note: this change edits the promote-gate policy; the policy of the base "
+        f"({policy_view.label}) applies until it is merged"
+    )
+    return [note]
+
+
+LOCAL_CONFIG = ".dvc/config.local"
+
+
+def evidence_store(
+    git: Git, view: View, policy_view: View, *, ci: bool = False, dvc_cache: str | None = None
+) -> tuple[ObjectStore, RemoteFacts, list[str]]:
+    """Where DVC objects may come from, the default remote (PG505), and notes for the report.
+
+    The remote is the one the policy's revision configures (the base, in the hook and CI),
+    so a change cannot point it at storage it brings. ``.dvc/config.local`` is a machine's
+    own file: it is read only outside CI and only while git does not track it. In CI the
+    checkout's DVC cache is not used at all (a change could bring one): objects come from
+    ``dvc_cache`` when given, and from the remote.
+    """
+    notes: list[str] = []
+    commits = [v for v in (view, policy_view) if isinstance(v, CommitView)]
+    tracked = any(v.entry(LOCAL_CONFIG) is not None for v in commits) or (
+        git.head() is not None and git.read_at("HEAD", LOCAL_CONFIG) is not None
+    )
+    local = not ci and not tracked
+    if tracked:
+        notes.append(
+            f"note: {LOCAL_CONFIG} is committed; it is a machine's own file and is ignored"
+        )
+    sources: list[Source] = []
+    cache = dvc_cache or (None if ci else cache_dir(git.root, local=local))
+    if cache is not None:
+        sources.append(DirectorySource(os.path.abspath(cache), "the DVC cache"))
+    read = policy_view.read if isinstance(policy_view, CommitView) else None
+    remote = default_remote(git.root, read, local=local)
+    reason = None
+    if remote.name is None or remote.url is None:
+        reason = "no default DVC remote is configured (dvc remote add -d)"
+    else:
+        source, reason = remote_source(remote.name, remote.url, dict(remote.config), git.root)
+        if source is not None:
+            sources.append(source)
+    if policy_view is not view:
+        mine = default_remote(git.root, view.read if isinstance(view, CommitView) else None, False)
+        theirs = default_remote(git.root, read, local=False)
+        if (mine.name, mine.url) != (theirs.name, theirs.url):
+            notes.append(
+                f"note: this change re-points the default DVC remote ({theirs.name}: {theirs.url} "
+                f"-> {mine.name}: {mine.url}); the remote of the base ({policy_view.label}) "
+                "applies until it is merged"
+            )
+    store = ObjectStore(sources, unavailable=None)
+    return store, RemoteFacts(remote.name, remote.url, None, reason), notes

@@ -1,0 +1,201 @@
+"""The bundle itself: its files, documents and manifest, read from a view and hashed once.
+
+Every other provider starts from what this one returns; a baseline bundle is read the same
+way (``comparison.py``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+from promote_gate.bundle import MANIFEST, doc_names, manifest_schema
+from promote_gate.config import Config
+from promote_gate.dvc import norm
+from promote_gate.dvc.lock import parse_lock
+from promote_gate.dvc.pointer import parse_pointer
+from promote_gate.errors import GateError
+from promote_gate.evidence.scope import Scope
+from promote_gate.facts import BundleFacts, Doc, FileFacts
+from promote_gate.git import iter_parents
+from promote_gate.hashing import digest_bytes
+from promote_gate.repo import View
+from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError, load_json, load_yaml
+
+Loader = Callable[[bytes, str], Any]
+
+
+def _text(data: bytes, name: str) -> str:
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise DocumentError(f"{name} is larger than {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(f"{name} is not UTF-8 text") from exc
+
+
+_LOADERS: dict[str, Loader] = {
+    "params": load_yaml,
+    "metrics": load_json,
+    "lock": parse_lock,
+    "report": _text,
+    "checksums": _text,
+}
+
+
+def schema_errors(value: Any) -> tuple[str, ...]:
+    """Where a manifest breaks the manifest schema (validated once, here)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(manifest_schema())
+    return tuple(
+        f"{'/'.join(str(p) for p in err.absolute_path) or '(top level)'}: {err.message[:300]}"
+        for err in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    )
+
+
+def read_doc(view: View, path: str, name: str, loader: Loader) -> Doc:
+    entry = view.entry(path)
+    if entry is None:
+        return Doc(name, present=False)
+    if entry.kind != "file":
+        return Doc(name, present=True, error=f"{name} is a {entry.kind}, not a file")
+    try:
+        data = view.read(path)
+    except DocumentError as exc:  # too large to be a document: refused unread
+        return Doc(name, True, error=str(exc))
+    if data is None:
+        return Doc(name, present=True, error=f"{name} is not a regular file")
+    text = data.decode("utf-8", "replace")
+    try:
+        return Doc(name, True, loader(data, name), digest=digest_bytes(data), text=text)
+    except DocumentError as exc:
+        return Doc(name, True, error=str(exc), digest=digest_bytes(data), text=text)
+
+
+def fold(name: str) -> str:
+    """A name as case-insensitive, normalising filesystems (macOS, Windows) compare it."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def list_bundles(view: View, config: Config) -> list[str]:
+    """Bundle directory names under the publish root, by version number then name."""
+    root = config.publish_root
+    parent, _, last = root.rpartition("/")
+    twins = sorted(n for n in view.children(parent) if n != last and fold(n) == fold(last))
+    if twins:  # on macOS and Windows checkouts their files land inside the publish root
+        raise GateError(
+            f"{', '.join(f'{parent}/{t}' if parent else t for t in twins)}/ and {root}/ are one "
+            "directory on case-insensitive filesystems: files there would enter the bundles"
+        )
+    for ancestor in [*reversed(list(iter_parents(root))), root]:
+        above = view.entry(ancestor) if ancestor != root else None
+        if above is not None:  # a symlinked directory on the way: never followed
+            what = f"a symlink to {above.target}" if above.kind == "symlink" else f"a {above.kind}"
+            raise GateError(
+                f"{ancestor}/ (on the way to the publish root {root}/) is {what} in the "
+                f"{view.label}, not a directory: bundles must be directories in the repository"
+            )
+    itself = view.entry(root)
+    if itself is not None:  # never followed: a symlinked root could be any directory at all
+        what = f"a symlink to {itself.target}" if itself.kind == "symlink" else f"a {itself.kind}"
+        raise GateError(
+            f"the publish root {root}/ is {what} in the {view.label}, not a directory: "
+            "bundles must be directories in the repository"
+        )
+    names = {
+        e.path[len(root) + 1 :].split("/", 1)[0]
+        for e in view.files_under(root)
+        # a symlink or submodule directly under the root stands where a bundle would: judge it
+        if "/" in e.path[len(root) + 1 :] or e.kind != "file"
+    }
+    return sorted(
+        names, key=lambda n: (config.version_number(n) is None, config.version_number(n) or 0, n)
+    )
+
+
+def read_bundle(scope: Scope, name: str, path: str) -> BundleFacts:
+    """The bundle itself, read and hashed once: a baseline is also a bundle of its own."""
+    if (name, path) in scope.memo.bundles:
+        return scope.memo.bundles[(name, path)]
+    view = scope.view
+    itself = view.entry(path) if path else None
+    if itself is not None:  # a submodule, symlink or file where a bundle directory belongs
+        facts = BundleFacts(
+            name=name,
+            path=path,
+            version=scope.config.version_number(name),
+            manifest=Doc(MANIFEST, present=False),
+            files={},
+            docs={role: Doc(rel, present=False) for role, rel in doc_names(None).items()},
+            kind=itself.kind if itself.kind != "symlink" else f"symlink to {itself.target}",
+        )
+        scope.memo.bundles[(name, path)] = facts
+        return facts
+    lead = f"{path}/" if path else ""
+    entries = {e.path[len(lead) :]: e for e in view.files_under(path)}
+    manifest = read_doc(view, lead + MANIFEST, MANIFEST, load_json)
+    names = doc_names(manifest.value)
+    docs = {role: read_doc(view, lead + rel, rel, _LOADERS[role]) for role, rel in names.items()}
+
+    files: dict[str, FileFacts] = {}
+    pointers: set[str] = set()
+    digests = view.digest_many(
+        [e.path for r, e in entries.items() if e.kind == "file" and not r.endswith(".dvc")]
+    )
+    for rel, entry in entries.items():
+        if entry.kind == "file" and rel.endswith(".dvc"):
+            pointers.add(rel)
+            continue
+        digest = digests.get(entry.path)
+        files[rel] = FileFacts(rel, entry.kind, entry.target, digest)
+    for pointer_rel in sorted(pointers):
+        data_rel = pointer_rel[: -len(".dvc")]
+        base = data_rel.rsplit("/", 1)[0] if "/" in data_rel else ""
+        try:
+            pointer = parse_pointer(view.read(lead + pointer_rel) or b"", pointer_rel)
+        except DocumentError as exc:
+            old = files.get(data_rel, FileFacts(data_rel, "file", in_tree=False))
+            files[data_rel] = dataclasses.replace(old, pointer_error=str(exc))
+            continue
+        if norm(pointer.path, base) != data_rel:
+            old = files.get(data_rel, FileFacts(data_rel, "file", in_tree=False))
+            msg = f"{pointer_rel} tracks {pointer.path!r}, not {data_rel.rsplit('/', 1)[-1]!r}"
+            files[data_rel] = dataclasses.replace(old, pointer_error=msg, pointer_path=pointer.path)
+            continue
+        present = files.get(data_rel)
+        if present is None:
+            digest = scope.store.digest(pointer.md5, pointer.hash_name) if pointer.md5 else None
+            files[data_rel] = FileFacts(
+                data_rel,
+                "file",
+                digest=digest,
+                in_tree=False,
+                pointer=pointer,
+                pointer_path=pointer.path,
+                missing=None
+                if digest is not None or not pointer.md5
+                else scope.store.missing(pointer.md5),
+            )
+        else:
+            files[data_rel] = dataclasses.replace(
+                present, pointer=pointer, pointer_path=pointer.path
+            )
+    bookkeeping = frozenset({MANIFEST, ".gitignore", *names.values()})
+    for rel in bookkeeping:
+        files.pop(rel, None)
+
+    facts = BundleFacts(
+        name=name,
+        path=path,
+        version=scope.config.version_number(name),
+        manifest=manifest,
+        files=files,
+        docs=docs,
+        bookkeeping=bookkeeping,
+        manifest_errors=schema_errors(manifest.value) if manifest.ok else (),
+        require_metrics=scope.config.require_metrics,
+    )
+    scope.memo.bundles[(name, path)] = facts
+    return facts

@@ -1,0 +1,135 @@
+"""The comparison of a candidate with its baseline (the previous version, a named bundle or
+a git revision) and with the newest released version: what PG206, PG404 and PG405 judge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from promote_gate.compare import Comparison, Side, compare, side_metrics
+from promote_gate.dvc.lock import LockFile, project_lock
+from promote_gate.dvc.params import flatten, read_metrics_file
+from promote_gate.dvc.parsing import parse_project
+from promote_gate.errors import GateError
+from promote_gate.evidence.bundle import list_bundles, read_bundle
+from promote_gate.evidence.scope import Scope
+from promote_gate.facts import BundleFacts
+from promote_gate.objects import ObjectStore
+from promote_gate.repo import CommitView
+
+
+@dataclass(frozen=True)
+class Comparisons:
+    """RepoEvidence's ``comparison``, ``comparison_note`` and ``release_comparison``."""
+
+    comparison: Comparison | None = None
+    comparison_note: str | None = None
+    release_comparison: Comparison | None = None
+
+
+def comparisons(scope: Scope, facts: BundleFacts) -> Comparisons:
+    """The candidate against its baseline, and against the newest released version when
+    the baseline is not it (a chain of new versions must not add up regressions)."""
+    primary, note = _baseline(scope, facts)
+    return Comparisons(primary, note, _released(scope, facts, primary))
+
+
+def side_of_bundle(facts: BundleFacts) -> Side:
+    """A promoted bundle as one side of a comparison (its snapshots, never the cache)."""
+    params = facts.docs["params"].value
+    metrics = facts.docs["metrics"].value
+    lock = facts.docs["lock"].value
+    files = facts.manifest_value.get("files")
+    entries = [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+    return Side(
+        label=facts.name,
+        params=params if isinstance(params, dict) else {},
+        metrics=side_metrics(metrics) if isinstance(metrics, dict) else {},
+        files={
+            str(f.get("path")): (
+                str(f.get("md5")),
+                f["size"] if isinstance(f.get("size"), int) else -1,
+            )
+            for f in entries
+        },
+        lock=lock if isinstance(lock, LockFile) else None,
+        promoted=frozenset(
+            str(f["source"].get("path")) for f in entries if isinstance(f.get("source"), dict)
+        ),
+        metric_stages=frozenset(
+            str(e.get("stage")) for e in metrics.values() if isinstance(e, dict) and e.get("stage")
+        )
+        if isinstance(metrics, dict)
+        else frozenset(),
+    )
+
+
+def side_of_revision(view: CommitView, store: ObjectStore) -> Side:
+    """The pipeline state at a revision: dvc.lock, its params, and the metrics files it declares."""
+    project = parse_project(view)
+    lock = project_lock(view.read, project, f" at {str(view.commit)[:12]}")[0] if project else None
+    if project is None or lock is None:
+        raise GateError(f"there is no dvc.yaml and dvc.lock in the {view.label} to compare with")
+    params: dict[str, dict[str, Any]] = {}
+    for stage in lock.stages.values():
+        for pfile, values in stage.params.items():
+            params.setdefault(pfile, {}).update(values)
+    metrics: dict[str, dict[str, Any]] = {}
+    stages = set()
+    for path in project.metrics:
+        hit = lock.producer(path)
+        data = view.read(path)
+        if data is None and hit is not None and hit[1].md5 and hit[1].path == path:
+            data = store.document(hit[1].md5)
+        if data is None:
+            continue
+        metrics[path] = flatten(read_metrics_file(data, path))
+        if hit is not None:
+            stages.add(hit[0].name)
+    return Side(view.label, params, metrics, {}, lock, frozenset(), frozenset(stages))
+
+
+def _baseline(scope: Scope, facts: BundleFacts) -> tuple[Comparison | None, str | None]:
+    """The comparison with the configured baseline, or why there is none."""
+    baseline = scope.config.baseline
+    names = list_bundles(scope.view, scope.config)
+    if baseline == "previous":
+        older = [
+            n
+            for n in names
+            if (scope.config.version_number(n) or 0) < (facts.version or 0)
+            and scope.config.version_number(n) is not None
+        ]
+        if not older:
+            return None, "no earlier promoted version to compare with"
+        baseline = max(older, key=lambda n: scope.config.version_number(n) or 0)
+    return _compare_with(scope, facts, baseline, names), None
+
+
+def _released(scope: Scope, facts: BundleFacts, primary: Comparison | None) -> Comparison | None:
+    """The comparison with the newest released version, when the baseline is not it."""
+    released = [
+        n
+        for n in scope.released
+        if (scope.config.version_number(n) or 0) < (facts.version or 0)
+        and scope.config.version_number(n) is not None
+    ]
+    if not released or primary is None:
+        return None
+    newest = max(released, key=lambda n: scope.config.version_number(n) or 0)
+    if primary.baseline.label == newest:
+        return None
+    return _compare_with(scope, facts, newest, list_bundles(scope.view, scope.config))
+
+
+def _compare_with(scope: Scope, facts: BundleFacts, baseline: str, names: list[str]) -> Comparison:
+    if baseline in names:
+        other = read_bundle(scope, baseline, f"{scope.config.publish_root}/{baseline}")
+        side = side_of_bundle(other)
+    else:
+        assert scope.git is not None
+        commit = scope.git.resolve(baseline)
+        if commit is None:
+            raise GateError(f"baseline {baseline!r} is neither a bundle nor a git revision here")
+        side = side_of_revision(CommitView(scope.git, commit), scope.store)
+    return compare(side, side_of_bundle(facts), scope.config)
