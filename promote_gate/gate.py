@@ -1,26 +1,76 @@
 """The gate: a checkout's bundles collected and judged, project by project, into one report.
 
-``check``, ``ci`` and the hooks call :func:`check_repo`; it opens the checkout
-(``context/checkout.py``), collects each bundle's facts (``collect.py``) and judges them
-(``report.judge``). Nothing here reads the disk or git itself.
+``check``, ``ci`` and the hooks open a checkout (``context/checkout.py``) and hand it to
+:func:`judge_checkout`, which collects each bundle's facts (``collect.py``) and judges
+them (``report.judge``). Nothing here reads the disk or git itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from promote_gate.bundle import list_bundles
 from promote_gate.codes import selected_rules
 from promote_gate.collect import Collector
 from promote_gate.config import Config
-from promote_gate.context.checkout import ProjectCheckout, open_checkout
+from promote_gate.context.checkout import Checkout, ProjectCheckout, open_checkout
 from promote_gate.errors import UsageError
-from promote_gate.evidence.bundle import list_bundles
 from promote_gate.evidence.release import release_facts
 from promote_gate.evidence.scope import Scope
 from promote_gate.report import BundleReport, Report, judge, no_rule_ran
 from promote_gate.rules import RULES
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which bundles and rules a run judges, and how strictly (the command's options)."""
+
+    bundles: Sequence[str] = ()  # names or paths; empty: every bundle
+    select: Sequence[str] = ()  # rule selectors; empty: the policy's
+    ignore: Sequence[str] = ()
+    require_data: bool = False  # released bundles' content must be readable too
+    traceback_on_error: bool = False
+
+
+def judge_checkout(checkout: Checkout, selection: Selection = Selection()) -> Report:
+    """Collect and judge the bundles of a checkout, every project of it, into one report.
+
+    Bundles present at the base are released (PG501 guards them), the others candidates;
+    without a base every bundle is a candidate. Evidence a candidate is defined by
+    (promoted bytes, .dir listings, recorded metrics) that cannot be read fails its rule,
+    unless the policy sets ``metadata_only``; ``require_data`` extends that to released
+    bundles.
+    """
+    reports: list[BundleReport] = []
+    notes: list[str] = []
+    unverified = None
+    wanted = set(selection.bundles)
+    seen: set[str] = set()
+    for each in checkout.projects:
+        found = judge_project(each, selection, wanted=wanted, ci=checkout.ci)
+        directory = each.directory
+        lead = directory + "/" if directory else ""
+        seen |= {b.name for b in found} | {lead + b.path for b in found}
+        reports += [_prefixed(b, directory) for b in found]
+        notes += [n if not directory else f"{n} [{directory}]" for n in each.notes]
+        if found and each.config.metadata_only:
+            unverified = unverified or (
+                "metadata_only is set: the content of candidate bundles (promoted bytes, "
+                ".dir listings, DVC-stored metrics) was not required to be verified"
+            )
+    unknown = sorted(wanted - seen)
+    if unknown:
+        raise UsageError(f"no bundle {', '.join(unknown)} in the {checkout.view.label}")
+    report = Report(
+        tuple(reports),
+        checkout.view.label,
+        notes=tuple(dict.fromkeys(notes)),
+        unverified=unverified,
+    )
+    return no_rule_ran(report)
 
 
 def check_repo(
@@ -29,109 +79,24 @@ def check_repo(
     rev: str | None = None,
     base: str | None = None,
     policy_from: str = "checked",
-    policy_rev: str | None = None,
-    config_path: str | None = None,
-    bundles: list[str] | None = None,
-    select: list[str] | None = None,
-    ignore: list[str] | None = None,
-    require_data: bool = False,
-    traceback_on_error: bool = False,
     ci: bool = False,
-    dvc_cache: str | None = None,
-    project: str | None = None,
-    every_project: bool = False,
-    no_cache: bool = False,
-    staged: bool = False,
+    select: Sequence[str] = (),
 ) -> Report:
-    """Collect and judge the bundles of a checkout (see ``open_checkout`` for what is
-    checked, against what, under whose policy).
-
-    With ``base``, bundles present there are released (PG501 guards them) and the others are
-    candidates; without, every bundle is a candidate. Evidence a candidate is defined by
-    (promoted bytes, .dir listings, recorded metrics) that cannot be read here fails its
-    rule, unless the policy sets ``metadata_only``; ``require_data`` extends that to
-    released bundles.
-    """
-    checkout = open_checkout(
-        repo,
-        rev=rev,
-        staged=staged,
-        base=base,
-        policy_from=policy_from,
-        policy_rev=policy_rev,
-        config_path=config_path,
-        ci=ci,
-        dvc_cache=dvc_cache,
-        project=project,
-        every_project=every_project,
-        no_cache=no_cache,
-    )
-    try:
-        reports: list[BundleReport] = []
-        notes: list[str] = []
-        unverified = None
-        wanted = set(bundles or ())
-        seen: set[str] = set()
-        for each in checkout.projects:
-            found = judge_project(
-                each,
-                wanted=wanted,
-                select=select,
-                ignore=ignore,
-                require_data=require_data,
-                traceback_on_error=traceback_on_error,
-                ci=checkout.ci,
-            )
-            directory = each.directory
-            lead = directory + "/" if directory else ""
-            seen |= {b.name for b in found} | {lead + b.path for b in found}
-            reports += [_prefixed(b, directory) for b in found]
-            notes += [n if not directory else f"{n} [{directory}]" for n in each.notes]
-            if found and each.config.metadata_only:
-                unverified = unverified or (
-                    "metadata_only is set: the content of candidate bundles (promoted bytes, "
-                    ".dir listings, DVC-stored metrics) was not required to be verified"
-                )
-        unknown = sorted(wanted - seen)
-        if unknown:
-            raise UsageError(f"no bundle {', '.join(unknown)} in the {checkout.view.label}")
-        report = Report(
-            tuple(reports),
-            checkout.view.label,
-            notes=tuple(dict.fromkeys(notes)),
-            unverified=unverified,
-        )
-        return no_rule_ran(report)
-    finally:
-        checkout.close()
+    """The working tree or ``rev`` judged against ``base``, in one call (the demo, tests)."""
+    with open_checkout(repo, rev=rev, base=base, policy_from=policy_from, ci=ci) as checkout:
+        return judge_checkout(checkout, Selection(select=select))
 
 
 def judge_project(
-    project: ProjectCheckout,
-    *,
-    wanted: set[str],
-    select: list[str] | None,
-    ignore: list[str] | None,
-    require_data: bool,
-    traceback_on_error: bool,
-    ci: bool,
+    project: ProjectCheckout, selection: Selection, *, wanted: set[str], ci: bool
 ) -> list[BundleReport]:
     """One DVC project's bundles judged (paths project-relative)."""
     config = project.config
+    scope = scope_of(project, ci)
     present = list_bundles(project.view, config)
-    released = list_bundles(project.base_view, config) if project.base_view else []
+    released = sorted(scope.released)
     names = sorted(set(present) | set(released), key=_order(config))
-    chosen = selected_rules(select or config.select, [*config.ignore, *(ignore or ())])
-    scope = Scope(
-        project.view,
-        config,
-        project.git,
-        project.store,
-        project.policy_view,
-        project.remote,
-        frozenset(released),
-        ci,
-    )
+    chosen = selected_rules(selection.select or config.select, [*config.ignore, *selection.ignore])
     needed = frozenset().union(
         *(rule.evidence for rule in RULES if chosen.get(rule.code, "off") is None)
     )
@@ -149,11 +114,33 @@ def judge_project(
             name, path, candidate=not release.released, surface=name == surface
         )
         facts = dataclasses.replace(facts, release=release)
-        strict = require_data or (facts.candidate and not config.metadata_only)
+        strict = selection.require_data or (facts.candidate and not config.metadata_only)
         results.append(
-            judge(facts, chosen, require_data=strict, traceback_on_error=traceback_on_error)
+            judge(
+                facts,
+                chosen,
+                require_data=strict,
+                traceback_on_error=selection.traceback_on_error,
+            )
         )
     return results
+
+
+def scope_of(project: ProjectCheckout, ci: bool) -> Scope:
+    """What the evidence providers read of one project: the checkout's decisions, and the
+    bundles released at its base."""
+    base = project.base_view
+    released = list_bundles(base, project.config) if base is not None else []
+    return Scope(
+        project.view,
+        project.config,
+        project.git,
+        project.store,
+        project.policy_view,
+        project.remote,
+        frozenset(released),
+        ci,
+    )
 
 
 def _prefixed(bundle: BundleReport, project: str) -> BundleReport:

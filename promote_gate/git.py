@@ -13,7 +13,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Literal, final
 
 from promote_gate.errors import DocumentError, GateError
 
@@ -126,6 +126,7 @@ class Memo:
     index_env: dict[str, str] | None = None  # GIT_INDEX_FILE, checked once
 
 
+@final
 class Git:
     """A git repository on disk, seen from one DVC project in it.
 
@@ -427,6 +428,12 @@ class Git:
         digest = digest_chunks(chunks())
         stdout.read(1)
         return digest
+
+    def __enter__(self) -> Git:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         if self._batch is not None:

@@ -134,3 +134,47 @@ def test_modules_stay_small_unless_architecture_says_why() -> None:
 def test_rule_codes_leaf_matches_the_registry() -> None:
     # config.py validates selectors against this static tuple without importing the rules
     assert tuple(r.code for r in RULES) == CODES
+
+
+# Nothing climbs back up: what each part of the package may never import (prefixes).
+# Commands are reached only from the CLI; the gate only from commands; the context and
+# the providers never see how they are used; rules are pure functions of facts; reporters
+# only format a finished report.
+UPWARD = {
+    "promote_gate.evidence": ("collect", "gate", "commands", "context", "cli", "reporters"),
+    "promote_gate.context": ("collect", "evidence", "gate", "commands", "cli", "reporters"),
+    "promote_gate.rules": ("collect", "evidence", "context", "gate", "commands", "git", "repo"),
+    "promote_gate.reporters": ("collect", "evidence", "context", "gate", "commands", "git"),
+    "promote_gate.dvc": ("collect", "evidence", "context", "gate", "commands", "rules"),
+    "promote_gate.collect": ("gate", "commands", "context", "cli", "reporters"),
+    "promote_gate.gate": ("commands", "cli", "reporters"),
+    "promote_gate.git": ("repo", "dvc", "collect", "evidence", "context", "gate", "commands"),
+}
+
+
+def test_nothing_climbs_back_up() -> None:
+    edges = graph()
+    climbing = sorted(
+        (source, target)
+        for source, targets in edges.items()
+        for part, forbidden in UPWARD.items()
+        if source == part or source.startswith(part + ".")
+        for target in targets
+        if any(
+            target == f"promote_gate.{f}" or target.startswith(f"promote_gate.{f}.")
+            for f in forbidden
+        )
+    )
+    assert climbing == []
+
+
+def test_commands_are_reached_only_from_the_cli() -> None:
+    edges = graph()
+    callers = {
+        source
+        for source, targets in edges.items()
+        if any(t.startswith("promote_gate.commands.") for t in targets)
+        and source != "promote_gate.cli"
+        and not source.startswith("promote_gate.commands")
+    }
+    assert callers == set()

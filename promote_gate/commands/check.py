@@ -7,8 +7,9 @@ import dataclasses
 import sys
 
 from promote_gate.context.bases import staged_base
+from promote_gate.context.checkout import open_checkout
 from promote_gate.files import write_report
-from promote_gate.gate import check_repo
+from promote_gate.gate import Selection, judge_checkout
 from promote_gate.git import Git
 from promote_gate.report import Report
 
@@ -35,31 +36,30 @@ def emit(report: Report, args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    base, policy_from = args.base, "checked"
+    base = args.base
     notes: tuple[str, ...] = ()
     if args.staged:  # the index, against what the remote has, under that base's policy
-        policy_from = "base"
         note = f"staged: compared with {base}, under its policy"
         if base is None:
-            git = Git.open(args.repo)
-            try:
+            with Git.open(args.repo) as git:
                 base, note = staged_base(git, git.head())
-            finally:
-                git.close()
         notes = (note,)
-    report = check_repo(
+    checkout = open_checkout(
         args.repo,
         rev=args.rev,
         staged=args.staged,
         base=base,
-        policy_from=policy_from,
         config_path=args.config,
-        bundles=args.bundle,
-        select=args.select,
-        ignore=args.ignore,
-        require_data=args.require_data,
-        traceback_on_error=args.traceback,
         project=args.project,
         no_cache=args.no_cache,
     )
+    selection = Selection(
+        bundles=args.bundle or (),
+        select=args.select or (),
+        ignore=args.ignore or (),
+        require_data=args.require_data,
+        traceback_on_error=args.traceback,
+    )
+    with checkout:
+        report = judge_checkout(checkout, selection)
     return emit(dataclasses.replace(report, notes=(*report.notes, *notes)), args)

@@ -14,11 +14,12 @@ import sys
 
 from promote_gate import config as config_mod
 from promote_gate.config import Config
+from promote_gate.context.checkout import open_checkout
 from promote_gate.context.ci import History, base_and_policy, detect, refspecs
 from promote_gate.context.policy import policy_at
 from promote_gate.errors import EXIT_OK, GateError, UsageError
 from promote_gate.files import write_report
-from promote_gate.gate import check_repo
+from promote_gate.gate import Selection, judge_checkout
 from promote_gate.git import Git
 from promote_gate.report import Report
 from promote_gate.reporters.text import safe
@@ -68,20 +69,21 @@ def run(args: argparse.Namespace) -> int:
             "promote-gate: WARNING: --policy-from head: the policy of the change itself applies; "
             "a change can switch off its own gate. Use this only to bootstrap."
         )
-    report = check_repo(
+    checkout = open_checkout(
         args.repo,
         rev=head,
         base=base,
         policy_from=args.policy_from,
         policy_rev=trusted if args.policy_from == "base" else None,
         config_path=args.config,
-        require_data=args.require_data,
-        traceback_on_error=args.traceback,
         ci=True,
         dvc_cache=args.dvc_cache,
         project=args.project,
         every_project=args.project is None,
     )
+    with checkout:
+        selection = Selection(require_data=args.require_data, traceback_on_error=args.traceback)
+        report = judge_checkout(checkout, selection)
     report = dataclasses.replace(report, notes=(*report.notes, note))
     sys.stdout.write(text.render(report, colour=text.use_colour(sys.stdout)))
     write_report(args.junit_xml, junit.render(report))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from promote_gate.bundle import list_bundles
 from promote_gate.compare import Comparison, Side, compare
 from promote_gate.context.checkout import open_view
 from promote_gate.errors import UsageError
-from promote_gate.evidence.bundle import list_bundles, read_bundle
+from promote_gate.evidence.bundle import read_bundle
 from promote_gate.evidence.comparison import side_of_bundle, side_of_revision
 from promote_gate.evidence.scope import Scope
 from promote_gate.files import write_report

@@ -14,11 +14,42 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from promote_gate.context.bases import change_touches_gate, plan, staged_base
 from promote_gate.context.policy import policy_at
 from promote_gate.errors import EXIT_OK, UsageError
 from promote_gate.git import Git
+
+if TYPE_CHECKING:
+    from promote_gate.report import Report
+
+
+def _judge(
+    repo: str,
+    *,
+    rev: str | None = None,
+    staged: bool = False,
+    base: str | None,
+    policy_rev: str | None,
+) -> Report:
+    """Every project of the pushed or staged tree, against ``base``, under ``policy_rev``'s
+    policy (never the judged tree's own)."""
+    full_site()
+    from promote_gate.context.checkout import open_checkout
+    from promote_gate.gate import judge_checkout
+
+    checkout = open_checkout(
+        repo,
+        rev=rev,
+        staged=staged,
+        base=base,
+        policy_from="base",
+        policy_rev=policy_rev,
+        every_project=True,
+    )
+    with checkout:
+        return judge_checkout(checkout)
 
 
 def judge_push(repo: str, lines: list[str], remote: str) -> int:
@@ -48,18 +79,9 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
         if quick.get(target.remote_ref):
             print(f"{head}: no bundle changed: passed", file=sys.stderr)
             continue
-        full_site()
-        from promote_gate.gate import check_repo
+        report = _judge(repo, rev=target.local_sha, base=target.base, policy_rev=target.policy_rev)
         from promote_gate.reporters import text
 
-        report = check_repo(
-            repo,
-            rev=target.local_sha,
-            base=target.base,
-            policy_from="base",
-            policy_rev=target.policy_rev,
-            every_project=True,
-        )
         print(f"{head}:", file=sys.stderr)
         sys.stderr.write(text.render(report, colour=text.use_colour(sys.stderr)))
         worst = max(worst, report.exit_code)
@@ -88,13 +110,9 @@ def judge_commit(repo: str) -> int:
                 return EXIT_OK
     finally:
         git.close()
-    full_site()
-    from promote_gate.gate import check_repo
     from promote_gate.reporters import text
 
-    report = check_repo(
-        repo, staged=True, base=base, policy_from="base", policy_rev=base, every_project=True
-    )
+    report = _judge(repo, staged=True, base=base, policy_rev=base)
     print(f"promote-gate: {note}", file=sys.stderr)
     sys.stderr.write(text.render(report, colour=text.use_colour(sys.stderr)))
     if report.exit_code:

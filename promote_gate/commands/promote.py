@@ -23,6 +23,7 @@ from promote_gate.bundle import (
     DEFAULT_NAMES,
     MANIFEST,
     MANIFEST_SCHEMA_ID,
+    list_bundles,
     render_manifest,
     render_report,
     render_sha256sums,
@@ -35,7 +36,6 @@ from promote_gate.dvc.lock import LockFile, LockStage, lock_digest, project_lock
 from promote_gate.dvc.params import flatten, read_metrics_file
 from promote_gate.dvc.parsing import parse_project
 from promote_gate.errors import RefusedError, UsageError
-from promote_gate.evidence.bundle import list_bundles
 from promote_gate.git import Git
 from promote_gate.hashing import Digest, digest_bytes, sha256_hex
 from promote_gate.objects import DirectorySource, ObjectStore

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import final
 
 from promote_gate import config as config_mod
 from promote_gate.context.policy import load_policy, project_of
@@ -37,9 +38,11 @@ class ProjectCheckout:
     notes: tuple[str, ...]
 
 
+@final
 @dataclass(frozen=True)
 class Checkout:
-    """What one run judges. ``close()`` ends the git processes and the hash cache."""
+    """What one run judges. A context manager: leaving it ends the git processes and
+    closes the hash cache."""
 
     git: Git  # the repository's top
     view: View  # the checked tree at the top
@@ -53,6 +56,12 @@ class Checkout:
         self.git.close()
         if self.hashes is not None:
             self.hashes.close()
+
+    def __enter__(self) -> Checkout:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def commit_of(git: Git, rev: str, what: str) -> str:
@@ -103,8 +112,10 @@ def open_checkout(
     project of the repository (or the one ``repo`` lies in, or ``project``, unless
     ``every_project``).
 
-    ``base``: what is released. ``policy_from="base"`` reads the policy from the base, so a
-    change cannot switch off its own gate; ``policy_rev`` names the commit whose policy
+    ``base``: what is released (for the index, ``bases.staged_base`` decides it); with
+    ``staged`` the base's policy applies (a staged policy never does).
+    ``policy_from="base"`` reads the policy from the base, so a change cannot switch off
+    its own gate; ``policy_rev`` names the commit whose policy
     applies when the caller worked it out (the hooks, CI). ``ci`` ignores the checkout's
     own DVC cache and ``.dvc/config.local`` (a change could bring them). The user's hash
     cache is used except in CI and with ``no_cache``: there every byte is hashed.
@@ -114,6 +125,8 @@ def open_checkout(
     if ci or no_cache:
         config_mod.TRUST_VALIDATION_CACHE = False
     try:
+        if staged:  # a staged policy never applies: the base's does
+            policy_from = "base"
         commit = commit_of(top_git, rev, "--rev") if rev is not None else None
         base_commit = commit_of(top_git, base, "--base") if base is not None else None
         policy_commit = base_commit if policy_from == "base" else commit
@@ -152,7 +165,7 @@ def open_checkout(
             )
             for each in {id(v): v for v in (view, base_view, policy_view) if v}.values():
                 each.limit = config.max_document_bytes
-            notes = _policy_notes(view, policy_view, config_path)
+            own_notes = _policy_notes(view, policy_view, config_path)
             store, remote, evidence_notes = evidence_store(
                 git, view, policy_view, ci=ci, dvc_cache=dvc_cache
             )
@@ -167,7 +180,7 @@ def open_checkout(
                     config,
                     store,
                     remote,
-                    (*notes, *evidence_notes),
+                    (*own_notes, *evidence_notes),
                 )
             )
     except BaseException:

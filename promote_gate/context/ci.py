@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from promote_gate import config as config_mod
+from promote_gate.bundle import list_bundles
 from promote_gate.config import Config
 from promote_gate.context.bases import RemoteHeads, anchor, heads_from_refs
 from promote_gate.context.policy import policy_at
 from promote_gate.errors import GateError
-from promote_gate.evidence.bundle import list_bundles
 from promote_gate.git import Git, is_zero
 from promote_gate.repo import CommitView
 from promote_gate.yamlio import DocumentError, load_json

@@ -6,19 +6,15 @@ way (``comparison.py``)."""
 from __future__ import annotations
 
 import dataclasses
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 from promote_gate.bundle import MANIFEST, doc_names, manifest_schema
-from promote_gate.config import Config
 from promote_gate.dvc import norm
 from promote_gate.dvc.lock import parse_lock
 from promote_gate.dvc.pointer import parse_pointer
-from promote_gate.errors import GateError
 from promote_gate.evidence.scope import Scope
 from promote_gate.facts import BundleFacts, Doc, FileFacts
-from promote_gate.git import iter_parents
 from promote_gate.hashing import digest_bytes
 from promote_gate.repo import View
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError, load_json, load_yaml
@@ -72,47 +68,6 @@ def read_doc(view: View, path: str, name: str, loader: Loader) -> Doc:
         return Doc(name, True, loader(data, name), digest=digest_bytes(data), text=text)
     except DocumentError as exc:
         return Doc(name, True, error=str(exc), digest=digest_bytes(data), text=text)
-
-
-def fold(name: str) -> str:
-    """A name as case-insensitive, normalising filesystems (macOS, Windows) compare it."""
-    return unicodedata.normalize("NFC", name).casefold()
-
-
-def list_bundles(view: View, config: Config) -> list[str]:
-    """Bundle directory names under the publish root, by version number then name."""
-    root = config.publish_root
-    parent, _, last = root.rpartition("/")
-    twins = sorted(n for n in view.children(parent) if n != last and fold(n) == fold(last))
-    if twins:  # on macOS and Windows checkouts their files land inside the publish root
-        raise GateError(
-            f"{', '.join(f'{parent}/{t}' if parent else t for t in twins)}/ and {root}/ are one "
-            "directory on case-insensitive filesystems: files there would enter the bundles"
-        )
-    for ancestor in [*reversed(list(iter_parents(root))), root]:
-        above = view.entry(ancestor) if ancestor != root else None
-        if above is not None:  # a symlinked directory on the way: never followed
-            what = f"a symlink to {above.target}" if above.kind == "symlink" else f"a {above.kind}"
-            raise GateError(
-                f"{ancestor}/ (on the way to the publish root {root}/) is {what} in the "
-                f"{view.label}, not a directory: bundles must be directories in the repository"
-            )
-    itself = view.entry(root)
-    if itself is not None:  # never followed: a symlinked root could be any directory at all
-        what = f"a symlink to {itself.target}" if itself.kind == "symlink" else f"a {itself.kind}"
-        raise GateError(
-            f"the publish root {root}/ is {what} in the {view.label}, not a directory: "
-            "bundles must be directories in the repository"
-        )
-    names = {
-        e.path[len(root) + 1 :].split("/", 1)[0]
-        for e in view.files_under(root)
-        # a symlink or submodule directly under the root stands where a bundle would: judge it
-        if "/" in e.path[len(root) + 1 :] or e.kind != "file"
-    }
-    return sorted(
-        names, key=lambda n: (config.version_number(n) is None, config.version_number(n) or 0, n)
-    )
 
 
 def read_bundle(scope: Scope, name: str, path: str) -> BundleFacts:

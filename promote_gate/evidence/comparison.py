@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from promote_gate.bundle import list_bundles
 from promote_gate.compare import Comparison, Side, compare, side_metrics
 from promote_gate.dvc.lock import LockFile, project_lock
 from promote_gate.dvc.params import flatten, read_metrics_file
 from promote_gate.dvc.parsing import parse_project
 from promote_gate.errors import GateError
-from promote_gate.evidence.bundle import list_bundles, read_bundle
+from promote_gate.evidence.bundle import read_bundle
 from promote_gate.evidence.scope import Scope
 from promote_gate.facts import BundleFacts
 from promote_gate.objects import ObjectStore

@@ -57,7 +57,7 @@ def help_uri(rule: Rule, docs: str | None) -> str | None:
 
 
 def _descriptor(rule: Rule, docs: str | None) -> dict[str, Any]:
-    from promote_gate.commands.catalogue import explain
+    from promote_gate.rules.docs import explain
 
     text = explain(rule)
     descriptor: dict[str, Any] = {

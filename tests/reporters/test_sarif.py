@@ -21,9 +21,9 @@ from scenario import (  # type: ignore[import-not-found, unused-ignore]
     release_v2,
 )
 
-from promote_gate.commands.catalogue import rules_markdown
 from promote_gate.reporters import comment, sarif
 from promote_gate.rules import BY_CODE, RULES
+from promote_gate.rules.docs import rules_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "tests" / "schemas" / "sarif-schema-2.1.0.json"
