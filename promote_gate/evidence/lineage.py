@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from promote_gate.dvc import DVC_LOCK
+from promote_gate.dvc.experiments import NAMESPACE, is_experiment
 from promote_gate.dvc.lock import parse_lock
 from promote_gate.dvc.project import lock_of
 from promote_gate.evidence.scope import Scope, listed
@@ -55,7 +56,8 @@ def _lock_at(git: Git, rev: str, path: str = DVC_LOCK) -> bytes | None:
 
 def _history(scope: Scope) -> tuple[dict[str, frozenset[str]], dict[str, str]]:
     """Output md5 -> the commits on the checked lineage whose dvc.lock records it; and
-    md5 -> the experiment ref (``refs/exps/…``) recording it. Computed once."""
+    md5 -> the experiment ref (``refs/exps/…``, as ``dvc exp list`` sees them) recording
+    it. Computed once."""
     if scope.memo.lineage is not None:
         return scope.memo.lineage
     git = scope.git
@@ -86,7 +88,7 @@ def _history(scope: Scope) -> tuple[dict[str, frozenset[str]], dict[str, str]]:
         for md5 in _out_hashes(data):
             lineage.setdefault(md5, set()).add(commit)
     experiments: dict[str, str] = {}
-    for ref in git.refs("refs/exps/"):
+    for ref in filter(is_experiment, git.refs(NAMESPACE)):
         for md5 in {m for p in paths for m in _out_hashes(_lock_at(git, ref, p))}:
             experiments.setdefault(md5, ref)
     scope.memo.lineage = ({k: frozenset(v) for k, v in lineage.items()}, experiments)

@@ -64,6 +64,24 @@ def test_an_experiment_ref_recording_an_output_is_found(repo: Path) -> None:
     assert found.experiments[explored] == ref
 
 
+def test_only_refs_dvc_lists_as_experiments_count(repo: Path) -> None:
+    """`dvc exp run` leaves its executor's refs/exps/exec/EXEC_HEAD (the commit the run
+    started from, which records the released model): that is no experiment. The refs that
+    count are those DVC's own exp_refs lists (the differential)."""
+    from dvc.repo import Repo
+    from dvc.repo.experiments.utils import exp_refs
+
+    run(repo, "dvc", "exp", "run", "-q", "--set-param", "train.lr=0.3", "--name", "hot")
+    refs = run(repo, "git", "for-each-ref", "--format=%(refname)", "refs/exps/").split()
+    assert "refs/exps/exec/EXEC_HEAD" in refs  # DVC's bookkeeping is there to be ignored
+    with Repo(str(repo)) as dvc:
+        listed_by_dvc = {str(info) for info in exp_refs(dvc.scm)}
+    with opened(repo, rev="HEAD") as it:
+        found = lineage(it.scope, it.bundle("v1"))
+    assert set(found.experiments.values()) == listed_by_dvc
+    assert md5_of_model(repo) not in found.experiments  # the released model is no experiment
+
+
 def test_a_model_promoted_from_an_experiments_directory_is_exploratory(repo: Path) -> None:
     def from_experiments(manifest: dict[str, Any]) -> None:
         manifest["files"][0]["source"]["path"] = "experiments/model.json"
