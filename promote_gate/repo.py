@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
 from promote_gate.errors import MAX_DOCUMENT_BYTES, DocumentError, GateError
@@ -13,6 +14,17 @@ from promote_gate.git import FILE_MODES, Git, TreeEntry
 if TYPE_CHECKING:  # hashing is imported where a file is hashed: the hooks' quick path never is
     from promote_gate.hashcache import HashCache
     from promote_gate.hashing import Digest
+
+# git's and DVC's own directories at a repository's root: bookkeeping, not content. Only a
+# view of a repository skips them, and only at its root: in a bundle they are content.
+REPOSITORY_DIRS = frozenset({".git", ".dvc"})
+
+# How many directories deep a walk goes before it refuses the tree. No project or bundle
+# nests anywhere near this deep, while a hostile tree can nest thousands of levels (one-letter
+# names reach Linux's PATH_MAX only after ~2,000): the tools that meet such a tree next (DVC,
+# anything walking it with Python's recursive os.walk before 3.12) crash on it, so the gate
+# names the directory (exit 2) rather than pass a tree its consumers cannot handle.
+MAX_DEPTH = 256
 
 
 class View:
@@ -65,14 +77,28 @@ class WorktreeView(View):
     """
 
     def __init__(
-        self, root: str, cache: str | None = None, hashes: HashCache | None = None
+        self,
+        root: str,
+        cache: str | None = None,
+        hashes: HashCache | None = None,
+        *,
+        skip_at_root: frozenset[str] = REPOSITORY_DIRS,
     ) -> None:
         self.root = root
+        # directories at the root that are not content: a repository's own .git and .dvc;
+        # none in a plain directory (``directory``)
+        self.skip_at_root = skip_at_root
         self.hashes = hashes  # digests of unchanged files, from earlier runs
         self.label = "working tree"
         self._real_root = os.path.realpath(root)
         self._cache = os.path.realpath(cache) if cache else None
         self._dirs: dict[str, bool] = {}
+
+    @classmethod
+    def directory(cls, root: str, hashes: HashCache | None = None) -> WorktreeView:
+        """A plain directory, not a repository (a bundle ``verify`` reads): every entry in it
+        is content, ``.git`` and ``.dvc`` included."""
+        return cls(root, hashes=hashes, skip_at_root=frozenset())
 
     def _abs(self, path: str) -> str:
         return os.path.join(self.root, *path.split("/"))
@@ -198,7 +224,7 @@ class WorktreeView(View):
             names = os.listdir(self._abs(directory) if directory else self.root)
         except OSError:
             return set()
-        return {n for n in names if not (directory == "" and n in {".git", ".dvc"})}
+        return {n for n in names if not (directory == "" and n in self.skip_at_root)}
 
     def files_under(self, prefix: str) -> list[TreeEntry]:
         if prefix:
@@ -207,22 +233,78 @@ class WorktreeView(View):
                 return [itself] if itself.kind == "symlink" else []
             if not self._direct(prefix):
                 return []
-        top = self._abs(prefix) if prefix else self.root
         found: list[TreeEntry] = []
-        for dirpath, dirnames, filenames in os.walk(top):  # never descends into a symlink
-            if dirpath == self.root:  # git's and DVC's own directories are not content
-                dirnames[:] = [d for d in dirnames if d not in {".git", ".dvc"}]
-            dirnames.sort()
-            rel_dir = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
-            for name in [
-                *filenames,
-                *(d for d in dirnames if os.path.islink(os.path.join(dirpath, d))),
-            ]:
-                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-                entry = self.entry(rel)
+        for directory, dirnames, others in walk(self.root, prefix):
+            if directory == "":
+                dirnames[:] = [d for d in dirnames if d not in self.skip_at_root]
+            lead = f"{directory}/" if directory else ""
+            for name in others:  # files, symlinks (to directories too), FIFOs, ...
+                entry = self.entry(lead + name)
                 if entry is not None:
                     found.append(entry)
         return sorted(found, key=lambda e: e.path)
+
+
+def walk(root: str, top: str = "") -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk`` below directory ``top`` (relative to ``root``, "" for ``root`` itself),
+    without recursion and never into a symlink: for each directory, top-down in sorted order,
+    its relative path, the directories in it (a caller may prune them, as with ``os.walk``)
+    and every other name in it (files, symlinks, FIFOs, ...), sorted.
+
+    A directory more than ``MAX_DEPTH`` levels below ``root``, a path too long to open or a
+    directory that cannot be listed is a GateError naming it: never a part of the tree left
+    out. A directory gone since its parent was listed is skipped.
+    """
+    path_max = _path_max(root)
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        path = os.path.join(root, *directory.split("/")) if directory else root
+        dirnames: list[str] = []
+        others: list[str] = []
+        try:
+            with os.scandir(path) as entries:
+                for item in entries:
+                    if len(os.fsencode(item.path)) >= path_max:
+                        raise GateError(
+                            f"{_shown(_join(directory, item.name))}: its path is longer than "
+                            f"the {path_max} bytes the system can open: refused, not judged"
+                        )
+                    is_dir = item.is_dir(follow_symlinks=False)
+                    (dirnames if is_dir else others).append(item.name)
+        except (FileNotFoundError, NotADirectoryError):
+            if directory == top:
+                return
+            continue  # removed or replaced since its parent was listed
+        except OSError as exc:
+            raise GateError(f"cannot list {_shown(directory or '.')}/: {exc.strerror}") from exc
+        dirnames.sort()
+        others.sort()
+        yield directory, dirnames, others
+        depth = directory.count("/") + 2 if directory else 1  # of the directories in it
+        if dirnames and depth > MAX_DEPTH:
+            raise GateError(
+                f"{_shown(_join(directory, dirnames[0]))}/ is more than {MAX_DEPTH} directories "
+                "deep: a tree this deep is refused, not judged"
+            )
+        stack.extend(_join(directory, d) for d in reversed(dirnames))
+
+
+def _join(directory: str, name: str) -> str:
+    return f"{directory}/{name}" if directory else name
+
+
+def _shown(path: str) -> str:
+    """A path for a message: a hostile one can be tens of kilobytes long."""
+    return path if len(path) <= 240 else f"{path[:160]}…{path[-60:]}"
+
+
+def _path_max(root: str) -> int:
+    """The longest path (in bytes, with its terminating NUL) the system opens below ``root``."""
+    try:
+        return os.pathconf(root, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        return 4096  # Linux's PATH_MAX
 
 
 def _inside(path: str) -> bool:

@@ -22,7 +22,9 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isdir(directory):
         raise UsageError(f"{args.directory}: no such directory")
     hashes = None if args.no_cache else HashCache()
-    view = WorktreeView(directory, hashes=hashes)
+    # A plain directory: a .git or .dvc in it is content (PG103), never skipped as a
+    # repository's own. Nothing here runs git: a .git in a bundle is the attacker's.
+    view = WorktreeView.directory(directory, hashes=hashes)
     try:
         facts = read_bundle(Scope(view, Config()), os.path.basename(directory), "")
     finally:

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 
 from promote_gate.dvc import DVC_LOCK, DVC_YAML
-from promote_gate.repo import CommitView, View, WorktreeView
+from promote_gate.repo import REPOSITORY_DIRS, CommitView, View, WorktreeView, walk
 
 CONFIG = ".dvc/config"
 
@@ -28,21 +28,22 @@ def _parts_ok(parts: list[str]) -> bool:
 
 
 def _tree_paths(view: View) -> Iterator[str]:
-    """Every file path of a view that can hold projects (a commit's tree, or a walk of the
-    working tree that never follows a symlink nor enters ``.git``)."""
+    """Every path of a view that can hold projects (a commit's tree, or a walk of the working
+    tree that never follows a symlink nor enters ``.git``, and refuses a tree too deep)."""
     if isinstance(view, CommitView):
         yield from view.paths()
         return
     assert isinstance(view, WorktreeView)
-    for dirpath, dirnames, filenames in os.walk(view.root):
-        rel = os.path.relpath(dirpath, view.root).replace(os.sep, "/")
-        lead = "" if rel == "." else rel + "/"
+    for directory, dirnames, others in walk(view.root):
+        lead = f"{directory}/" if directory else ""
         if ".dvc" in dirnames:  # a project: only its config matters, never its cache
-            config = os.path.join(dirpath, ".dvc", "config")
+            here = os.path.join(view.root, *directory.split("/")) if directory else view.root
+            config = os.path.join(here, ".dvc", "config")
             if os.path.isfile(config) and not os.path.islink(config):
                 yield lead + CONFIG
-        dirnames[:] = sorted(d for d in dirnames if d not in {".git", ".dvc"})
-        for name in filenames:
+        # at every level: DVC's discovery never looks inside a .git or a .dvc
+        dirnames[:] = [d for d in dirnames if d not in REPOSITORY_DIRS]
+        for name in others:
             yield lead + name
 
 
