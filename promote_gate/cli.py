@@ -217,10 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "hook",
-        help="run as a git hook: pre-commit (judges the index) or pre-push (judges each pushed "
-        "ref; also the pre-commit framework's pre-push stage)",
+        help="run as a git hook: pre-commit and pre-merge-commit (judge the index) or pre-push "
+        "(judges each pushed ref; also the pre-commit framework's pre-push stage)",
     )
-    p.add_argument("kind", choices=["pre-commit", "pre-push"])
+    p.add_argument("kind", choices=["pre-commit", "pre-merge-commit", "pre-push"])
     p.add_argument("remote", nargs="?", help="the remote's name, as git passes it")
     p.add_argument("url", nargs="?", help="the remote's URL, as git passes it")
     p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
@@ -230,9 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--hook-type",
         action="append",
-        choices=["pre-commit", "pre-push"],
+        choices=["pre-commit", "pre-merge-commit", "pre-push"],
         metavar="TYPE",
-        help="pre-commit or pre-push (repeatable; default: both)",
+        help="pre-commit, pre-merge-commit or pre-push (repeatable; default: all three)",
     )
     p.add_argument(
         "--force",

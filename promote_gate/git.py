@@ -40,6 +40,14 @@ _KEEP_GIT_ENV = frozenset(
 # them would judge objects other than the ones pushed.
 _SAFE_CONFIG = ("--no-replace-objects", "-c", "core.fsmonitor=false", "-c", "core.quotePath=false")
 ZERO_SHA = "0" * 40
+# What every tree comparison passes, whatever the repository's or the user's configuration
+# says (git 2.39): `submodule.<name>.ignore` -- in .git/config, or in a committed .gitmodules,
+# which git reads from the work tree -- hides a gitlink's change even from diff-tree and
+# diff-index, and `diff.ignoreSubmodules` from `git diff`: --ignore-submodules=none overrides
+# both. --no-renames: a rename is a deletion and an addition, and both sides must be seen
+# (`diff.renames` moves the old path out of `git diff`'s name list). No external diff
+# (`diff.external`, diff drivers) and no textconv: nothing configured ever runs.
+UNBLINDED = ("--ignore-submodules=none", "--no-renames", "--no-ext-diff", "--no-textconv")
 
 Kind = Literal["file", "symlink", "submodule"]
 FILE_MODES = frozenset({"100644", "100755", "100664"})  # 100664: very old git's, still read
@@ -218,6 +226,17 @@ class Git:
         proc = _git(self.top, "ls-remote", "--symref", "--", remote, "HEAD", "refs/heads/*")
         return proc.stdout.decode(errors="replace") if proc.returncode == 0 else None
 
+    def merge_heads(self) -> list[str]:
+        """The further parents the index's commit gets while ``git merge`` is in progress
+        (``MERGE_HEAD``: one a line, several for an octopus), else none."""
+        path = self.run("rev-parse", "--git-path", "MERGE_HEAD").strip()
+        try:
+            with open(os.path.join(self.top, path), encoding="ascii") as fobj:
+                names = fobj.read(1 << 16).split()
+        except (OSError, UnicodeDecodeError):
+            return []
+        return [sha for name in names if (sha := self.resolve(name)) is not None]
+
     def has_commit(self, sha: str) -> bool:
         return self.ok("cat-file", "-e", f"{sha}^{{commit}}")
 
@@ -225,13 +244,13 @@ class Git:
         return self.run("for-each-ref", "--format=%(refname)", prefix).split()
 
     def diff_names(self, a: str, b: str, *paths: str) -> list[str]:
-        """Paths that differ between two commits (limited to ``paths``)."""
-        # --no-renames: a rename is a deletion and an addition; both sides must be seen
+        """Paths that differ between two commits (limited to ``paths``), from the trees alone:
+        plumbing with :data:`UNBLINDED` (no configuration can hide a change from it)."""
         out = self.run(
-            "diff",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--no-renames",
+            "--literal-pathspecs",
+            "diff-tree",
+            "-r",
+            *UNBLINDED,
             "--name-only",
             "-z",
             a,
@@ -253,8 +272,8 @@ class Git:
         (``diff-index --cached`` neither refreshes nor writes the index); intent-to-add
         entries, which ``git commit`` does not record, are not staged."""
         env = self._index_env()
-        args = ["diff-index", "--cached", "--ita-invisible-in-index", "--no-renames"]
-        args += ["--name-only", "-z", base, "--"]
+        args = ["--literal-pathspecs", "diff-index", "--cached", "--ita-invisible-in-index"]
+        args += [*UNBLINDED, "--name-only", "-z", base, "--"]
         out = _git(self.top, *args, env=env)
         if out.returncode != 0:
             raise GateError(f"cannot read the index: {out.stderr.decode().strip()}")
@@ -264,7 +283,16 @@ class Git:
     def changed_paths(self, paths: list[str]) -> list[str]:
         """Paths among ``paths`` that differ between HEAD, the index and the working tree."""
         spec = [self.path(p) for p in paths] or [self.prefix or "."]
-        out = self.run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--", *spec)
+        out = self.run(
+            "--literal-pathspecs",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--ignore-submodules=none",
+            "--",
+            *spec,
+        )
         return [
             item[3 + len(self.prefix) :]
             for item in out.split("\0")
@@ -320,7 +348,8 @@ class Git:
         env = self._index_env()
 
         def added(*flags: str) -> set[str]:
-            argv = ["diff-index", "--cached", *flags, "--no-renames", "--name-only", "-z"]
+            argv = ["--literal-pathspecs", "diff-index", "--cached", *flags, *UNBLINDED]
+            argv += ["--name-only", "-z"]
             out = _git(self.top, *argv, "--diff-filter=A", tree, "--", *paths, env=env)
             if out.returncode != 0:
                 raise GateError(f"cannot read the index: {out.stderr.decode().strip()}")

@@ -1,13 +1,16 @@
-"""``promote-gate hook pre-commit`` / ``hook pre-push``: the hooks as git runs them.
+"""``promote-gate hook pre-commit`` / ``pre-merge-commit`` / ``pre-push``: the hooks as git
+runs them.
 
-git runs a pre-commit hook with nothing: the index (``GIT_INDEX_FILE`` when git set one) is
-judged against the upstream, as ``check --staged``. git runs a pre-push hook with ``<remote
-name> <remote url>`` and one stdin line per ref: ``<local ref> <local sha> <remote ref>
-<remote sha>``. Every ref is judged, on its committed tree (never the working tree), against
-what the remote already has. The pre-commit framework's pre-push stage runs ``hook pre-push``
-too, with the first ref in ``PRE_COMMIT_*`` variables. A commit or push that touches no bundle
-is answered from one ``git diff`` without importing the rule machinery (``context/bases.py``
-decides what each is judged against).
+git runs a pre-commit hook (and a pre-merge-commit hook, before ``git merge`` records a merge
+commit) with nothing: the index (``GIT_INDEX_FILE`` when git set one) is judged against the
+upstream, as ``check --staged``. git runs a pre-push hook with ``<remote name> <remote url>``
+and one stdin line per ref: ``<local ref> <local sha> <remote ref> <remote sha>``. Every ref
+is judged, on its committed tree (never the working tree), against what the remote already
+has. The pre-commit framework's pre-push stage runs ``hook pre-push`` too, with the first ref
+in ``PRE_COMMIT_*`` variables (what the remote has of it is asked of the remote). A commit or
+push that touches no bundle is answered from one tree comparison (``diff-tree`` or
+``diff-index``, which no configuration can blind) without importing the rule machinery
+(``context/bases.py`` decides what each is judged against).
 """
 
 from __future__ import annotations
@@ -16,10 +19,14 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from promote_gate.context.bases import change_touches_gate, plan, staged_base
+from promote_gate.context.bases import change_touches_gate, heads_from_remote, plan, staged_base
 from promote_gate.context.policy import policy_at
-from promote_gate.errors import EXIT_OK, UsageError
-from promote_gate.git import Git
+from promote_gate.errors import EXIT_OK, GateError, UsageError
+from promote_gate.git import ZERO_SHA, Git
+
+# the hooks that judge the index: git runs pre-merge-commit, like pre-commit, with no
+# arguments, before `git merge` records a merge commit
+COMMIT_KINDS = ("pre-commit", "pre-merge-commit")
 
 if TYPE_CHECKING:
     from promote_gate.report import Report
@@ -32,12 +39,13 @@ def _judge(
     staged: bool = False,
     base: str | None,
     policy_rev: str | None,
+    ignore: tuple[str, ...] = (),
 ) -> Report:
     """Every project of the pushed or staged tree, against ``base``, under ``policy_rev``'s
     policy (never the judged tree's own)."""
     full_site()
     from promote_gate.context.checkout import open_checkout
-    from promote_gate.gate import judge_checkout
+    from promote_gate.gate import Selection, judge_checkout
 
     checkout = open_checkout(
         repo,
@@ -49,7 +57,7 @@ def _judge(
         every_project=True,
     )
     with checkout:
-        return judge_checkout(checkout)
+        return judge_checkout(checkout, Selection(ignore=ignore))
 
 
 def judge_push(repo: str, lines: list[str], remote: str) -> int:
@@ -94,12 +102,18 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
     return worst
 
 
-def judge_commit(repo: str) -> int:
+# git runs pre-merge-commit before it names the merged commits anywhere (no MERGE_HEAD yet):
+# whether source.commit is in the merge commit's history cannot be told until it exists
+MERGE_UNKNOWN = ("PG205",)
+
+
+def judge_commit(repo: str, merge: bool = False) -> int:
     """git's pre-commit hook: judge the index, what this commit records, against what the
     remote already has of the branch (HEAD without an upstream), under that base's policy.
     A commit whose tree differs from the base in nothing the gate reads (one
     ``git diff-index --cached`` against the base: this commit and the unpushed ones before
-    it) is answered silently, without loading the rules."""
+    it) is answered silently, without loading the rules. With ``merge`` (pre-merge-commit),
+    every rule but :data:`MERGE_UNKNOWN`, which the push hook and CI judge on the commit."""
     git = Git.open(repo)
     try:
         head = git.head()
@@ -112,8 +126,17 @@ def judge_commit(repo: str) -> int:
         git.close()
     from promote_gate.reporters import text
 
-    report = _judge(repo, staged=True, base=base, policy_rev=base)
+    report = _judge(
+        repo, staged=True, base=base, policy_rev=base, ignore=MERGE_UNKNOWN if merge else ()
+    )
     print(f"promote-gate: {note}", file=sys.stderr)
+    if merge:
+        print(
+            f"promote-gate: a merge commit: {', '.join(MERGE_UNKNOWN)} (source.commit in "
+            "history) is judged when it is pushed: git names the merged commits only after "
+            "this hook",
+            file=sys.stderr,
+        )
     sys.stderr.write(text.render(report, colour=text.use_colour(sys.stderr)))
     if report.exit_code:
         print(
@@ -127,26 +150,52 @@ def judge_commit(repo: str) -> int:
 def run(kind: str, repo: str, remote: str | None, lines: list[str] | None = None) -> int:
     """Run as the ``kind`` hook. ``lines``: the refs git gave a pre-push hook on stdin,
     when the caller read them already."""
-    if kind == "pre-commit":
-        return judge_commit(repo)
+    if kind in COMMIT_KINDS:  # a merge commit records the index exactly as a commit does
+        return judge_commit(repo, merge=kind == "pre-merge-commit")
     if os.environ.get("PRE_COMMIT") != "1":  # git's own pre-push hook: the refs on stdin
         if lines is None:
             lines = sys.stdin.read().splitlines()
         return judge_push(repo, lines, remote or "origin")
-    # the pre-commit framework's pre-push stage read git's stdin itself and passes the first
-    # ref in the environment (run by hand, `pre-commit run --hook-stage pre-push`: HEAD)
-    to_ref = os.environ.get("PRE_COMMIT_TO_REF") or "HEAD"
-    from_ref = os.environ.get("PRE_COMMIT_FROM_REF") or "0" * 40
+    return judge_framework_push(repo, remote)
+
+
+def judge_framework_push(repo: str, remote: str | None) -> int:
+    """The pre-commit framework's pre-push stage: it read git's stdin itself and passes the
+    first ref in the environment (run by hand, ``pre-commit run --hook-stage pre-push``:
+    HEAD). What the remote has of the branch is asked of the remote, never taken from
+    ``PRE_COMMIT_FROM_REF``: for a branch the remote lacks, the framework names the parent
+    of the first commit no remote-tracking ref has, which may be a commit only pushed to an
+    ungated branch (it would count as released)."""
+    to_ref = (
+        os.environ.get("PRE_COMMIT_TO_REF") or os.environ.get("PRE_COMMIT_LOCAL_BRANCH") or "HEAD"
+    )
     branch = os.environ.get("PRE_COMMIT_REMOTE_BRANCH") or "refs/heads/main"
     remote = os.environ.get("PRE_COMMIT_REMOTE_NAME") or remote or "origin"
     git = Git.open(repo)
     try:
         local = git.resolve(to_ref)
+        if local is None:
+            raise UsageError(f"PRE_COMMIT_TO_REF {to_ref}: no such commit")
+        has = remote_has(git, remote, branch)
     finally:
         git.close()
-    if local is None:
-        raise UsageError(f"PRE_COMMIT_TO_REF {to_ref}: no such commit")
-    return judge_push(repo, [f"{to_ref} {local} {branch} {from_ref}"], remote)
+    return judge_push(repo, [f"{to_ref} {local} {branch} {has}"], remote)
+
+
+def remote_has(git: Git, remote: str, ref: str) -> str:
+    """The commit ``remote`` has at ``ref``, as the remote says it: its remote-tracking ref
+    when there is one, else ``git ls-remote``; the zero sha when the remote lacks the
+    branch (a new branch: judged against its merge base with the default branch)."""
+    branch = ref.removeprefix("refs/heads/")
+    if branch == ref:  # not a branch (a tag): never gated, nothing to look up
+        return ZERO_SHA
+    tracked = git.resolve(f"refs/remotes/{remote}/{branch}")
+    if tracked is not None:
+        return tracked
+    heads = heads_from_remote(git, remote)
+    if branch in heads.missing:
+        raise GateError(f"{remote}'s {branch} is at a commit this clone does not have: fetch first")
+    return heads.tips.get(branch, ZERO_SHA)
 
 
 def full_site() -> None:

@@ -1,4 +1,5 @@
-"""``promote-gate install``: write git's pre-commit and pre-push hooks that run promote-gate."""
+"""``promote-gate install``: write git's pre-commit, pre-merge-commit and pre-push hooks that
+run promote-gate."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ if TYPE_CHECKING:
     import argparse
 
 
-HOOK_TYPES = ("pre-commit", "pre-push")
+# pre-merge-commit: `git merge` records a merge commit without running pre-commit; the same
+# judgement of the index runs there (git passes it nothing, as to pre-commit)
+HOOK_TYPES = ("pre-commit", "pre-merge-commit", "pre-push")
 
 
 def marker(kind: str) -> str:
@@ -62,6 +65,7 @@ _CHAIN = {
     printf '%s\\n' "$refs" | {python} -S -c {launch} "$@"
     exit $?""",
     "pre-commit": """    "$here/pre-commit.legacy" "$@" || exit $?""",
+    "pre-merge-commit": """    "$here/pre-merge-commit.legacy" "$@" || exit $?""",
 }
 HOOK = """#!/bin/sh
 {marker} (written by `promote-gate install`)
@@ -112,7 +116,7 @@ def _is_ours(path: str, kind: str) -> bool:
 
 
 def install(args: argparse.Namespace) -> int:
-    """Write git hooks (``--hook-type``, repeatable; default pre-commit and pre-push)."""
+    """Write git hooks (``--hook-type``, repeatable; default all of :data:`HOOK_TYPES`)."""
     from promote_gate.files import write_atomic
 
     git = Git.open(args.repo)

@@ -91,11 +91,21 @@ def remote_heads(git: Git, remote: str) -> RemoteHeads:
     return heads_from_remote(git, remote)
 
 
-def anchor(git: Git, local: str, heads: RemoteHeads, remote: str) -> tuple[str, str] | None:
-    """The commit whose policy governs a push of ``local`` to any branch but the default one:
-    its merge base with the remote's default branch — history that went through the gate —
-    never the pushed head, nor a commit only pushed to some other branch (which could have
-    relaxed the policy on its way in). Returns (that commit, the branch); None for a remote
+@dataclass(frozen=True)
+class Anchor:
+    """The default branch as the remote has it: the trust anchor of every push and request
+    that is not to the default branch itself."""
+
+    branch: str
+    tip: str  # whose policy applies: the branch's current tip, which no change can choose
+    merge_base: str  # what counts as released: the history the change shares with it
+
+
+def anchor(git: Git, local: str, heads: RemoteHeads, remote: str) -> Anchor | None:
+    """The remote's default branch for a push of ``local`` to any other branch: its tip
+    governs (never the pushed head, nor the fork point, which the change chooses by forking
+    before a policy change), and what it shares with ``local`` is released (never what an
+    earlier push of the same branch brought: its gate may have failed). None for a remote
     with no branch yet (bootstrap)."""
     names = [heads.default] if heads.default else []
     names += [b for b in config_mod.DEFAULT_RELEASE_BRANCHES if "*" not in b]
@@ -113,7 +123,7 @@ def anchor(git: Git, local: str, heads: RemoteHeads, remote: str) -> tuple[str, 
                     f"{local[:12]} shares no history with {remote}'s {branch}: the policy "
                     "that governs it cannot be told"
                 )
-            return found, str(branch)
+            return Anchor(str(branch), tip, found)
     if heads.tips or heads.missing:
         raise GateError(
             f"{remote} has no default branch (main, master) to take the policy from: "
@@ -122,16 +132,25 @@ def anchor(git: Git, local: str, heads: RemoteHeads, remote: str) -> tuple[str, 
     return None
 
 
-# files (by name, in any project) whose change can alter a verdict
+# files (by name, in any project) whose change can alter a verdict; `.gitmodules` decides
+# what git's own diffs show of a submodule (`ignore = all`) and what a checkout puts there
 GATE_NAMES = frozenset(
-    {"dvc.yaml", "dvc.lock", ".gitattributes", config_mod.CONFIG_FILE, config_mod.PYPROJECT}
+    {
+        "dvc.yaml",
+        "dvc.lock",
+        ".gitattributes",
+        ".gitmodules",
+        config_mod.CONFIG_FILE,
+        config_mod.PYPROJECT,
+    }
 )
 GATE_SUFFIXES = (".dvc/config", ".dvc/config.local")
 
 
 def touches_gate(projects: dict[str, config_mod.Config], paths: list[str]) -> bool:
-    """Whether a change can alter a verdict: bundles, what consumers read, a pipeline, a DVC
-    remote, a policy, git attributes (they change checked-out bytes). Nothing else can.
+    """Whether a change can alter a verdict: bundles (a submodule under the publish root
+    included), what consumers read, a pipeline, a DVC remote, a policy, git attributes
+    (they change checked-out bytes), submodule settings. Nothing else can.
     ``projects`` maps each DVC project's directory ("" for the top) to its policy."""
     import unicodedata
 
@@ -202,10 +221,10 @@ def change_touches_gate(
 def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
     """What to judge for each pushed ref, against what, under whose policy.
 
-    The default branch: against the remote's tip, under its policy. Any other branch:
-    under the policy of its merge base with the default branch; an existing branch against
-    its remote tip, a new one against that merge base (a branch the remote has, whatever its
-    CI said, vouches for nothing).
+    The default branch, as the remote has it: against the remote's tip, under its policy.
+    Any other branch, new or existing: under the policy of the remote default branch's
+    current tip, against what it shares with that branch (its merge base): a branch the
+    remote has vouches for nothing, whatever its gate said.
     """
     targets = []
     heads: RemoteHeads | None = None
@@ -228,16 +247,22 @@ def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
                 "fetch first"
             )
         note = None
-        anchor_branch = heads.default or "the default branch"
+        base: str | None
         if known and own == heads.default:
             trusted: str | None = remote_sha
+            base = remote_sha
         else:
             found = anchor(git, local_sha, heads, remote)
-            trusted = found[0] if found else None
+            trusted = found.tip if found else None
+            base = found.merge_base if found else None
             if found is None:
                 note = f"nothing on {remote} yet: the pushed head's own policy applies"
             else:
-                anchor_branch = found[1]
+                what = "new branch" if not known else "not the default branch"
+                note = (
+                    f"{what}: compared with its merge base with {found.branch}, "
+                    f"under the policy of {found.branch}'s tip"
+                )
         config = policy_at(git, trusted or local_sha)
         if not remote_ref.startswith("refs/heads/") or not config.is_release_branch(remote_ref):
             targets.append(
@@ -246,9 +271,6 @@ def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
                 )
             )
             continue
-        base = remote_sha if known else trusted
-        if not known:
-            note = note or f"new branch: compared with its merge base with {anchor_branch}"
         targets.append(
             Target(
                 remote_ref,

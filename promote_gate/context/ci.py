@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from promote_gate import config as config_mod
 from promote_gate.bundle import list_bundles
 from promote_gate.config import Config
-from promote_gate.context.bases import RemoteHeads, anchor, heads_from_refs
+from promote_gate.context.bases import Anchor, RemoteHeads, anchor, heads_from_refs
 from promote_gate.context.policy import policy_at
 from promote_gate.errors import GateError
 from promote_gate.git import Git, is_zero
@@ -297,10 +297,9 @@ def _branch_tip(history: History, branch: str) -> str | None:
     return git.resolve(ref)
 
 
-def _governing(history: History, head: str, ctx: Event) -> tuple[str, str]:
-    """(the commit whose policy applies, a note): for the default branch its own base; for
-    any other branch its merge base with the default branch — history that went through the
-    gate, never the head nor a commit only pushed to some other branch."""
+def _anchor(history: History, head: str, ctx: Event) -> Anchor | None:
+    """The remote's default branch for ``head`` (its tip and merge base), fetching history
+    until the merge base shows; None when the remote has no branch yet (bootstrap)."""
     heads = _heads(history, ctx)
     while True:  # a shallow clone may need more history before the merge base shows
         try:
@@ -310,10 +309,18 @@ def _governing(history: History, head: str, ctx: Event) -> tuple[str, str]:
             if not history.fetch_more():
                 raise
             heads = _heads(history, ctx)
-    if found is None:
-        return head, f"nothing on {history.remote} yet: the head's own policy applies"
-    ensure_history(history, head, found[0])
-    return found[0], f"its merge base with {found[1]}"
+    if found is not None:
+        ensure_history(history, head, found.merge_base)
+    return found
+
+
+def _target_tip(history: History, head: str, target: str) -> str:
+    """The target branch's current tip on the remote (fetched if this clone lacks it)."""
+    tip = _branch_tip(history, target)
+    if tip is None:
+        raise GateError(f"the branch {target} is not on {history.remote}: the base cannot be told")
+    ensure_history(history, head, tip)
+    return tip
 
 
 def base_and_policy(
@@ -321,15 +328,14 @@ def base_and_policy(
 ) -> tuple[str | None, str, str]:
     """(the base to judge against, the commit whose policy applies, a line for the log).
 
-    The policy never comes from the head. The base: what the pull/merge request or queue is
-    merged into (its merge base with the head), the branch's previous tip for a push, the
-    merge base with the target branch for a merge request without a given base, the branch
-    as it is for a run with nothing pushed, and for a new branch its merge base with the
-    default branch.
+    The policy never comes from a commit the change can choose (its head, its fork point):
+    for a pull/merge request or merge queue, the target branch's current tip; for a push to
+    the default branch, the branch as it was (``before``); for any other branch, the
+    default branch's current tip. What counts as released: what the change is merged into
+    (its merge base with the target) for a request; the default branch's previous tip for
+    a push to it; for any other branch, what it shares with the default branch — never
+    what an earlier push of that branch brought, whose gate may have failed.
     """
-    is_default = ctx.target is not None and ctx.target == (
-        ctx.default_branch or _heads(history, ctx).default
-    )
     what = ctx.what
     if ctx.target is None or ctx.provider == "local":
         if ctx.base is None:
@@ -338,31 +344,48 @@ def base_and_policy(
         base = git.resolve(ctx.base)
         assert base is not None
         return base, base, what
-    if ctx.base is not None:
-        ensure_history(history, head, ctx.base)
-        base = git.resolve(ctx.base)
-        assert base is not None
-        if ctx.merge:  # a merge request judges only its change: from the merge base
-            base = git.merge_base(base, head) or base
-    elif ctx.merge or ctx.rerun:
+    if ctx.merge:
+        given = None
+        if ctx.base is not None:
+            ensure_history(history, head, ctx.base)
+            given = git.resolve(ctx.base)
         tip = _branch_tip(history, ctx.target)
-        if tip is None:
-            raise GateError(
-                f"the branch {ctx.target} is not on {history.remote}: the base cannot be told"
+        if tip is None and given is not None:
+            # a target the remote does not have (any more): the default branch governs
+            found = _anchor(history, head, ctx)
+            policy = found.tip if found is not None else head
+            return (
+                given,
+                policy,
+                f"{what}; {ctx.target} is not on {history.remote}: "
+                + (f"the policy of {found.branch}'s tip" if found else "the head's own policy"),
             )
-        ensure_history(history, head, tip)
-        base = git.merge_base(tip, head)
+        tip = _target_tip(history, head, ctx.target)
+        base = git.merge_base(given or tip, head)
         if base is None:
             raise GateError(f"{head[:12]} shares no history with {ctx.target}: no base to judge")
-        what = f"{what}; base: the merge base with {history.remote}/{ctx.target}"
-    else:
-        base = None  # a new branch: see below
-    if is_default and base is not None:
-        return base, base, what
-    trusted, where = _governing(history, head, ctx)
-    if trusted == head:
-        what = f"{what}; {where}"
-    if base is None:
-        base = trusted if trusted != head else None
-        what = f"{what}; new branch: compared with {where}"
-    return base, trusted, what
+        if given is None:
+            what = f"{what}; base: the merge base with {history.remote}/{ctx.target}"
+        return base, tip, f"{what}; policy: {history.remote}/{ctx.target} at {tip[:12]}"
+    default = ctx.default_branch or _heads(history, ctx).default
+    if ctx.target == default:
+        if ctx.rerun:  # nothing pushed: the branch as it is, under its own tip's policy
+            tip = _target_tip(history, head, ctx.target)
+            base = git.merge_base(tip, head)
+            if base is None:
+                raise GateError(f"{head[:12]} shares no history with {ctx.target}")
+            return base, tip, f"{what}; base: the merge base with {history.remote}/{ctx.target}"
+        if ctx.base is not None:  # a push: the branch as it was governs what it receives
+            ensure_history(history, head, ctx.base)
+            base = git.resolve(ctx.base)
+            assert base is not None
+            return base, base, what
+    found = _anchor(history, head, ctx)
+    if found is None:
+        return None, head, f"{what}; nothing on {history.remote} yet: the head's own policy applies"
+    kind = "new branch" if ctx.base is None and not ctx.rerun else "not the default branch"
+    note = (
+        f"{what}; {kind}: compared with its merge base with {found.branch}, under the "
+        f"policy of {history.remote}/{found.branch} at {found.tip[:12]}"
+    )
+    return found.merge_base, found.tip, note

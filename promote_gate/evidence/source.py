@@ -13,6 +13,7 @@ from promote_gate.dvc.parsing import Project
 from promote_gate.evidence.scope import Scope, source_commit
 from promote_gate.facts import BundleFacts
 from promote_gate.git import Git
+from promote_gate.repo import CommitView
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
 
 
@@ -65,7 +66,10 @@ def source_evidence(scope: Scope, facts: BundleFacts) -> SourceEvidence:
     assert git is not None
     commit = known_commit(scope, facts)
     checked = scope.checked_commit
-    ancestor = bool(commit and checked and commit in git.ancestors(checked))
+    # the index of a merge in progress becomes a commit with MERGE_HEAD among its parents
+    merging = git.merge_heads() if isinstance(scope.view, CommitView) and scope.view.staged else []
+    tips = [checked, *merging] if checked else []
+    ancestor = bool(commit and any(commit in git.ancestors(tip) for tip in tips))
     lock: LockFile | None = None
     lock_error = None
     project, project_error = scope.project_at(commit) if commit else (None, None)
