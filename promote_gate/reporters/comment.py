@@ -8,10 +8,9 @@ cut at a line with a note saying where the whole report is.
 
 from __future__ import annotations
 
-import html
-
 from promote_gate.report import Report
 from promote_gate.reporters import diff, markdown
+from promote_gate.reporters.markdown_escape import code, escape, html_text
 
 MARKER = "<!-- promote-gate -->"
 MAX_CHARS = 60_000  # below GitHub's 65,536, with room for the note
@@ -24,21 +23,24 @@ def render(report: Report) -> str:
         evidence = facts.repo if facts is not None and facts.candidate else None
         if evidence is None:
             continue
-        name = html.escape(bundle.path or bundle.name)
+        name = bundle.path or bundle.name
         if evidence.comparison is not None:
             lines += [
-                f"<details><summary>Review of <code>{name}</code></summary>",
+                f"<details><summary>Review of <code>{html_text(name)}</code></summary>",
                 "",
                 diff.markdown(evidence.comparison),
                 "</details>",
                 "",
             ]
         elif evidence.comparison_note:
-            lines += [f"_Review of `{name}`: {markdown.escape(evidence.comparison_note)}_", ""]
+            lines += [f"_Review of {code(name)}: {escape(evidence.comparison_note)}_", ""]
     body = "\n".join(lines)
     if len(body) > MAX_CHARS:
         cut = body.rfind("\n", 0, MAX_CHARS)
         body = body[:cut]
-        body += "\n</details>" * (body.count("<details>") - body.count("</details>"))
+        # only promote-gate's own lines open or close one: a value never starts a line
+        kept = body.split("\n")
+        unclosed = sum(ln.startswith("<details>") for ln in kept) - kept.count("</details>")
+        body += "\n</details>" * unclosed
         body += "\n\n_The review is cut here: the job log and the JUnit report hold all of it._\n"
     return body

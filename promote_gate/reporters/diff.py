@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from promote_gate.compare import Comparison, MetricDelta
+from promote_gate.reporters.markdown_escape import code, escape
 
 
 def _value(value: Any) -> str:
@@ -55,19 +57,20 @@ _TITLES = {
 }
 
 
-def _comparability(c: Comparison) -> list[str]:
-    """The verdict with its reasons: what was compared, and what differs."""
-    stages = ", ".join(c.comparability_stages) or "none"
+def _comparability(c: Comparison, value: Callable[[str], str] = str) -> list[str]:
+    """The verdict with its reasons: what was compared, and what differs (each name and
+    reason from the repository through ``value``)."""
+    stages = ", ".join(value(s) for s in c.comparability_stages) or "none"
     if c.inputs:
         basis = (
-            f"the evaluation's source inputs ({', '.join(c.inputs)}) and the commands of "
-            f"stages {stages}"
+            f"the evaluation's source inputs ({', '.join(value(i) for i in c.inputs)}) and the "
+            f"commands of stages {stages}"
         )
     else:
         basis = f"the dependencies and commands of stages {stages}"
     if c.comparable:
         return [f"Comparable: yes: identical {basis}"]
-    return [f"Comparable: NO: compared {basis}", *(f"  - {p}" for p in c.not_comparable)]
+    return [f"Comparable: NO: compared {basis}", *(f"  - {value(p)}" for p in c.not_comparable)]
 
 
 def text(c: Comparison) -> str:
@@ -88,14 +91,11 @@ def text(c: Comparison) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _cell(text: str) -> str:
-    """A table cell: `|` does not end it, `<` (an HTML comment, a tag) hides nothing."""
-    return text.replace("|", "\\|").replace("<", "&lt;")
-
-
 def markdown(c: Comparison) -> str:
-    lines = [f"## Promotion review: `{c.baseline.label}` → `{c.candidate.label}`", ""]
-    lines += [line.replace("  - ", "- ") for line in _comparability(c)]
+    lines = [f"## Promotion review: {code(c.baseline.label)} → {code(c.candidate.label)}", ""]
+    lines += [
+        "- " + line[4:] if line.startswith("  - ") else line for line in _comparability(c, escape)
+    ]
     for key, rows in _sections(c).items():
         lines += ["", f"### {_TITLES[key]}", ""]
         if not rows:
@@ -103,7 +103,7 @@ def markdown(c: Comparison) -> str:
             continue
         lines.append("| " + " | ".join(_HEADERS[key]) + " |")
         lines.append("|" + "---|" * len(_HEADERS[key]))
-        lines += ["| " + " | ".join(_cell(cell) for cell in r) + " |" for r in rows]
+        lines += ["| " + " | ".join(escape(cell) for cell in r) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
-from promote_gate.bundle import table_rows
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from promote_gate.dvc.params import flatten
 from promote_gate.report import BundleReport, Report
+from promote_gate.reporters.markdown_escape import code, escape
 from promote_gate.rules.metrics import metric_values
 from promote_gate.rules.params import snapshot
+
+__all__ = ["escape", "render"]  # escape: the one escaper, for callers that hold this module
 
 _VERDICT = {0: "passed", 1: "failed", 2: "could not evaluate"}
 _ICON = {"passed": "✅", "failed": "❌", "skipped": "⏭️", "error": "⚠️"}
 
 
-def escape(text: str) -> str:
-    """One table cell or line of Markdown: a `|` does not end the cell, a newline the row, and
-    a `<` (an HTML comment, a tag) hides nothing that follows."""
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+def _rows(values: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """A params/metrics table's rows: file, key and value (as JSON), each escaped. Not the
+    bundle report's cells (``bundle.table_rows``): those are a released format rules re-read."""
+    rows = []
+    for fname, inner in values.items():
+        for key, value in flatten(inner).items():
+            shown = json.dumps(value, sort_keys=True, ensure_ascii=False)
+            rows.append(f"| {code(fname)} | {code(key)} | {escape(shown)} |")
+    return rows
 
 
 def _bundle(bundle: BundleReport) -> list[str]:
     counts = {s: sum(r.status == s for r in bundle.results) for s in _ICON}
     status = "FAIL" if counts["failed"] else ("ERROR" if counts["error"] else "ok")
     lines = [
-        f"### `{bundle.path or bundle.name}`: {status}",
+        f"### {code(bundle.path or bundle.name)}: {status}",
         "",
         f"Rules: {counts['passed']} passed, {counts['failed']} failed, "
         f"{counts['skipped']} skipped"
@@ -35,7 +47,7 @@ def _bundle(bundle: BundleReport) -> list[str]:
             for finding in result.findings or ():
                 lines.append(
                     f"| {_ICON[result.status]} {result.rule.title} "
-                    f"| `{escape(finding.path)}{f':{finding.line}' if finding.line else ''}` "
+                    f"| {code(finding.path + (f':{finding.line}' if finding.line else ''))} "
                     f"| {escape(finding.described)} | {escape(result.rule.fix)} |"
                 )
             if result.status == "error":
@@ -61,7 +73,7 @@ def _bundle(bundle: BundleReport) -> list[str]:
                     "| file | key | value |",
                     "|---|---|---|",
                 ]
-                lines += [f"| `{f}` | `{k}` | {v} |" for (f, k), v in table_rows(values).items()]
+                lines += _rows(values)
                 lines += ["", "</details>", ""]
     return lines
 
@@ -72,7 +84,7 @@ def render(report: Report) -> str:
         f"## promote-gate: {_VERDICT[report.exit_code]}{mark}",
         "",
         *([f"> **UNVERIFIED**: {escape(report.unverified)}", ""] if report.unverified else []),
-        f"Checked the {report.checked}.",
+        f"Checked the {escape(report.checked)}.",
         "",
     ]
     lines += [f"> ⚠️ {escape(error)}" for error in report.errors]
