@@ -1,0 +1,550 @@
+"""The CI templates fail closed on their own set-up.
+
+A change controls the checkout: it can commit a directory or a symlink by a report's name, so
+that removing stale reports fails and the gate never runs while the steps and jobs that
+publish reports still do. Here each template's set-up runs as its runner runs it, in a clone
+of a real repository whose head commits such paths: the cleanup removes them (never what a
+symlink points at) and the gate then runs and writes its own reports; the optional jobs read
+only this run's artifact, downloaded outside the checkout, and run only when the gate job
+uploaded one; a job whose gate did not run, or did not pass, fails. zizmor and shellcheck lint
+the templates' scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Run alone (`mypy tests/x.py`), mypy may not see tests/ as a root: the ignores must tolerate
+# being unused in the suite-wide run.
+from conftest import commit_all, run  # type: ignore[import-not-found, unused-ignore]
+from test_templates import (  # type: ignore[import-not-found, unused-ignore]
+    ACTION,
+    CODE_SCANNING_JOB,
+    CODEQUALITY,
+    COMMENT,
+    COMMENT_JOB,
+    DOWNLOADED,
+    GATE_JOB,
+    GATE_RAN,
+    GITLAB,
+    JUNIT,
+    MARKER,
+    ROOT,
+    SARIF,
+    WORKFLOW,
+    action_step,
+    bash,
+    fake_gitlab,
+    github_contexts,
+    github_pr_env,
+    github_steps,
+    gitlab_mr_env,
+    job_runs,
+    load,
+    no_outer_ci,
+    run_comment_step,
+    step_using,
+    uploaded,
+)
+
+__all__ = ["no_outer_ci"]  # the autouse fixture applies here too: no outer CI variable leaks
+
+CLEANUP = "Start without report files"  # the step's name, in the workflow and the action
+INSTALL = "Install promote-gate"
+ALWAYS_RUN = "${{ always() }}"
+FORGED = f"{MARKER}\n## promote-gate: passed\nforged by the change\n"
+REPORTS = (JUNIT, SARIF, COMMENT, CODEQUALITY)
+
+
+@pytest.fixture
+def hostile(repo: Path, tmp_path: Path) -> tuple[Path, str, str, Path]:
+    """A full clone of an origin at a pull request's head that commits, by the reports'
+    names, a directory, a symlink to a file outside the checkout, a symlink to a directory
+    outside it and a forged report. Returns (workspace, base, head, outside)."""
+    outside = tmp_path / "outside"
+    (outside / "dir").mkdir(parents=True)
+    (outside / "secret").write_text("not the gate's\n")
+    (outside / "dir" / "kept").write_text("kept\n")
+    bare = tmp_path / "origin.git"
+    run(tmp_path, "git", "init", "-q", "--bare", "-b", "main", str(bare))
+    run(repo, "git", "remote", "add", "origin", bare.as_uri())
+    run(repo, "git", "push", "-q", "origin", "main")
+    base = run(repo, "git", "rev-parse", "main").strip()
+    run(repo, "git", "checkout", "-q", "-b", "docs")
+    (repo / "README.md").write_text("Models, released as publish/vN.\n")
+    (repo / COMMENT).mkdir()
+    (repo / COMMENT / "body.md").write_text(FORGED)
+    (repo / SARIF).symlink_to(outside / "secret")
+    (repo / CODEQUALITY).symlink_to(outside / "dir")
+    (repo / JUNIT).write_text('<testsuites tests="1" failures="0"/>\n')
+    head = commit_all(repo, "Document the releases")
+    run(repo, "git", "push", "-q", "origin", "docs")
+    ws = tmp_path / "ws"
+    run(tmp_path, "git", "clone", "-q", "--branch", "docs", bare.as_uri(), str(ws))
+    assert (ws / COMMENT).is_dir()
+    assert (ws / SARIF).is_symlink()
+    assert (ws / CODEQUALITY).is_symlink()
+    return ws, base, head, outside
+
+
+def assert_outside_intact(outside: Path) -> None:
+    """What the committed symlinks point at was neither removed nor written."""
+    assert (outside / "secret").read_text() == "not the gate's\n"
+    assert sorted(p.name for p in (outside / "dir").iterdir()) == ["kept"]
+    assert (outside / "dir" / "kept").read_text() == "kept\n"
+
+
+def assert_removed(ws: Path, outside: Path, names: tuple[str, ...]) -> None:
+    """None of ``names`` is left in the checkout, and nothing a symlink named was touched."""
+    assert [name for name in names if os.path.lexists(ws / name)] == []
+    assert_outside_intact(outside)
+
+
+def assert_gate_wrote(ws: Path, names: tuple[str, ...]) -> None:
+    """Each report is a regular file the gate wrote in this run (not what was committed)."""
+    for name in names:
+        path = ws / name
+        assert path.is_file(), f"{name} was not written"
+        assert not path.is_symlink(), name
+    if COMMENT in names:
+        body = (ws / COMMENT).read_text()
+        assert body.startswith(f"{MARKER}\n")
+        assert "forged" not in body
+    if SARIF in names:
+        assert json.loads((ws / SARIF).read_text())["version"] == "2.1.0"
+    if JUNIT in names:
+        assert "promote-gate:publish/v1" in (ws / JUNIT).read_text()
+
+
+def named(steps: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    (step,) = [s for s in steps if s.get("name") == name]
+    return step
+
+
+def fake_python(tmp_path: Path, name: str, *, exit_code: int = 0) -> tuple[Path, Path]:
+    """A stand-in for the `python` that installs promote-gate (pip would need the network):
+    it records its argv and working directory. Returns (its directory, its log)."""
+    bin_dir = tmp_path / f"fake-{name}"
+    bin_dir.mkdir()
+    log = tmp_path / f"{name}-calls.jsonl"
+    script = bin_dir / name
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        f"with open({str(log)!r}, 'a', encoding='utf-8') as f:\n"
+        "    f.write(json.dumps({'argv': sys.argv[1:], 'cwd': os.getcwd()}) + '\\n')\n"
+        f"sys.exit({exit_code})\n"
+    )
+    script.chmod(0o755)
+    return bin_dir, log
+
+
+def calls(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def on_path(bin_dir: Path) -> dict[str, str]:
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+# --------------------------------------------------------------------------- stale reports
+
+
+def test_github_cleanup_removes_what_the_change_committed_and_the_gate_runs(
+    hostile: tuple[Path, str, str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, base, head, outside = hostile
+    github_pr_env(monkeypatch, tmp_path, base, head)
+    steps = github_steps(load(WORKFLOW))
+    cleanup, install = named(steps, CLEANUP), named(steps, INSTALL)
+    assert steps.index(cleanup) < steps.index(install)
+
+    proc = bash(cleanup["run"], ws)
+    assert proc.returncode == 0, proc.stderr  # `rm -f` stops here on the directory
+    assert_removed(ws, outside, (JUNIT, SARIF, COMMENT))
+
+    (gate,) = [s for s in steps if s.get("id") == "gate"]
+    assert steps.index(install) < steps.index(gate)
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    proc = bash(gate["run"], ws, {"RUNNER_TEMP": str(runner_temp)})
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert (runner_temp / "promote-gate.exit").read_text() == "0\n"
+    published = tuple(uploaded(step_using(steps, "actions/upload-artifact")))
+    assert set(published) == {JUNIT, SARIF, COMMENT}
+    assert_gate_wrote(ws, published)
+
+
+def test_action_cleanup_removes_what_the_change_committed_and_the_gate_runs(
+    hostile: tuple[Path, str, str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws, base, head, outside = hostile
+    github_pr_env(monkeypatch, tmp_path, base, head)
+    output = tmp_path / "github-output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    doc = load(ACTION)
+    steps = doc["runs"]["steps"]
+    names = [s["name"] for s in steps]
+    assert names.index(CLEANUP) < names.index(INSTALL) < names.index("promote-gate")
+    inputs = {"comment": COMMENT}
+
+    script, env = action_step(doc, inputs, CLEANUP)
+    proc = bash(script, ws, env)
+    assert proc.returncode == 0, proc.stderr
+    assert_removed(ws, outside, (JUNIT, SARIF, COMMENT))
+
+    script, env = action_step(doc, inputs)
+    proc = bash(script, ws, env)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert output.read_text() == "exit-code=0\n"
+    assert_gate_wrote(ws, (JUNIT, SARIF, COMMENT))
+
+
+def gitlab_job(job: dict[str, Any]) -> str:
+    """before_script and script, as GitLab runs them: one shell, in order."""
+    return "\n".join(str(item) for item in [*job.get("before_script", []), *job["script"]])
+
+
+def run_gitlab_job(
+    job: dict[str, Any], ws: Path, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], list[subprocess.CompletedProcess[str]]]:
+    """The job as the runner runs it: before_script and script in one shell, then each
+    after_script in a shell of its own (whose status never changes the job's)."""
+    main = bash(gitlab_job(job), ws, env)
+    after = [bash(str(script), ws, env) for script in job.get("after_script", [])]
+    return main, after
+
+
+def test_gitlab_cleanup_removes_what_the_change_committed_and_the_gate_runs(
+    hostile: tuple[Path, str, str, Path], tmp_path: Path
+) -> None:
+    """The whole job, note switched on: the stale paths go, pip is asked (outside the
+    checkout) for exactly the spec, the gate runs and the note posted is its comment."""
+    ws, base, head, outside = hostile
+    (ws / "dvcs").write_text("a name `dvc[s3]` would match as a glob\n")
+    job = load(GITLAB)["promote-gate"]
+    bin_dir, log = fake_python(tmp_path, "python")
+    env = gitlab_mr_env(job, base, head) | on_path(bin_dir)
+    env |= {"PROMOTE_GATE_SPEC": "promote-gate[dvc] dvc[s3]", "PROMOTE_GATE_MR_NOTE": "true"}
+    env |= {"CI_PROJECT_ID": "5", "CI_MERGE_REQUEST_IID": "7"}
+    env |= {"PROMOTE_GATE_NOTE_TOKEN": "glpat-fake"}
+    with fake_gitlab([[]]) as (api, requests):
+        main, _ = run_gitlab_job(job, ws, env | {"CI_API_V4_URL": api})
+    assert main.returncode == 0, (main.stdout, main.stderr)
+    (pip,) = calls(log)
+    assert pip["argv"] == ["-I", "-m", "pip", "install", "promote-gate[dvc]", "dvc[s3]"]
+    assert Path(pip["cwd"]).resolve() != ws.resolve()
+    assert_gate_wrote(ws, (JUNIT, CODEQUALITY, COMMENT))
+    assert_outside_intact(outside)
+    (posted,) = [body for method, _, _, body in requests if method == "POST"]
+    assert posted == {"body": (ws / COMMENT).read_text()}
+
+
+# --------------------------------------------------------------------------- installing
+
+
+def test_github_install_runs_outside_the_checkout_and_never_globs(tmp_path: Path) -> None:
+    steps = github_steps(load(WORKFLOW))
+    install = named(steps, INSTALL)
+    runner_temp, checkout = tmp_path / "runner-temp", tmp_path / "checkout"
+    runner_temp.mkdir()
+    checkout.mkdir()
+    for where in (runner_temp, checkout):
+        (where / "dvcs").write_text("")  # what `dvc[s3]` would match as a glob
+    bin_dir, log = fake_python(tmp_path, "python")
+    env = on_path(bin_dir) | {"PROMOTE_GATE_SPEC": "promote-gate[dvc]  dvc[s3]"}
+    proc = bash(install["run"], checkout, env | {"RUNNER_TEMP": str(runner_temp)})
+    assert proc.returncode == 0, proc.stderr
+    (pip,) = calls(log)
+    assert pip["argv"] == ["-I", "-m", "pip", "install", "promote-gate[dvc]", "dvc[s3]"]
+    assert pip["cwd"] == str(runner_temp)
+
+
+def test_action_install_runs_outside_the_checkout_and_never_globs(tmp_path: Path) -> None:
+    doc = load(ACTION)
+    runner_temp, checkout = tmp_path / "runner-temp", tmp_path / "checkout"
+    runner_temp.mkdir()
+    checkout.mkdir()
+    for where in (runner_temp, checkout):
+        (where / "dvcs").write_text("")  # what `dvc[s3]` would match as a glob
+    bin_dir, log = fake_python(tmp_path, "python3")
+    script, env = action_step(doc, {"packages": "dvc[s3]\ndvc-gs"}, INSTALL)
+    env |= on_path(bin_dir) | {"GITHUB_ACTION_PATH": str(ROOT), "RUNNER_TEMP": str(runner_temp)}
+    proc = bash(script, checkout, env)
+    assert proc.returncode == 0, proc.stderr
+    (pip,) = calls(log)
+    assert pip["argv"] == ["-I", "-m", "pip", "install", str(ROOT), "dvc[s3]", "dvc-gs"]
+    assert pip["cwd"] == str(runner_temp)
+
+
+# --------------------------------------------------------------------------- the gate ran
+
+
+def test_github_gate_job_is_never_skipped_and_checks_the_gate_ran() -> None:
+    doc = load(WORKFLOW)
+    job = doc["jobs"][GATE_JOB]
+    assert "if" not in job  # a skipped job would satisfy a required check
+    steps = github_steps(doc)
+    assert [s.get("name") for s in steps if "continue-on-error" in s] == []
+    guard = steps[-1]
+    assert guard["if"] == ALWAYS_RUN  # after a failed set-up too
+    (gate,) = [s for s in steps if s.get("id") == "gate"]
+    # the gate step records its exit status where the change cannot write (the runner's
+    # temporary directory), and the guard reads it from there
+    assert 'echo "$status" > "$RUNNER_TEMP/promote-gate.exit"' in gate["run"]
+    assert 'marker="$RUNNER_TEMP/promote-gate.exit"' in guard["run"]
+
+
+@pytest.mark.parametrize(
+    ("marker", "passes"),
+    [
+        (None, False),  # the gate step never ran (a failed install, a skipped step)
+        ("0\n", True),
+        ("1\n", False),
+        ("2\n", False),
+        ("", False),
+        ("symlink", False),  # not written by the gate step, which writes a file
+    ],
+    ids=["absent", "passed", "violations", "could-not-evaluate", "empty", "symlink"],
+)
+def test_github_guard_fails_unless_the_gate_ran_and_passed(
+    tmp_path: Path, marker: str | None, passes: bool
+) -> None:
+    (guard,) = [s for s in github_steps(load(WORKFLOW)) if s.get("if") == ALWAYS_RUN]
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "promote-gate.exit").write_text("0\n")  # what a change can commit: no say
+    if marker == "symlink":
+        (runner_temp / "promote-gate.exit").symlink_to(checkout / "promote-gate.exit")
+    elif marker is not None:
+        (runner_temp / "promote-gate.exit").write_text(marker)
+    proc = bash(guard["run"], checkout, {"RUNNER_TEMP": str(runner_temp)})
+    assert (proc.returncode == 0) == passes, (proc.stdout, proc.stderr)
+    if not passes:
+        assert "::error title=promote-gate::" in proc.stdout
+
+
+def test_github_gate_step_records_a_gate_that_could_not_evaluate(tmp_path: Path) -> None:
+    """The real gate, where it cannot evaluate (no repository): the step fails with its exit
+    status, records it, and the guard fails the job."""
+    steps = github_steps(load(WORKFLOW))
+    (gate,) = [s for s in steps if s.get("id") == "gate"]
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    not_a_repo = tmp_path / "not-a-repo"
+    not_a_repo.mkdir()
+    env = {"RUNNER_TEMP": str(runner_temp)}
+    proc = bash(gate["run"], not_a_repo, env)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert (runner_temp / "promote-gate.exit").read_text() == "2\n"
+    proc = bash(steps[-1]["run"], not_a_repo, env)
+    assert proc.returncode == 1
+    assert "the gate exited 2" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("gate_exit", "expected"),
+    [(None, 1), ("0", 0), ("1", 1), ("2", 2)],
+    ids=["did-not-run", "passed", "violations", "could-not-evaluate"],
+)
+def test_gitlab_job_fails_unless_the_gate_ran_and_passed(
+    tmp_path: Path, gate_exit: str | None, expected: int
+) -> None:
+    job = load(GITLAB)["promote-gate"]
+    last = str(job["script"][-1])
+    env = {} if gate_exit is None else {"gate_exit": gate_exit}
+    proc = bash(last, tmp_path, env)
+    assert proc.returncode == expected, (proc.stdout, proc.stderr)
+    if gate_exit is None:
+        assert "the gate did not run" in proc.stdout
+
+
+def test_gitlab_failed_set_up_fails_the_job_and_posts_nothing(
+    hostile: tuple[Path, str, str, Path], tmp_path: Path
+) -> None:
+    """pip fails: the job fails, the gate never runs, and no note is posted (not even the
+    one a change could leave by the comment's name)."""
+    ws, base, head, outside = hostile
+    job = load(GITLAB)["promote-gate"]
+    bin_dir, log = fake_python(tmp_path, "python", exit_code=1)
+    env = gitlab_mr_env(job, base, head) | on_path(bin_dir) | {"PROMOTE_GATE_MR_NOTE": "true"}
+    env |= {"CI_PROJECT_ID": "5", "CI_MERGE_REQUEST_IID": "7"}
+    env |= {"PROMOTE_GATE_NOTE_TOKEN": "glpat-fake"}
+    with fake_gitlab([[]]) as (api, requests):
+        main, _ = run_gitlab_job(job, ws, env | {"CI_API_V4_URL": api})
+    assert main.returncode != 0
+    assert len(calls(log)) == 1
+    assert requests == []
+    # nothing for the artifacts to publish either
+    assert_removed(ws, outside, (JUNIT, CODEQUALITY, COMMENT))
+
+
+# --------------------------------------------------------------------------- this run's reports
+
+
+def test_github_optional_jobs_read_only_this_runs_artifact() -> None:
+    """Each optional job downloads the gate job's artifact of this run (no run-id, no token)
+    into the runner's temporary directory, and reads a report nowhere else."""
+    doc = load(WORKFLOW)
+    gate_steps = github_steps(doc)
+    upload = step_using(gate_steps, "actions/upload-artifact")
+    assert upload["id"] == "upload"
+    assert upload["if"] == GATE_RAN  # only what the gate step, run after the cleanup, wrote
+    outputs = doc["jobs"][GATE_JOB]["outputs"]
+    assert outputs == {"reports": "${{ steps.upload.outputs.artifact-id }}"}
+    for name in (CODE_SCANNING_JOB, COMMENT_JOB):
+        job = doc["jobs"][name]
+        assert "needs.promote-gate.outputs.reports != ''" in job["if"]
+        steps = github_steps(doc, name)
+        download = step_using(steps, "actions/download-artifact")
+        assert download["with"] == {"name": upload["with"]["name"], "path": DOWNLOADED}
+        assert DOWNLOADED.startswith("${{ runner.temp }}/")  # outside the workspace
+        assert "continue-on-error" not in download
+        for step in steps:
+            texts = [str(step.get("run", ""))]
+            texts += [str(v) for v in step.get("with", {}).values()]
+            texts += [str(v) for v in step.get("env", {}).values()]
+            for text in texts:
+                for report in REPORTS:
+                    for found in re.finditer(re.escape(report), text):
+                        before = text[: found.start()]
+                        assert before.endswith("promote-gate-reports/"), (name, text)
+                        assert steps.index(download) < steps.index(step), (name, text)
+
+
+@pytest.mark.parametrize("gate_failed", [False, True], ids=["gate-passed", "gate-failed"])
+def test_github_optional_jobs_do_not_run_without_an_artifact(gate_failed: bool) -> None:
+    jobs = load(WORKFLOW)["jobs"]
+    for artifact in (True, False):
+        contexts = github_contexts("pull_request", switches=True, artifact=artifact)
+        runs = [
+            job_runs(jobs[name], contexts, gate_failed=gate_failed, cancelled=False)
+            for name in (CODE_SCANNING_JOB, COMMENT_JOB)
+        ]
+        assert runs == [artifact, artifact]
+
+
+def test_github_code_scanning_never_uploads_a_committed_sarif(repo: Path, tmp_path: Path) -> None:
+    """A SARIF report the change committed, of a run that evaluated, in the checkout: the job
+    reads only the artifact's copy (absent here), so nothing is uploaded."""
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed (GitHub's runners have it)")
+    (guard,) = [s for s in github_steps(load(WORKFLOW), CODE_SCANNING_JOB) if s.get("id")]
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    argv = [sys.executable, "-m", "promote_gate", "check", "--repo", str(repo)]
+    proc = subprocess.run(
+        [*argv, "--sarif", str(checkout / SARIF)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    output = tmp_path / "github-output"
+    env = {"GITHUB_OUTPUT": str(output), "RUNNER_TEMP": str(runner_temp)}
+    ran = bash(guard["run"], checkout, env)
+    assert ran.returncode == 0, ran.stderr
+    assert output.read_text() == "ok=false\n"
+
+
+def test_github_comment_never_posts_a_committed_comment(tmp_path: Path) -> None:
+    proc, posted = run_comment_step(tmp_path, [[]], body=None, committed=FORGED)
+    assert proc.returncode == 0, proc.stderr
+    assert posted == []
+
+
+# --------------------------------------------------------------------------- linters
+
+
+def run_scripts(template: Path) -> list[tuple[str, str]]:
+    """Every GitHub `run:` of the workflow or the action: (where, script)."""
+    doc = load(template)
+    if template == ACTION:
+        steps = [("action", s) for s in doc["runs"]["steps"]]
+    else:
+        steps = [(job, s) for job in doc["jobs"] for s in github_steps(doc, job)]
+    return [
+        (f"{where}: {s.get('name', s.get('uses'))}", s["run"]) for where, s in steps if "run" in s
+    ]
+
+
+@pytest.mark.parametrize("template", [WORKFLOW, ACTION], ids=["workflow", "action"])
+def test_no_expression_is_pasted_into_a_script(template: Path) -> None:
+    """`${{ }}` in `run:` is expanded into the script's text before the shell reads it: a
+    value with a quote or `$(...)` would run. Values reach scripts through `env:`."""
+    pasted = [where for where, script in run_scripts(template) if "${{" in script]
+    assert pasted == []
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed (pip install -e '.[test]' brings it)")
+    return found
+
+
+def shellcheck(shell: str, script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "script.sh"
+    path.write_text(script + "\n")
+    return subprocess.run(
+        [tool("shellcheck"), "--shell", shell, "--norc", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_shellcheck_passes_every_template_script(tmp_path: Path) -> None:
+    # the same shellcheck refuses what the templates once did: the check is not vacuous
+    refused = shellcheck("bash", "python -I -m pip install $PROMOTE_GATE_SPEC", tmp_path)
+    assert refused.returncode != 0, refused.stdout
+    scripts = [(f"{t.name} {w}", "bash", s) for t in (WORKFLOW, ACTION) for w, s in run_scripts(t)]
+    # GitLab runs before_script and script in one shell: sh where an image has no bash
+    scripts.append((GITLAB.name, "sh", gitlab_job(load(GITLAB)["promote-gate"])))
+    failures = []
+    for where, shell, script in scripts:
+        proc = shellcheck(shell, script, tmp_path)
+        if proc.returncode != 0:
+            failures.append(f"{where}:\n{proc.stdout}")
+    assert failures == [], "\n".join(failures)
+
+
+def zizmor(*paths: Path) -> subprocess.CompletedProcess[str]:
+    config = ROOT / "ci-templates" / "zizmor.yml"
+    return subprocess.run(
+        [tool("zizmor"), "--offline", "--no-progress", "--config", str(config)]
+        + [str(p) for p in paths],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_zizmor_finds_nothing_in_the_workflow_and_the_action(tmp_path: Path) -> None:
+    proc = zizmor(WORKFLOW, ACTION)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # the same zizmor refuses an input pasted into a script: the check is not vacuous
+    broken = tmp_path / "action.yml"
+    broken.write_text(
+        ACTION.read_text().replace(
+            'promote-gate ci --junit-xml "$PROMOTE_GATE_JUNIT_XML"',
+            'promote-gate ci ${{ inputs.args }} --junit-xml "$PROMOTE_GATE_JUNIT_XML"',
+        )
+    )
+    assert broken.read_text() != ACTION.read_text()
+    refused = zizmor(broken)
+    assert refused.returncode != 0
+    assert "template-injection" in refused.stdout + refused.stderr
