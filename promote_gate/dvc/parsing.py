@@ -13,11 +13,15 @@ without redefinition; ``foreach`` over lists (named by value, or by index when a
 collection) and mappings (``key``/``item``); ``matrix`` over lists, mappings (their keys) and
 references; a mapping interpolated into ``cmd`` unpacks to ``--key value`` per the
 ``parsing`` config (``bool: store_true|boolean_optional``, ``list: nargs|append``); ``wdir``.
+
+Unlike DVC's, bounded (``Budget``): a ``foreach``/``matrix`` is counted before it is expanded
+and refused naming the file and the construct; generated stages share the context.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import posixpath
 import re
@@ -81,16 +85,63 @@ class ParsingError(DocumentError):
     """A dvc.yaml DVC would refuse too, or a construct promote-gate does not support."""
 
 
+class ContextError(ValueError):
+    """Raised by the context: a key not found, a redefinition, a reserved key."""
+
+
+# --------------------------------------------------------------------------- budgets
+# Every check resolves every dvc.yaml in the repository, so a matrix of 8 keys x 10 values
+# (10^8 stages) must be refused, not expanded. Real pipelines generate a few hundred stages from
+# a foreach (the corpus's largest project has 45): 10,000 is far above that and resolves in
+# about a second (DVC itself takes seconds).
+MAX_STAGES_PER_DVCFILE = 10_000
+# A monorepo project sums its nested dvc.yaml files: room for two at the bound, and more.
+MAX_STAGES_PER_PROJECT = 25_000
+# Characters and nodes resolved per project: interpolation copies a value into every stage
+# naming it (``${big}`` x 1000 in a foreach's cmd is terabytes). The corpus's largest project
+# resolves to ~72 KB, ~1.6 KB a stage; 64 Mi is 25,000 such stages twice over.
+MAX_RESOLVED_SIZE = 64 * 1024 * 1024
+_CAP = 10**18  # a count past every bound: a matrix's exact product could have 10^5 digits
+
+
+class Budget:
+    """What a project's dvc.yaml files have generated so far; each asks before it expands."""
+
+    def __init__(self) -> None:
+        self.stages, self.size, self.per_file = 0, 0, dict[str, int]()
+
+    def reserve(self, path: str, count: int, what: str, size: int = 0) -> None:
+        """Room for ``count`` stages from ``path`` and ``size`` characters, before expanding."""
+        in_file = self.per_file.get(path, 0) + count
+        for total, bound, where in (
+            (in_file, MAX_STAGES_PER_DVCFILE, "dvc.yaml"),
+            (self.stages + count, MAX_STAGES_PER_PROJECT, "project"),
+        ):
+            if total > bound:
+                shown = f"over {_CAP}" if count >= _CAP else str(count)
+                so_far = "" if total in (count, _CAP) else f", {total} in this {where}"
+                raise ContextError(
+                    f"{what}: {shown} stages{so_far}, more than the {bound} promote-gate "
+                    f"resolves per {where} (refused before expanding)"
+                )
+        self.per_file[path], self.stages = in_file, self.stages + count
+        self.charge(size)
+
+    def charge(self, size: int) -> None:
+        self.size += size
+        if self.size > MAX_RESOLVED_SIZE:
+            raise ContextError(
+                f"the project resolves to more than {MAX_RESOLVED_SIZE} characters, more than "
+                "promote-gate resolves (refused before writing them)"
+            )
+
+
 # --------------------------------------------------------------------------- interpolation
 
 KEYCRE = re.compile(r"(?<!\\)\$\{(?P<inner>.*?)\}")
 # DVC's grammar (pyparsing): word ("." word | "[" word "]")*, a word having no . [ ]
 _EXPR = re.compile(r"[^.\[\]]+(?:\.[^.\[\]]+|\[[^.\[\]]+\])*")
 PRIMITIVES = (int, float, str, bytes, bool)
-
-
-class ContextError(ValueError):
-    """Raised by the context: a key not found, a redefinition, a reserved key."""
 
 
 def _check_expression(inner: str) -> None:
@@ -155,21 +206,33 @@ def _validate(value: Any, key: str | None) -> None:
 class Context:
     """What ``${}`` can name: a nested mapping, with DVC's rules for loading and merging."""
 
-    def __init__(self, data: dict[str, Any] | None = None) -> None:
+    def __init__(self, data: dict[str, Any] | None = None, budget: Budget | None = None) -> None:
         self.data: dict[str, Any] = data if data is not None else {}
+        self.overlay: dict[str, Any] = {}
         self.imports: dict[str, list[str] | None] = {}
         self.reserved: set[str] = set()
+        self.budget = budget if budget is not None else Budget()
+
+    def with_items(self, items: Mapping[str, Any]) -> Context:
+        """A generated stage's context: the data shared, ``items`` in front and reserved."""
+        new = copy.copy(self)  # ``clone`` copies ``imports`` before stage vars write to them
+        new.overlay, new.reserved = {**self.overlay, **items}, self.reserved | set(items)
+        return new
 
     def clone(self) -> Context:
-        new = Context(copy.deepcopy(self.data))
-        new.imports = copy.deepcopy(self.imports)
-        new.reserved = set(self.reserved)
+        """One stage ``vars`` can write to: ``_merge`` copies the mappings it writes into."""
+        new = copy.copy(self)
+        new.data, new.imports, new.reserved = (
+            dict(self.data),
+            dict(self.imports),
+            set(self.reserved),
+        )
         return new
 
     def select(self, expr: str) -> Any:
-        key = expr.replace("[", ".").replace("]", "")
-        value: Any = self.data
-        for raw in key.split("."):
+        parts = expr.replace("[", ".").replace("]", "").split(".")
+        value: Any = self.overlay if parts[0].strip() in self.overlay else self.data
+        for raw in parts:
             part = raw.strip()
             try:
                 if isinstance(value, dict):
@@ -185,14 +248,15 @@ class Context:
     def resolve(
         self, src: Any, key: str | None = None, config: Mapping[str, Any] | None = None
     ) -> Any:
+        if isinstance(src, str):
+            return self.resolve_str(src, key, config)
+        self.budget.charge(len(src) + 1 if isinstance(src, (Mapping, list, tuple)) else 1)
         if isinstance(src, Mapping):
             return {
                 self.resolve(k, key, config): self.resolve(v, key, config) for k, v in src.items()
             }
         if isinstance(src, (list, tuple)):
             return [self.resolve(v, key, config) for v in src]
-        if isinstance(src, str):
-            return self.resolve_str(src, key, config)
         return src
 
     def resolve_str(
@@ -204,16 +268,22 @@ class Context:
             _check_expression(inner)
             value = self.select(inner)
             _validate(value, key)
-            return copy.deepcopy(value)
-        out, index = "", 0
+            # shared, not copied: nothing downstream writes to a resolved value
+            self.budget.charge(len(value) + 1 if isinstance(value, str) else 1)
+            return value
+        pieces, index = [], 0
         for match in matches:
             inner = match["inner"]
             _check_expression(inner)
             value = self.select(inner)
             _validate(value, key)
-            out += src[index : match.start()] + to_str(value, config)
+            if _is_map_or_seq(value):  # written out whole: YAML aliases can make it terabytes
+                self.budget.charge(_measure(value))
+            pieces += [src[index : match.start()], to_str(value, config)]
             index = match.end()
-        return (out + src[index:]).replace("\\${", "${")
+        pieces.append(src[index:])
+        self.budget.charge(sum(map(len, pieces)) + 1)  # before the pieces are joined
+        return "".join(pieces).replace("\\${", "${")
 
     def merge(self, update: Mapping[str, Any], source: str) -> None:
         """DVC's ``_merge`` without overwrite: mappings merge, anything else may not be redefined."""
@@ -271,6 +341,19 @@ class Context:
                 raise ContextError(f"cannot read vars entry {item!r}")
 
 
+def _measure(value: Any) -> int:
+    """Nodes and characters in ``value``, counted without writing it out (nor recursing)."""
+    total, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        total += 1 + (len(node) if isinstance(node, str) else 0)
+        if isinstance(node, Mapping):
+            stack += [*node.keys(), *node.values()]
+        elif isinstance(node, (list, tuple)):
+            stack += node
+    return total
+
+
 def _clean(data: Mapping[str, Any]) -> dict[str, Any]:
     """As DVC's context holds data: string keys only (others are dropped), lists as lists."""
 
@@ -288,6 +371,7 @@ def _clean(data: Mapping[str, Any]) -> dict[str, Any]:
 def _merge(into: dict[str, Any], update: Mapping[str, Any], source: str) -> None:
     for key, value in update.items():
         if isinstance(into.get(key), dict) and isinstance(value, dict):
+            into[key] = dict(into[key])  # copy on write: the mapping may be shared
             _merge(into[key], value, source)
         elif key in into:
             raise ContextError(f"cannot redefine '{key}' from '{source}' as it already exists")
@@ -364,22 +448,8 @@ def _params_items(items: Any, wdir: str, where: str) -> Iterator[ParamsDef]:
         yield ParamsDef(norm(pfile, wdir), pfile, None if pfile in whole else tuple(keys))
 
 
-STAGE_KEYS = frozenset(
-    {
-        "cmd",
-        "wdir",
-        "deps",
-        "params",
-        "vars",
-        "frozen",
-        "meta",
-        "desc",
-        "always_changed",
-        "outs",
-        "metrics",
-        "plots",
-    }
-)
+STAGE_KEYS = frozenset({"cmd", "wdir", "deps", "params", "vars", "frozen", "meta", "desc"})
+STAGE_KEYS |= {"always_changed", "outs", "metrics", "plots"}
 TOP_KEYS = frozenset({"datasets", "plots", "stages", "vars", "params", "metrics", "artifacts"})
 
 
@@ -455,17 +525,25 @@ def _stage(name: str, body: Mapping[str, Any], wdir: str, dvcfile: str) -> Stage
 class _Resolver:
     """One dvc.yaml: its context, and its stages resolved one definition at a time."""
 
-    def __init__(self, read: Reader, path: str, raw: Mapping[str, Any], text: str) -> None:
+    def __init__(
+        self, read: Reader, path: str, raw: Mapping[str, Any], text: str, budget: Budget
+    ) -> None:
         self.read = read
+        self.budget = budget
         self.raw = raw
         self.path = path
         self.dir = posixpath.dirname(path)
         self.text = text
         self.lines = stage_lines(text) if text.count("\n") < 200_000 else {}
-        config = _parsing_config(read)
-        self.config = config
-        self.context = Context()
+        self.config = _parsing_config(read)
+        self.context = Context(budget=budget)
         self._at("vars", lambda: self.context.load_vars(read, raw.get("vars"), self.dir, True))
+
+    def _read_charged(self, path: str) -> bytes | None:
+        """A stage's vars file: read again for each stage a foreach generates, so charged."""
+        data = self.read(path)
+        self.budget.charge(len(data or b""))
+        return data
 
     def _at(self, where: str, action: Callable[[], Any], line: int | None = None) -> Any:
         try:
@@ -483,6 +561,7 @@ class _Resolver:
         _check_flags(body, f"{self.path}: stages -> {name}", line)
         definition = dict(body)
         vars_ = definition.pop("vars", None)
+        self._at(f"stages.{name}.vars", lambda: self.budget.charge(_measure(vars_)), line)
         if vars_ is not None and KEYCRE.search(repr(vars_)):
             raise ParsingError(
                 f"failed to parse 'stages.{name}.vars' in {self.path}: interpolating is not allowed"
@@ -496,7 +575,8 @@ class _Resolver:
             wdir = norm(resolved, self.dir)
         if vars_:
             context = context.clone()
-            self._at(f"stages.{name}.vars", lambda: context.load_vars(self.read, vars_, wdir), line)
+            load = lambda: context.load_vars(self._read_charged, vars_, wdir)  # noqa: E731
+            self._at(f"stages.{name}.vars", load, line)
         resolved_body = {
             key: self._at(
                 f"stages.{name}.{key}",
@@ -511,6 +591,13 @@ class _Resolver:
         raw_stages = self.raw.get("stages") or {}
         if not isinstance(raw_stages, Mapping):
             raise ParsingError(f"{self.path}: 'stages' is not a mapping")
+        plain = sum(
+            not isinstance(b, Mapping) or not {"matrix", "foreach"} & set(b)
+            for b in raw_stages.values()
+        )
+        self._at(
+            "stages", lambda: self.budget.reserve(self.path, plain, "stages defined one by one")
+        )
         for raw_name, body in raw_stages.items():
             name = str(raw_name)
             if isinstance(body, Mapping) and "matrix" in body:
@@ -524,12 +611,7 @@ class _Resolver:
         self, name: str, template: Any, pairs: Mapping[str, Any]
     ) -> Iterator[tuple[str, dict[str, Any], str]]:
         for key, temp in pairs.items():
-            context = self.context.clone()
-            for reserved in temp:
-                context.data.pop(reserved, None)
-            context.data.update(copy.deepcopy(temp))
-            context.reserved |= set(temp)
-            yield self.stage(f"{name}@{key}", template, context)
+            yield self.stage(f"{name}@{key}", template, self.context.with_items(temp))
 
     def _foreach(
         self, name: str, body: Mapping[str, Any]
@@ -547,11 +629,16 @@ class _Resolver:
                 f"failed to resolve 'stages.{name}.foreach' in {self.path}: expected "
                 f"list/dictionary, got {type(iterable).__name__}"
             )
+        nested = not isinstance(iterable, Mapping) and any(_is_map_or_seq(v) for v in iterable)
+        size = sum(len(to_str(k)) + 1 for k in (range(len(iterable)) if nested else iterable))
+        what, count = f"a foreach over {len(iterable)} items", len(iterable)
+        reserve = lambda: self.budget.reserve(self.path, count, what, size)  # noqa: E731
+        self._at(f"stages.{name}.foreach", reserve, line)
         pairs: dict[str, dict[str, Any]] = {}
         if isinstance(iterable, Mapping):
             for key, value in iterable.items():
                 pairs[to_str(key)] = {"item": value, "key": to_str(key)}
-        elif any(_is_map_or_seq(v) for v in iterable):
+        elif nested:
             for index, value in enumerate(iterable):
                 pairs[str(index)] = {"item": value}
         else:
@@ -578,6 +665,17 @@ class _Resolver:
             raise ParsingError(
                 f"{self.path}:{line or 1}: stage {name}: matrix values must be lists or mappings"
             ) from exc
+        sizes = [len(v) for v in choices.values()]
+        shown = " x ".join(map(str, sizes[:10])) + (" x ..." if len(sizes) > 10 else "")
+        what = f"a matrix of {len(sizes)} keys ({shown} values)"
+        count = functools.reduce(lambda total, size: min(total * size, _CAP), sizes, 1)
+        # the names' characters, bounded before they exist: each key's longest part, in each
+        longest = sum(
+            max((len(f"{k}{i}" if _is_map_or_seq(v) else to_str(v)) + 1 for i, v in c), default=0)
+            for k, c in choices.items()
+        )
+        reserve = lambda: self.budget.reserve(self.path, count, what, count * longest)  # noqa: E731
+        self._at(f"stages.{name}.matrix", reserve, line)
         pairs: dict[str, dict[str, Any]] = {}
         for combination in itertools.product(*choices.values()):
             item: dict[str, Any] = {}
@@ -624,7 +722,9 @@ def _parsing_config(read: Reader) -> dict[str, Any]:
     return dict(parser.items("parsing")) if parser.has_section("parsing") else {}
 
 
-def dvcfile_stages(read: Reader, path: str = DVC_YAML) -> tuple[list[StageDef], list[str]]:
+def dvcfile_stages(
+    read: Reader, path: str = DVC_YAML, budget: Budget | None = None
+) -> tuple[list[StageDef], list[str]]:
     """The stages one dvc.yaml defines, resolved, and its top-level metrics (paths)."""
     data = read(path)
     if data is None:
@@ -641,7 +741,7 @@ def dvcfile_stages(read: Reader, path: str = DVC_YAML) -> tuple[list[StageDef], 
             f"{path}:1: validation failed: 'artifacts' must map each name to a mapping with a "
             "'path'"
         )
-    resolver = _Resolver(read, path, raw, text)
+    resolver = _Resolver(read, path, raw, text, budget if budget is not None else Budget())
     prefix = "" if path == DVC_YAML else f"{path}:"
     stages = [_stage(f"{prefix}{name}", body, wdir, path) for name, body, wdir in resolver.stages()]
     metrics = []
@@ -662,11 +762,12 @@ def parse_project(view: Any, dvcfiles: list[str] | None = None) -> Project | Non
     stages: dict[str, StageDef] = {}
     metrics: list[str] = []
     found = []
+    budget = Budget()
     for path in dvcfiles:
         if view.read(path) is None:
             continue
         found.append(path)
-        defined, top = dvcfile_stages(view.read, path)
+        defined, top = dvcfile_stages(view.read, path, budget)
         for stage in defined:
             stages[stage.name] = stage
         metrics += top
