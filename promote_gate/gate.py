@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from promote_gate.bundle import list_bundles
 from promote_gate.codes import selected_rules
@@ -24,8 +23,7 @@ from promote_gate.report import BundleReport, Report, judge, no_rule_ran
 from promote_gate.rules import RULES
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """Which bundles and rules a run judges, and how strictly (the command's options)."""
 
     bundles: Sequence[str] = ()  # names or paths; empty: every bundle
@@ -35,7 +33,10 @@ class Selection:
     traceback_on_error: bool = False
 
 
-def judge_checkout(checkout: Checkout, selection: Selection = Selection()) -> Report:
+EVERY_RULE = Selection()  # every bundle, the policy's rules
+
+
+def judge_checkout(checkout: Checkout, selection: Selection = EVERY_RULE) -> Report:
     """Collect and judge the bundles of a checkout, every project of it, into one report.
 
     Bundles present at the base are released (PG501 guards them), the others candidates;

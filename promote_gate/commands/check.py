@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import sys
 
-from promote_gate.context.bases import staged_base
 from promote_gate.context.checkout import open_checkout
 from promote_gate.files import write_report
 from promote_gate.gate import Selection, judge_checkout
@@ -41,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if args.staged:  # the index, against what the remote has, under that base's policy
         note = f"staged: compared with {base}, under its policy"
         if base is None:
+            from promote_gate.context.bases import staged_base  # the quick test's module
+
             with Git.open(args.repo) as git:
                 base, note = staged_base(git, git.head())
         notes = (note,)

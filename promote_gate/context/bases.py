@@ -10,6 +10,7 @@ no DVC, no PyYAML once the policy was validated.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from promote_gate import config as config_mod
 from promote_gate.context.policy import policy_at
@@ -91,8 +92,7 @@ def remote_heads(git: Git, remote: str) -> RemoteHeads:
     return heads_from_remote(git, remote)
 
 
-@dataclass(frozen=True)
-class Anchor:
+class Anchor(NamedTuple):
     """The default branch as the remote has it: the trust anchor of every push and request
     that is not to the default branch itself."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import final
+from typing import NamedTuple, final
 
 from promote_gate import config as config_mod
 from promote_gate.context.policy import load_policy, project_of
@@ -22,8 +22,7 @@ from promote_gate.objects import DirectorySource, ObjectStore, Source, remote_so
 from promote_gate.repo import CommitView, IndexView, View, WorktreeView
 
 
-@dataclass(frozen=True)
-class ProjectCheckout:
+class ProjectCheckout(NamedTuple):
     """One DVC project of a checkout: its git (paths relative to it), its views, policy
     and evidence store, and the notes a reader of the report needs about them."""
 

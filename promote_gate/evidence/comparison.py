@@ -3,8 +3,7 @@ a git revision) and with the newest released version: what PG206, PG404 and PG40
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from promote_gate.bundle import list_bundles
 from promote_gate.compare import Comparison, Side, compare, side_metrics
@@ -19,8 +18,7 @@ from promote_gate.objects import ObjectStore
 from promote_gate.repo import CommitView
 
 
-@dataclass(frozen=True)
-class Comparisons:
+class Comparisons(NamedTuple):
     """RepoEvidence's ``comparison``, ``comparison_note`` and ``release_comparison``."""
 
     comparison: Comparison | None = None

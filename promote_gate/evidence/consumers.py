@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from promote_gate.evidence.scope import Scope, listed
 from promote_gate.facts import BundleFacts, ConsumerRead
@@ -14,8 +14,7 @@ from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
 _PATH_TOKEN = re.compile(r"[\w.@+-]*[\w.@+-]/[\w./@+-]*|\.dvc/cache")
 
 
-@dataclass(frozen=True)
-class Consumers:
+class Consumers(NamedTuple):
     """RepoEvidence's ``consumer_reads`` and ``consumers_error``."""
 
     consumer_reads: tuple[ConsumerRead, ...] = ()

@@ -4,8 +4,7 @@ recorded bytes of each snapshot metrics file — git-tracked ones from git objec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from promote_gate.dvc.cache import read_dir_listing
 from promote_gate.dvc.lock import LockFile
@@ -17,19 +16,17 @@ from promote_gate.hashing import digest_bytes
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
 
 
-@dataclass(frozen=True)
-class Listings:
+class Listings(NamedTuple):
     """RepoEvidence's ``dir_listings`` and ``unavailable`` (why an object was not read)."""
 
-    dir_listings: dict[str, Any] = field(default_factory=dict)
-    unavailable: dict[str, str] = field(default_factory=dict)
+    dir_listings: dict[str, Any]
+    unavailable: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Content:
+class Content(NamedTuple):
     """RepoEvidence's ``content``: snapshot metrics file -> its recorded bytes."""
 
-    content: dict[str, Recorded] = field(default_factory=dict)
+    content: dict[str, Recorded]
 
 
 def listings(scope: Scope, facts: BundleFacts) -> Listings:

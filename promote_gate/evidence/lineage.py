@@ -5,7 +5,7 @@ the policy's exploratory globs (PG503)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from promote_gate.dvc import DVC_LOCK
 from promote_gate.dvc.experiments import NAMESPACE, is_experiment
@@ -20,13 +20,12 @@ from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
 MAX_LINEAGE = 1000  # dvc.lock versions read along the checked history
 
 
-@dataclass(frozen=True)
-class Lineage:
+class Lineage(NamedTuple):
     """RepoEvidence's ``lineage``, ``experiments`` and ``exploratory`` (names as there)."""
 
-    lineage: Mapping[str, frozenset[str]] | None = None
-    experiments: Mapping[str, str] = field(default_factory=dict)
-    exploratory: tuple[tuple[str, str], ...] = ()
+    lineage: Mapping[str, frozenset[str]] | None
+    experiments: Mapping[str, str]
+    exploratory: tuple[tuple[str, str], ...]
 
 
 def lineage(scope: Scope, facts: BundleFacts) -> Lineage:

@@ -3,14 +3,13 @@ point it at storage it brings — holds a verified copy of each DVC-stored file 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from promote_gate.evidence.scope import Scope, listed
 from promote_gate.facts import BundleFacts, RemoteFacts
 
 
-@dataclass(frozen=True)
-class Remote:
+class Remote(NamedTuple):
     """RepoEvidence's ``remote`` (None unless the policy sets ``require_pushed``)."""
 
     remote: RemoteFacts | None = None

@@ -20,16 +20,16 @@ from promote_gate.repo import CommitView, View
 from promote_gate.yamlio import DocumentError
 
 
-@dataclass
 class Memo:
     """Evidence that cannot change during a run, computed once and shared by the bundles."""
 
-    checked: tuple[Project | None, DocumentError | None] | None = None
-    projects: dict[str, tuple[Project | None, str | None]] = field(default_factory=dict)
-    attributes: dict[int, Attributes] = field(default_factory=dict)
-    bundles: dict[tuple[str, str], BundleFacts] = field(default_factory=dict)
-    statuses: dict[frozenset[str], tuple[Any, str | None]] = field(default_factory=dict)
-    lineage: tuple[dict[str, frozenset[str]], dict[str, str]] | None = None
+    def __init__(self) -> None:
+        self.checked: tuple[Project | None, DocumentError | None] | None = None
+        self.projects: dict[str, tuple[Project | None, str | None]] = {}
+        self.attributes: dict[int, Attributes] = {}
+        self.bundles: dict[tuple[str, str], BundleFacts] = {}
+        self.statuses: dict[frozenset[str], tuple[Any, str | None]] = {}
+        self.lineage: tuple[dict[str, frozenset[str]], dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ digest, the metrics its ``dvc.yaml`` declares, and the excerpt read with its sta
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from promote_gate.dvc import DVC_LOCK
 from promote_gate.dvc.lock import LockFile, lock_digest, parse_lock, project_lock
@@ -17,8 +17,7 @@ from promote_gate.repo import CommitView
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
 
 
-@dataclass(frozen=True)
-class SourceEvidence:
+class SourceEvidence(NamedTuple):
     """RepoEvidence's fields about ``source.commit`` (names as there)."""
 
     source_known: bool

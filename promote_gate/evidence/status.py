@@ -4,8 +4,7 @@ share one evaluation."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from promote_gate.dvc.lock import LockFile, project_lock
 from promote_gate.dvc.status import pipeline_status
@@ -15,8 +14,7 @@ from promote_gate.facts import BundleFacts
 from promote_gate.yamlio import DocumentError
 
 
-@dataclass(frozen=True)
-class Status:
+class Status(NamedTuple):
     """RepoEvidence's ``status`` (stage -> StageStatus) and ``status_error``."""
 
     status: Any = None

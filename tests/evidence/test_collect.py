@@ -70,7 +70,7 @@ def test_each_providers_fields_land_in_repo_evidence(repo: Path) -> None:
         assert evidence is not None
         for provider in PROVIDERS:
             found = provider.collect(it.scope, dataclasses.replace(facts, repo=None))
-            names = {f.name for f in dataclasses.fields(found)}
+            names = set(found._asdict())
             assert names <= repo_fields, provider
             for name in names:
                 assert getattr(evidence, name) == getattr(found, name), (provider, name)

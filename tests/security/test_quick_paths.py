@@ -178,6 +178,25 @@ def test_a_merge_commit_editing_a_released_bundle_is_refused(world: World, gate:
     assert world.sha() == before  # no merge commit
 
 
+def test_a_cherry_pick_no_hook_sees_is_refused_at_the_push(world: World, gate: Gate) -> None:
+    """git runs no commit-time hook for `git cherry-pick` (the README says so): the
+    edit of a released bundle is committed, and the push hook — like CI, the authority —
+    refuses it."""
+    work = world.work
+    code, _, err = gate("install", "--repo", str(work))
+    assert code == 0, err
+    run(work, "git", "checkout", "-q", "-b", "edit", "main")
+    _edit_released(work)
+    run(work, "git", "commit", "-q", "--no-verify", "-am", "edited elsewhere")
+    edit = world.sha()
+    run(work, "git", "checkout", "-q", "main")
+    picked = git(work, "cherry-pick", edit)
+    assert picked.returncode == 0, picked.stdout + picked.stderr  # no hook ran
+    pushed = git(work, "push", "origin", "main")
+    assert pushed.returncode != 0, pushed.stdout + pushed.stderr
+    assert "PG501 released-version-mutated  publish/v1/report.md" in pushed.stderr
+
+
 def test_a_merge_commit_of_a_good_release_is_recorded(world: World, gate: Gate) -> None:
     """A real v2 promoted on a branch (its source.commit on that branch, which becomes an
     ancestor only with the merge commit) merges cleanly, and says what it left to the push."""
