@@ -414,9 +414,9 @@ def _error_reports(args: Any, message: str) -> int:
 
 def _write_error_report(path: str, kind: str, report: Any) -> None:
     from promote_gate.files import write_report
-    from promote_gate.reporters import REPORTERS
+    from promote_gate.reporters import reporter
 
-    render = REPORTERS[kind]
+    render = reporter(kind)
     try:
         write_report(path, render(report))
     except OSError as exc:

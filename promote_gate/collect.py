@@ -5,7 +5,8 @@ selected rules declare they read (``Rule.evidence``), as flake8 hands each plugi
 parameters it asks for. All I/O of ``check`` happens in the providers.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it would make the NamedTuples below compile
+# their annotations as ForwardRefs at every import (see evidence/records.py).
 
 import dataclasses
 from collections.abc import Callable

@@ -5,7 +5,8 @@
 them (``report.judge``). Nothing here reads the disk or git itself.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it would make the NamedTuples below compile
+# their annotations as ForwardRefs at every import (see evidence/records.py).
 
 import dataclasses
 from collections.abc import Callable, Sequence

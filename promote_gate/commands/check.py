@@ -15,16 +15,16 @@ from promote_gate.report import Report
 
 def emit(report: Report, args: argparse.Namespace) -> int:
     """Write the report in the requested formats; return its exit code."""
-    from promote_gate.reporters import REPORTERS, junit, text
+    from promote_gate.reporters import reporter, text
 
     if args.junit_xml:
-        write_report(args.junit_xml, junit.render(report))
+        write_report(args.junit_xml, reporter("junit")(report))
     if args.sarif:
-        write_report(args.sarif, REPORTERS["sarif"](report))
+        write_report(args.sarif, reporter("sarif")(report))
     if args.format == "text":
         out = text.render(report, colour=not args.output and text.use_colour(sys.stdout))
     else:
-        out = REPORTERS[args.format](report)
+        out = reporter(args.format)(report)
     if args.output:
         write_report(args.output, out)
     else:

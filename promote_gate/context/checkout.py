@@ -4,7 +4,8 @@ policy applies, each project's policy and where DVC objects may come from. ``che
 and the hooks build it through :func:`open_checkout`; ``diff`` and ``promote`` through
 :func:`open_view`. Nothing is collected here: evidence is the providers' job."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: it would make the NamedTuples below compile
+# their annotations as ForwardRefs at every import (see evidence/records.py).
 
 import os
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class Checkout:
         if self.hashes is not None:
             self.hashes.close()
 
-    def __enter__(self) -> Checkout:
+    def __enter__(self) -> "Checkout":
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -3,7 +3,7 @@ a git revision) and with the newest released version: what PG206, PG404 and PG40
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from promote_gate.bundle import list_bundles
 from promote_gate.compare import Comparison, Side, compare, side_metrics
@@ -12,18 +12,11 @@ from promote_gate.dvc.params import flatten, read_metrics_file
 from promote_gate.dvc.parsing import parse_project
 from promote_gate.errors import GateError
 from promote_gate.evidence.bundle import read_bundle
+from promote_gate.evidence.records import Comparisons
 from promote_gate.evidence.scope import Scope
 from promote_gate.facts import BundleFacts
 from promote_gate.objects import ObjectStore
 from promote_gate.repo import CommitView
-
-
-class Comparisons(NamedTuple):
-    """RepoEvidence's ``comparison``, ``comparison_note`` and ``release_comparison``."""
-
-    comparison: Comparison | None = None
-    comparison_note: str | None = None
-    release_comparison: Comparison | None = None
 
 
 def comparisons(scope: Scope, facts: BundleFacts) -> Comparisons:

@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import NamedTuple
 
+from promote_gate.evidence.records import Consumers
 from promote_gate.evidence.scope import Scope, listed
 from promote_gate.facts import BundleFacts, ConsumerRead
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
 
 _PATH_TOKEN = re.compile(r"[\w.@+-]*[\w.@+-]/[\w./@+-]*|\.dvc/cache")
-
-
-class Consumers(NamedTuple):
-    """RepoEvidence's ``consumer_reads`` and ``consumers_error``."""
-
-    consumer_reads: tuple[ConsumerRead, ...] = ()
-    consumers_error: str | None = None
 
 
 def consumers(scope: Scope, facts: BundleFacts) -> Consumers:

@@ -4,29 +4,17 @@ recorded bytes of each snapshot metrics file — git-tracked ones from git objec
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from promote_gate.dvc.cache import read_dir_listing
 from promote_gate.dvc.lock import LockFile
 from promote_gate.dvc.parsing import Project
+from promote_gate.evidence.records import Content, Listings
 from promote_gate.evidence.scope import Scope
 from promote_gate.evidence.source import known_commit
 from promote_gate.facts import BundleFacts, Recorded
 from promote_gate.hashing import digest_bytes
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
-
-
-class Listings(NamedTuple):
-    """RepoEvidence's ``dir_listings`` and ``unavailable`` (why an object was not read)."""
-
-    dir_listings: dict[str, Any]
-    unavailable: dict[str, str]
-
-
-class Content(NamedTuple):
-    """RepoEvidence's ``content``: snapshot metrics file -> its recorded bytes."""
-
-    content: dict[str, Recorded]
 
 
 def listings(scope: Scope, facts: BundleFacts) -> Listings:

@@ -4,13 +4,11 @@ the policy's exploratory globs (PG503)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import NamedTuple
-
 from promote_gate.dvc import DVC_LOCK
 from promote_gate.dvc.experiments import NAMESPACE, is_experiment
 from promote_gate.dvc.lock import parse_lock
 from promote_gate.dvc.project import lock_of
+from promote_gate.evidence.records import Lineage
 from promote_gate.evidence.scope import Scope, listed
 from promote_gate.facts import BundleFacts
 from promote_gate.git import Git
@@ -18,14 +16,6 @@ from promote_gate.repo import CommitView
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
 
 MAX_LINEAGE = 1000  # dvc.lock versions read along the checked history
-
-
-class Lineage(NamedTuple):
-    """RepoEvidence's ``lineage``, ``experiments`` and ``exploratory`` (names as there)."""
-
-    lineage: Mapping[str, frozenset[str]] | None
-    experiments: Mapping[str, str]
-    exploratory: tuple[tuple[str, str], ...]
 
 
 def lineage(scope: Scope, facts: BundleFacts) -> Lineage:

@@ -3,16 +3,9 @@ point it at storage it brings — holds a verified copy of each DVC-stored file 
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from promote_gate.evidence.records import Remote
 from promote_gate.evidence.scope import Scope, listed
 from promote_gate.facts import BundleFacts, RemoteFacts
-
-
-class Remote(NamedTuple):
-    """RepoEvidence's ``remote`` (None unless the policy sets ``require_pushed``)."""
-
-    remote: RemoteFacts | None = None
 
 
 def remote(scope: Scope, facts: BundleFacts) -> Remote:

@@ -5,28 +5,16 @@ digest, the metrics its ``dvc.yaml`` declares, and the excerpt read with its sta
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
 
 from promote_gate.dvc import DVC_LOCK
 from promote_gate.dvc.lock import LockFile, lock_digest, parse_lock, project_lock
 from promote_gate.dvc.parsing import Project
+from promote_gate.evidence.records import SourceEvidence
 from promote_gate.evidence.scope import Scope, source_commit
 from promote_gate.facts import BundleFacts
 from promote_gate.git import Git
 from promote_gate.repo import CommitView
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
-
-
-class SourceEvidence(NamedTuple):
-    """RepoEvidence's fields about ``source.commit`` (names as there)."""
-
-    source_known: bool
-    source_is_ancestor: bool
-    source_lock: LockFile | None
-    source_lock_sha256: str | None
-    source_lock_error: str | None
-    declared_metrics: tuple[str, ...] | None
-    declared_error: str | None
 
 
 def known_commit(scope: Scope, facts: BundleFacts) -> str | None:

@@ -4,21 +4,15 @@ share one evaluation."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from promote_gate.dvc.lock import LockFile, project_lock
 from promote_gate.dvc.status import pipeline_status
 from promote_gate.errors import GateError
+from promote_gate.evidence.records import Status
 from promote_gate.evidence.scope import Scope
 from promote_gate.facts import BundleFacts
 from promote_gate.yamlio import DocumentError
-
-
-class Status(NamedTuple):
-    """RepoEvidence's ``status`` (stage -> StageStatus) and ``status_error``."""
-
-    status: Any = None
-    status_error: str | None = None
 
 
 def status(scope: Scope, facts: BundleFacts) -> Status:

@@ -1,21 +1,35 @@
-"""Reporters only format a finished report; the exit code belongs to the report."""
+"""Reporters only format a finished report; the exit code belongs to the report.
+
+Each format is a module with ``render(report) -> str``, imported when a run asks for it: a
+text report does not load the XML writer, the SARIF rule catalogue or the Markdown escaper.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from promote_gate.report import Report
-from promote_gate.reporters import comment, github, gitlab, json_, junit, markdown, sarif, text
+if TYPE_CHECKING:
+    from promote_gate.report import Report
 
-Reporter = Callable[[Report], str]
+Reporter = Callable[["Report"], str]
 
-REPORTERS: dict[str, Reporter] = {
-    "text": text.render,
-    "json": json_.render,
-    "junit": junit.render,
-    "markdown": markdown.render,
-    "github": github.render,
-    "gitlab": gitlab.render,
-    "sarif": sarif.render,
-    "comment": comment.render,
+# format name -> module under promote_gate/reporters/
+FORMATS = {
+    "text": "text",
+    "json": "json_",
+    "junit": "junit",
+    "markdown": "markdown",
+    "github": "github",
+    "gitlab": "gitlab",
+    "sarif": "sarif",
+    "comment": "comment",
 }
+
+
+def reporter(kind: str) -> Reporter:
+    """The renderer of format ``kind``."""
+    module = importlib.import_module(f"promote_gate.reporters.{FORMATS[kind]}")
+    render: Reporter = module.render
+    return render
