@@ -638,7 +638,7 @@ def test_deep_toml_in_pyproject_is_exit_2_naming_the_file(
 
 def test_deep_dotted_keys_in_pyproject_are_bounded(repo: Path) -> None:
     _deep_pyproject(repo, "a." * DEPTH + "b = 1")
-    outcome = run_gate("check", "--repo", str(repo), timeout=30)
+    outcome = run_gate("check", "--repo", str(repo))
     assert outcome.code == 2, outcome.text
     assert "pyproject.toml" in outcome.err
 
