@@ -20,6 +20,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Gate, commit_all, run  # type: ignore[import-not-found, unused-ignore]
@@ -92,20 +93,25 @@ def _merge_commit(world: World, head: str, name: str) -> str:
 Event = Callable[[World, Gate, pytest.MonkeyPatch, Path, str, str], Verdict]
 
 
+def _pull_request(base: str, head: str) -> dict[str, Any]:
+    """The event payload of pull request #7 from the attacker's branch into main."""
+    return {
+        "number": 7,
+        "pull_request": {
+            "number": 7,
+            "base": {"ref": "main", "sha": base},
+            "head": {"ref": BRANCH, "sha": head},
+        },
+        "repository": {"default_branch": "main"},
+    }
+
+
 def gh_pull_request(
     world: World, gate: Gate, mp: pytest.MonkeyPatch, tmp: Path, head: str, point: str
 ) -> Verdict:
     merge = _merge_commit(world, head, "pull/7/merge")
     ws = world.clone(tmp / "ws", "pull/7/merge")
-    payload = {
-        "number": 7,
-        "pull_request": {
-            "number": 7,
-            "base": {"ref": "main", "sha": world.sha("main")},
-            "head": {"ref": BRANCH, "sha": head},
-        },
-        "repository": {"default_branch": "main"},
-    }
+    payload = _pull_request(world.sha("main"), head)
     env = {"GITHUB_SHA": merge, "GITHUB_REF": "refs/pull/7/merge", "GITHUB_BASE_REF": "main"}
     github_env(mp, tmp / "runner", "pull_request", env, payload)
     return ci(gate, mp, ws)
@@ -117,15 +123,7 @@ def gh_pull_request_target(
     """GITHUB_SHA is the base branch's tip; the template checks out the head."""
     ws = world.clone(tmp / "ws", BRANCH)
     main = world.sha("main")
-    payload = {
-        "number": 7,
-        "pull_request": {
-            "number": 7,
-            "base": {"ref": "main", "sha": main},
-            "head": {"ref": BRANCH, "sha": head},
-        },
-        "repository": {"default_branch": "main"},
-    }
+    payload = _pull_request(main, head)
     env = {"GITHUB_SHA": main, "GITHUB_REF": "refs/heads/main", "GITHUB_BASE_REF": "main"}
     github_env(mp, tmp / "runner", "pull_request_target", env, payload)
     return ci(gate, mp, ws)
