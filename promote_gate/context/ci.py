@@ -314,6 +314,17 @@ def _anchor(history: History, head: str, ctx: Event) -> Anchor | None:
     return found
 
 
+def _default_branch(history: History, ctx: Event) -> str | None:
+    """The remote's default branch: as the CI names it, else the remote's HEAD, else main or
+    master where the remote has one (a shallow clone has no ``origin/HEAD``), as ``anchor``
+    finds it."""
+    heads = _heads(history, ctx)
+    if heads.default:
+        return heads.default
+    fixed = [b for b in config_mod.DEFAULT_RELEASE_BRANCHES if "*" not in b]
+    return next((b for b in fixed if b in heads.tips), None)
+
+
 def _target_tip(history: History, head: str, target: str) -> str:
     """The target branch's current tip on the remote (fetched if this clone lacks it)."""
     tip = _branch_tip(history, target)
@@ -329,37 +340,28 @@ def base_and_policy(
     """(the base to judge against, the commit whose policy applies, a line for the log).
 
     The policy never comes from a commit the change can choose (its head, its fork point):
-    for a pull/merge request or merge queue, the target branch's current tip; for a push to
-    the default branch, the branch as it was (``before``); for any other branch, the
-    default branch's current tip. What counts as released: what the change is merged into
-    (its merge base with the target) for a request; the default branch's previous tip for
-    a push to it; for any other branch, what it shares with the default branch — never
-    what an earlier push of that branch brought, whose gate may have failed.
+    for a pull/merge request or merge queue into the default branch, its current tip; for a
+    push to the default branch, the branch as it was (``before``); for everything else — a
+    push to, or a request into, any other branch, and a run on no branch (a tag) — the
+    default branch's current tip. What counts as released: what a request into the default
+    branch is merged into (its merge base with it); the default branch's previous tip for a
+    push to it; for everything else, what the head shares with the default branch — never
+    what an earlier push of another branch brought, whose gate may have failed.
     """
     what = ctx.what
-    if ctx.target is None or ctx.provider == "local":
+    if ctx.provider == "local":  # no CI context: --rev/--base decide
         if ctx.base is None:
-            return None, head, what  # no CI context: the checked revision's own policy
+            return None, head, what  # the checked revision's own policy
         ensure_history(history, head, ctx.base)
         base = git.resolve(ctx.base)
         assert base is not None
         return base, base, what
-    if ctx.merge:
+    default = _default_branch(history, ctx)
+    if ctx.merge and ctx.target is not None and ctx.target == default:
         given = None
         if ctx.base is not None:
             ensure_history(history, head, ctx.base)
             given = git.resolve(ctx.base)
-        tip = _branch_tip(history, ctx.target)
-        if tip is None and given is not None:
-            # a target the remote does not have (any more): the default branch governs
-            found = _anchor(history, head, ctx)
-            policy = found.tip if found is not None else head
-            return (
-                given,
-                policy,
-                f"{what}; {ctx.target} is not on {history.remote}: "
-                + (f"the policy of {found.branch}'s tip" if found else "the head's own policy"),
-            )
         tip = _target_tip(history, head, ctx.target)
         base = git.merge_base(given or tip, head)
         if base is None:
@@ -367,8 +369,7 @@ def base_and_policy(
         if given is None:
             what = f"{what}; base: the merge base with {history.remote}/{ctx.target}"
         return base, tip, f"{what}; policy: {history.remote}/{ctx.target} at {tip[:12]}"
-    default = ctx.default_branch or _heads(history, ctx).default
-    if ctx.target == default:
+    if not ctx.merge and ctx.target is not None and ctx.target == default:
         if ctx.rerun:  # nothing pushed: the branch as it is, under its own tip's policy
             tip = _target_tip(history, head, ctx.target)
             base = git.merge_base(tip, head)
@@ -380,10 +381,20 @@ def base_and_policy(
             base = git.resolve(ctx.base)
             assert base is not None
             return base, base, what
+    # Everything else is judged as a push to a branch that is not the default one: a new or
+    # existing branch, a request into such a branch (whose tip a failed push may have made,
+    # and whose policy that push may have relaxed), a run with no branch at all (a tag).
     found = _anchor(history, head, ctx)
     if found is None:
         return None, head, f"{what}; nothing on {history.remote} yet: the head's own policy applies"
-    kind = "new branch" if ctx.base is None and not ctx.rerun else "not the default branch"
+    if ctx.merge:
+        kind = f"a request into {ctx.target}, not the default branch"
+    elif ctx.target is None:
+        kind = "not a branch"
+    elif ctx.base is None and not ctx.rerun:
+        kind = "new branch"
+    else:
+        kind = "not the default branch"
     note = (
         f"{what}; {kind}: compared with its merge base with {found.branch}, under the "
         f"policy of {history.remote}/{found.branch} at {found.tip[:12]}"

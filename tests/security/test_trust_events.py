@@ -93,13 +93,13 @@ def _merge_commit(world: World, head: str, name: str) -> str:
 Event = Callable[[World, Gate, pytest.MonkeyPatch, Path, str, str], Verdict]
 
 
-def _pull_request(base: str, head: str) -> dict[str, Any]:
-    """The event payload of pull request #7 from the attacker's branch into main."""
+def _pull_request(base: str, head: str, target: str = "main") -> dict[str, Any]:
+    """The event payload of pull request #7 from the attacker's branch into ``target``."""
     return {
         "number": 7,
         "pull_request": {
             "number": 7,
-            "base": {"ref": "main", "sha": base},
+            "base": {"ref": target, "sha": base},
             "head": {"ref": BRANCH, "sha": head},
         },
         "repository": {"default_branch": "main"},
@@ -381,3 +381,69 @@ def _gitlab_release_push(
         },
     )
     return ci(gate, mp, ws)
+
+
+@pytest.mark.parametrize("vendor", ["github", "gitlab"])
+def test_a_request_into_a_release_branch_does_not_launder_a_failed_push(
+    vendor: str, world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The failed push made release/1's tip: a request into release/1 is judged as a push
+    to it would be (under the default branch's policy, against its merge base with it), not
+    against that tip, which would count the regressed v2 as released."""
+    _main, bad, harmless = _bad_then_harmless(world)
+    run(world.work, "git", "push", "-q", "--no-verify", "origin", f"{harmless}:refs/heads/{BRANCH}")
+    ws = world.clone(tmp_path / "ws", BRANCH)
+    if vendor == "github":
+        payload = _pull_request(bad, harmless, "release/1")
+        env = {
+            "GITHUB_SHA": harmless,
+            "GITHUB_REF": "refs/pull/7/merge",
+            "GITHUB_BASE_REF": "release/1",
+        }
+        github_env(monkeypatch, tmp_path / "runner", "pull_request", env, payload)
+    else:
+        gitlab_env(
+            monkeypatch,
+            {
+                "CI_PIPELINE_SOURCE": "merge_request_event",
+                "CI_COMMIT_SHA": harmless,
+                "CI_COMMIT_REF_NAME": BRANCH,
+                "CI_MERGE_REQUEST_IID": "2",
+                "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": BRANCH,
+                "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "release/1",
+            },
+        )
+    verdict = ci(gate, monkeypatch, ws)
+    assert verdict.code == 1, verdict.text
+    assert verdict.failed == {"PG405"}, verdict.text
+
+
+@pytest.mark.parametrize("vendor", ["github", "gitlab"])
+def test_a_run_on_a_tag_is_judged_under_the_default_branchs_policy(
+    vendor: str, world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A tag is no branch and usually unprotected: its run is judged like a new branch's
+    (the default branch's policy, its merge base with it), never under its own policy."""
+    head, _point = _setup(world, "before")
+    run(world.work, "git", "push", "-q", "--no-verify", "origin", f"{head}:refs/tags/v9")
+    ws = world.clone(tmp_path / "ws", BRANCH)
+    if vendor == "github":
+        payload: dict[str, Any] = {"ref": "refs/tags/v9", "before": ZERO, "after": head}
+        payload["repository"] = {"default_branch": "main"}
+        env = {"GITHUB_SHA": head, "GITHUB_REF": "refs/tags/v9", "GITHUB_BASE_REF": ""}
+        github_env(monkeypatch, tmp_path / "runner", "push", env, payload)
+    else:
+        gitlab_env(
+            monkeypatch,
+            {
+                "CI_PIPELINE_SOURCE": "push",
+                "CI_COMMIT_SHA": head,
+                "CI_COMMIT_TAG": "v9",
+                "CI_COMMIT_REF_NAME": "v9",
+                "CI_COMMIT_BEFORE_SHA": ZERO,
+            },
+        )
+    verdict = ci(gate, monkeypatch, ws)
+    assert verdict.code == 1, verdict.text
+    assert verdict.failed == {"PG504"}, verdict.text
+    assert "not a branch" in verdict.out
