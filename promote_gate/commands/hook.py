@@ -19,10 +19,10 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from promote_gate.context.bases import change_touches_gate, heads_from_remote, plan, staged_base
+from promote_gate.context.bases import change_touches_gate, plan, remote_has, staged_base
 from promote_gate.context.policy import policy_at
-from promote_gate.errors import EXIT_OK, GateError, UsageError
-from promote_gate.git import ZERO_SHA, Git
+from promote_gate.errors import EXIT_OK, UsageError
+from promote_gate.git import Git
 
 # the hooks that judge the index: git runs pre-merge-commit, like pre-commit, with no
 # arguments, before `git merge` records a merge commit
@@ -180,22 +180,6 @@ def judge_framework_push(repo: str, remote: str | None) -> int:
     finally:
         git.close()
     return judge_push(repo, [f"{to_ref} {local} {branch} {has}"], remote)
-
-
-def remote_has(git: Git, remote: str, ref: str) -> str:
-    """The commit ``remote`` has at ``ref``, as the remote says it: its remote-tracking ref
-    when there is one, else ``git ls-remote``; the zero sha when the remote lacks the
-    branch (a new branch: judged against its merge base with the default branch)."""
-    branch = ref.removeprefix("refs/heads/")
-    if branch == ref:  # not a branch (a tag): never gated, nothing to look up
-        return ZERO_SHA
-    tracked = git.resolve(f"refs/remotes/{remote}/{branch}")
-    if tracked is not None:
-        return tracked
-    heads = heads_from_remote(git, remote)
-    if branch in heads.missing:
-        raise GateError(f"{remote}'s {branch} is at a commit this clone does not have: fetch first")
-    return heads.tips.get(branch, ZERO_SHA)
 
 
 def full_site() -> None:

@@ -15,7 +15,7 @@ from typing import NamedTuple
 from promote_gate import config as config_mod
 from promote_gate.context.policy import policy_at
 from promote_gate.errors import MAX_DOCUMENT_BYTES, GateError, UsageError
-from promote_gate.git import Git, is_zero, iter_parents
+from promote_gate.git import ZERO_SHA, Git, is_zero, iter_parents
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,22 @@ def remote_heads(git: Git, remote: str) -> RemoteHeads:
     if heads.default is not None and heads.default in heads.tips:
         return heads
     return heads_from_remote(git, remote)
+
+
+def remote_has(git: Git, remote: str, ref: str) -> str:
+    """The commit ``remote`` has at ``ref``, as the remote says it: its remote-tracking ref
+    when there is one, else ``git ls-remote``; the zero sha when the remote lacks the
+    branch (a new branch: judged against its merge base with the default branch)."""
+    branch = ref.removeprefix("refs/heads/")
+    if branch == ref:  # not a branch (a tag): never gated, nothing to look up
+        return ZERO_SHA
+    tracked = git.resolve(f"refs/remotes/{remote}/{branch}")
+    if tracked is not None:
+        return tracked
+    heads = heads_from_remote(git, remote)
+    if branch in heads.missing:
+        raise GateError(f"{remote}'s {branch} is at a commit this clone does not have: fetch first")
+    return heads.tips.get(branch, ZERO_SHA)
 
 
 class Anchor(NamedTuple):

@@ -297,10 +297,9 @@ def _branch_tip(history: History, branch: str) -> str | None:
     return git.resolve(ref)
 
 
-def _anchor(history: History, head: str, ctx: Event) -> Anchor | None:
+def _anchor(history: History, head: str, ctx: Event, heads: RemoteHeads) -> Anchor | None:
     """The remote's default branch for ``head`` (its tip and merge base), fetching history
     until the merge base shows; None when the remote has no branch yet (bootstrap)."""
-    heads = _heads(history, ctx)
     while True:  # a shallow clone may need more history before the merge base shows
         try:
             found = anchor(history.git, head, heads, history.remote)
@@ -314,11 +313,10 @@ def _anchor(history: History, head: str, ctx: Event) -> Anchor | None:
     return found
 
 
-def _default_branch(history: History, ctx: Event) -> str | None:
+def _default_branch(heads: RemoteHeads) -> str | None:
     """The remote's default branch: as the CI names it, else the remote's HEAD, else main or
     master where the remote has one (a shallow clone has no ``origin/HEAD``), as ``anchor``
     finds it."""
-    heads = _heads(history, ctx)
     if heads.default:
         return heads.default
     fixed = [b for b in config_mod.DEFAULT_RELEASE_BRANCHES if "*" not in b]
@@ -356,7 +354,8 @@ def base_and_policy(
         base = git.resolve(ctx.base)
         assert base is not None
         return base, base, what
-    default = _default_branch(history, ctx)
+    heads = _heads(history, ctx)
+    default = _default_branch(heads)
     if ctx.merge and ctx.target is not None and ctx.target == default:
         given = None
         if ctx.base is not None:
@@ -384,7 +383,7 @@ def base_and_policy(
     # Everything else is judged as a push to a branch that is not the default one: a new or
     # existing branch, a request into such a branch (whose tip a failed push may have made,
     # and whose policy that push may have relaxed), a run with no branch at all (a tag).
-    found = _anchor(history, head, ctx)
+    found = _anchor(history, head, ctx, heads)
     if found is None:
         return None, head, f"{what}; nothing on {history.remote} yet: the head's own policy applies"
     if ctx.merge:
