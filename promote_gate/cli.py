@@ -240,6 +240,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace an existing <hook>.legacy (a foreign hook is always kept and chained)",
     )
 
+    p = sub.add_parser(
+        "uninstall", help="remove promote-gate's git hooks, restoring what they replaced"
+    )
+    p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
+    p.add_argument(
+        "--hook-type",
+        action="append",
+        choices=["pre-commit", "pre-merge-commit", "pre-push"],
+        metavar="TYPE",
+        help="pre-commit, pre-merge-commit or pre-push (repeatable; default: all three)",
+    )
+
     p = sub.add_parser("rules", help="list the rules")
     p.add_argument("--format", choices=["text", "markdown"], default="text")
 
@@ -329,14 +341,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.sarif = "promote-gate.sarif"  # code scanning reads it, if uploaded
 
         return ci.run(args)
-    if args.command in {"hook", "install"}:
+    if args.command == "hook":
         from promote_gate.commands import hook
 
-        if args.command == "hook":
-            return hook.run(args.kind, args.repo, args.remote)
+        return hook.run(args.kind, args.repo, args.remote)
+    if args.command in {"install", "uninstall"}:
         from promote_gate.commands import install
 
-        return install.install(args)
+        return install.install(args) if args.command == "install" else install.uninstall(args)
     if args.command in {"rules", "explain", "schema"}:
         from promote_gate.commands import catalogue
 

@@ -147,3 +147,8 @@ def install(args: argparse.Namespace) -> int:
         if kept:
             print(f"promote-gate: the hook that was there is kept as {kept} and runs first")
     return EXIT_OK
+
+
+def uninstall(args: argparse.Namespace) -> int:
+    """Remove promote-gate's hooks (``--hook-type``, repeatable; default all)."""
+    raise UsageError("uninstall is not implemented yet")
