@@ -264,22 +264,23 @@ def test_a_commit_staging_nothing_the_gate_reads_is_answered_light(committing: P
 
 def test_install_chains_an_existing_pre_commit_hook(repo: Path, gate: Gate, tmp_path: Path) -> None:
     hooks = repo / ".git/hooks"
-    ran = tmp_path / "legacy-ran"
-    (hooks / "pre-commit").write_text(f"#!/bin/sh\necho ran > {ran}\nexit 0\n")
+    ran = tmp_path / "kept-ran"
+    (hooks / "pre-commit").write_text(f"#!/bin/sh\necho ran >> {ran}\nexit 0\n")
     (hooks / "pre-commit").chmod(0o755)
     code, out, _ = gate("install", "--repo", str(repo))
     assert code == 0
-    assert "pre-commit.legacy" in out
-    assert (hooks / "pre-push").exists()  # the default: both hooks
+    assert "pre-commit.pre-promote-gate" in out
+    assert (hooks / "pre-push").exists()  # the default: all three hooks
+    assert (hooks / "pre-merge-commit").exists()
     released = repo / V1 / "report.md"
     released.write_text(released.read_text() + "\nedited\n")
     run(repo, "git", "add", str(released))
     result = commit(repo)
-    assert ran.read_text() == "ran\n"  # the legacy hook ran first ...
+    assert ran.read_text() == "ran\n"  # the hook that was there ran first, once ...
     assert result.returncode != 0  # ... and promote-gate still judged the commit
     assert "PG501" in result.stderr
-    # a legacy hook that refuses stops the commit before promote-gate runs
-    (hooks / "pre-commit.legacy").write_text("#!/bin/sh\necho no >&2\nexit 3\n")
+    # a kept hook that refuses stops the commit before promote-gate runs
+    (hooks / "pre-commit.pre-promote-gate").write_text("#!/bin/sh\necho no >&2\nexit 3\n")
     result = commit(repo)
     assert result.returncode != 0
     assert "PG501" not in result.stderr

@@ -153,17 +153,21 @@ def test_install_respects_foreign_hooks_and_hooks_path(
     code, out, _ = gate("install", "--repo", str(repo))
     assert code == 0
     assert "kept as" in out
-    assert (hooks / "pre-push.legacy").read_text() == "#!/bin/sh\necho mine\n"
+    # kept under promote-gate's own name: .legacy is the pre-commit framework's
+    assert (hooks / "pre-push.pre-promote-gate").read_text() == "#!/bin/sh\necho mine\n"
+    assert not (hooks / "pre-push.legacy").exists()
     assert "from promote_gate.cli import hook_main" in (hooks / "pre-push").read_text()
     assert os.access(hooks / "pre-push", os.X_OK)
-    # installing again keeps the legacy hook; another foreign hook would need --force
+    # installing again keeps the hook kept; another foreign hook would need --force
     assert gate("install", "--repo", str(repo))[0] == 0
+    assert (hooks / "pre-push.pre-promote-gate").read_text() == "#!/bin/sh\necho mine\n"
     (hooks / "pre-push").write_text("#!/bin/sh\necho another\n")
     code, _, err = gate("install", "--repo", str(repo))
     assert code == 2
-    assert "pre-push.legacy exists already" in err
+    assert "pre-push.pre-promote-gate (the hook promote-gate kept" in err
+    assert (hooks / "pre-push").read_text() == "#!/bin/sh\necho another\n"  # nothing written
     assert gate("install", "--repo", str(repo), "--force")[0] == 0
-    assert (hooks / "pre-push.legacy").read_text() == "#!/bin/sh\necho another\n"
+    assert (hooks / "pre-push.pre-promote-gate").read_text() == "#!/bin/sh\necho another\n"
 
 
 def test_push_touching_no_bundle_answers_light(pushed: Path) -> None:

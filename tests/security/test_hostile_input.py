@@ -317,7 +317,7 @@ def test_install_keeps_a_foreign_hook_and_chains_it_first(
     text = _foreign_hook(world, log, 0).read_text()
     world.install_hook(gate)
     hooks = world.work / ".git" / "hooks"
-    assert (hooks / "pre-push.legacy").read_text() == text
+    assert (hooks / "pre-push.pre-promote-gate").read_text() == text
     assert "# promote-gate pre-push hook" in (hooks / "pre-push").read_text()
 
     release_v2(world.work, lr="0.1")
