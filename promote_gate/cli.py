@@ -25,13 +25,25 @@ if TYPE_CHECKING:  # argparse is imported where a command line is parsed: not by
 
 
 def _codes(value: str) -> list[str]:
+    """``--select``/``--ignore``: rule codes or prefixes, as in ruff and in the policy's
+    ``select``/``ignore``. A rule's name is refused, naming its code: names are for reading
+    (``explain pipeline-stale``); selection by code keeps one spelling on the command line
+    and in the configuration, and a prefix (``PG2``) selects a family no name could."""
     import argparse
     import re
 
-    codes = [c.strip().upper() for c in value.split(",") if c.strip()]
-    for code in codes:
-        if not re.fullmatch(r"PG[0-9]{0,3}", code):
-            raise argparse.ArgumentTypeError(f"{code!r} is not a rule code or prefix (PG104, PG1)")
+    given = [c.strip() for c in value.split(",") if c.strip()]
+    for item in given:
+        if not re.fullmatch(r"PG[0-9]{0,3}", item.upper()):
+            from promote_gate.rules import RULES
+
+            named = [r for r in RULES if r.name == item.lower()]
+            if named:
+                raise argparse.ArgumentTypeError(
+                    f"{item!r} is a rule name: select rules by code ({named[0].code}) or prefix"
+                )
+            raise argparse.ArgumentTypeError(f"{item!r} is not a rule code or prefix (PG104, PG1)")
+    codes = [c.upper() for c in given]
     from promote_gate.codes import unknown_selectors
 
     unknown = unknown_selectors(codes)
@@ -75,9 +87,16 @@ def _output(p: argparse.ArgumentParser) -> None:
         type=_codes,
         default=[],
         metavar="CODES",
-        help="only these rules (codes or prefixes, comma-separated)",
+        help="only these rules: codes or prefixes, comma-separated (PG204,PG5), not names; "
+        "`promote-gate rules` lists code and name",
     )
-    p.add_argument("--ignore", type=_codes, default=[], metavar="CODES", help="skip these rules")
+    p.add_argument(
+        "--ignore",
+        type=_codes,
+        default=[],
+        metavar="CODES",
+        help="skip these rules (codes or prefixes, as --select)",
+    )
     p.add_argument(
         "--no-cache",
         action="store_true",
@@ -91,22 +110,54 @@ def _output(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _verbosity(p: argparse.ArgumentParser, dest: str = "") -> None:
+    """-q/--quiet and -v/--verbose (counted). On the subcommands under their own names,
+    added to the top level's: argparse would let a subcommand's default overwrite a value
+    given before it (``promote-gate -q check``)."""
+    from promote_gate import usage
+
+    p.add_argument(
+        "-q", "--quiet", action="count", default=0, dest=f"{dest}quiet", help=usage.VERBOSITY_HELP
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        dest=f"{dest}verbose",
+        help="say more (see -q)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     import argparse
+
+    from promote_gate import usage
 
     parser = argparse.ArgumentParser(
         prog="promote-gate",
         description="Create, check and verify versioned release bundles of a DVC pipeline.",
+        epilog=usage.EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"promote-gate {__version__}")
     parser.add_argument(
         "--traceback", action="store_true", help="show tracebacks of internal errors"
     )
+    _verbosity(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser(
-        "check", help="check bundles against dvc.lock, params, metrics and git history"
-    )
+    def command(name: str) -> argparse.ArgumentParser:
+        description, examples = usage.HELP[name]
+        return sub.add_parser(
+            name,
+            help=description[0].lower() + description[1:].rstrip("."),
+            description=description,
+            epilog=f"examples:\n{examples}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    p = command("check")
     _common(p)
     what = p.add_mutually_exclusive_group()
     what.add_argument(
@@ -132,15 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _output(p)
 
-    p = sub.add_parser("verify", help="verify a bundle directory with nothing but the bundle")
+    p = command("verify")
     p.add_argument(
         "directory", help="the bundle directory (e.g. publish/v1, or what dvc get wrote)"
     )
     _output(p)
 
-    p = sub.add_parser("promote", help="create a bundle from the reproduced pipeline")
+    p = command("promote")
     _common(p)
-    p.add_argument("version", help="the version to create, e.g. v1")
+    p.add_argument(
+        "version",
+        nargs="?",
+        help="the version to create, e.g. v4; it must be the next one (the newest plus one), "
+        "as PG502 version-order requires (default: the next one, following version_pattern)",
+    )
     p.add_argument(
         "--out",
         action="append",
@@ -149,10 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a pipeline output to promote (repeatable; default: config 'outputs')",
     )
 
-    p = sub.add_parser(
-        "ci",
-        help="the CI check: works out head and base in GitHub Actions / GitLab CI, writes reports",
-    )
+    p = command("ci")
     _common(p)
     p.add_argument("--rev", help="the head to check (default: from the CI, else HEAD)")
     p.add_argument("--base", metavar="REV", help="the base (default: from the CI, else none)")
@@ -197,9 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail where evidence is not available instead of skipping",
     )
 
-    p = sub.add_parser(
-        "diff", help="review a promotion: params, metrics, files, comparability, lock"
-    )
+    p = command("diff")
     _common(p)
     p.add_argument(
         "a",
@@ -215,17 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     p.add_argument("--output", metavar="FILE", help="write here instead of stdout")
 
-    p = sub.add_parser(
-        "hook",
-        help="run as a git hook: pre-commit and pre-merge-commit (judge the index) or pre-push "
-        "(judges each pushed ref; also the pre-commit framework's pre-push stage)",
-    )
+    p = command("hook")
     p.add_argument("kind", choices=["pre-commit", "pre-merge-commit", "pre-push"])
     p.add_argument("remote", nargs="?", help="the remote's name, as git passes it")
     p.add_argument("url", nargs="?", help="the remote's URL, as git passes it")
     p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
 
-    p = sub.add_parser("install", help="install the git hooks into this repository")
+    p = command("install")
     p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
     p.add_argument(
         "--hook-type",
@@ -237,12 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--force",
         action="store_true",
-        help="replace an existing <hook>.legacy (a foreign hook is always kept and chained)",
+        help="replace an existing <hook>.pre-promote-gate (a foreign hook is always kept and chained)",
     )
 
-    p = sub.add_parser(
-        "uninstall", help="remove promote-gate's git hooks, restoring what they replaced"
-    )
+    p = command("uninstall")
     p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
     p.add_argument(
         "--hook-type",
@@ -252,32 +297,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="pre-commit, pre-merge-commit or pre-push (repeatable; default: all three)",
     )
 
-    p = sub.add_parser("rules", help="list the rules")
+    p = command("rules")
     p.add_argument("--format", choices=["text", "markdown"], default="text")
 
-    p = sub.add_parser("explain", help="explain one rule")
-    p.add_argument("code", help="a rule code, e.g. PG104")
+    p = command("explain")
+    p.add_argument("rule", metavar="RULE", help="a rule code or name, e.g. PG204 or pipeline-stale")
 
-    p = sub.add_parser("schema", help="print a JSON Schema")
+    p = command("schema")
     p.add_argument("which", choices=["manifest", "config"])
 
-    p = sub.add_parser(
-        "demo", help="build an example DVC project, promote v1, and show the gate pass and fail"
-    )
+    p = command("demo")
     p.add_argument(
         "directory", nargs="?", help="where to build it (default: a new temporary directory)"
     )
-    for command in sub.choices.values():  # `promote-gate check --traceback` works too
-        command.add_argument(
+    for name, each in sub.choices.items():  # `promote-gate check --traceback` works too
+        each.add_argument(
             "--traceback", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
         )
+        if name in usage.VERBOSITY_COMMANDS:  # `promote-gate check -q` as `promote-gate -q check`
+            _verbosity(each, dest="sub_")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return _guarded(args, lambda: _dispatch(args))
+    quiet = args.quiet + getattr(args, "sub_quiet", 0)
+    verbose = args.verbose + getattr(args, "sub_verbose", 0)
+    if quiet and verbose:
+        parser.error("-q/--quiet and -v/--verbose cannot be combined")
+    args.verbosity = verbose - quiet
+    from promote_gate import verbosity
+
+    with verbosity.using(args.verbosity):
+        if args.verbosity < 1:
+            return _guarded(args, lambda: _dispatch(args))
+        import time
+
+        start = time.perf_counter()
+        try:
+            return _guarded(args, lambda: _dispatch(args))
+        finally:
+            took = time.perf_counter() - start
+            print(f"promote-gate: {args.command} took {took:.2f} s", file=sys.stderr)
 
 
 def hook_main(kind: str, argv: Sequence[str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -22,6 +23,7 @@ class RuleResult:
     findings: tuple[Finding, ...] = ()
     unverified: tuple[Unverified, ...] = ()
     reason: str | None = None  # why skipped, or the error
+    seconds: float | None = field(default=None, compare=False)  # the check's time (-v)
 
 
 @dataclass(frozen=True)
@@ -138,14 +140,18 @@ def judge(
         if skip is not None:
             results.append(RuleResult(rule, "skipped", reason=skip))
             continue
+        start = time.perf_counter()
         try:
             outcomes = list(rule.check(facts))
         except Exception as exc:
             detail = (
                 traceback.format_exc() if traceback_on_error else f"{type(exc).__name__}: {exc}"
             )
-            results.append(RuleResult(rule, "error", reason=f"the rule could not run: {detail}"))
+            reason = f"the rule could not run: {detail}"
+            took = time.perf_counter() - start
+            results.append(RuleResult(rule, "error", reason=reason, seconds=took))
             continue
+        took = time.perf_counter() - start
         findings = tuple(_printable(o) for o in outcomes if isinstance(o, Finding))
         unverified = tuple(_printable(o) for o in outcomes if isinstance(o, Unverified))
         if require_data and unverified:
@@ -160,20 +166,20 @@ def judge(
             unverified = ()
         not_applicable = [o.reason for o in outcomes if isinstance(o, NotApplicable)]
         if findings:
-            results.append(RuleResult(rule, "failed", findings, unverified))
+            results.append(RuleResult(rule, "failed", findings, unverified, seconds=took))
         elif not_applicable and not unverified:
-            results.append(RuleResult(rule, "skipped", reason="; ".join(not_applicable)))
+            reason = "; ".join(not_applicable)
+            results.append(RuleResult(rule, "skipped", reason=reason, seconds=took))
         elif unverified:
             what = "; ".join(
                 f"{u.reason}" + (f" (run: {u.command})" if u.command else "")
                 for u in unverified[:3]
             )
             more = f" and {len(unverified) - 3} more" if len(unverified) > 3 else ""
-            results.append(
-                RuleResult(rule, "skipped", (), unverified, f"evidence not available: {what}{more}")
-            )
+            reason = f"evidence not available: {what}{more}"
+            results.append(RuleResult(rule, "skipped", (), unverified, reason, seconds=took))
         else:
-            results.append(RuleResult(rule, "passed"))
+            results.append(RuleResult(rule, "passed", seconds=took))
     return BundleReport(facts.name, facts.path, tuple(results), facts)
 
 

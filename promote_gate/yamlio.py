@@ -177,11 +177,31 @@ def load_yaml(data: bytes, what: str = "document") -> Any:
     except (TypeError, ValueError) as exc:  # unhashable keys, out-of-range numbers
         raise DocumentError(f"{what} cannot be read: {_one_line(exc)}") from exc
     except yaml.YAMLError as exc:
-        raise DocumentError(f"{what} is not valid YAML: {_one_line(exc)}") from exc
+        raise DocumentError(f"{what} is not valid YAML: {_yaml_problem(exc)}") from exc
     except RecursionError as exc:
         raise DocumentError(f"{what} is nested too deeply") from exc
     _check_expansion(obj, what)
     return obj
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """What PyYAML found and where, without the name of the stream it parsed: a document is
+    parsed from a string, which PyYAML calls ``"<unicode string>"``; the caller names the file."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        text = f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem or 'invalid'}"
+        if exc.context and exc.context_mark is not None:
+            start = exc.context_mark
+            text += f" ({exc.context} at line {start.line + 1}, column {start.column + 1})"
+        elif exc.context:
+            text += f" ({exc.context})"
+        return _one_line(text)
+    if isinstance(exc, yaml.reader.ReaderError):
+        character = (
+            f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        )
+        return f"character {exc.position + 1}: unacceptable character {character}: {exc.reason}"
+    return _one_line(exc).replace(' in "<unicode string>",', "")
 
 
 def load_json(data: bytes, what: str = "document") -> Any:
@@ -195,7 +215,8 @@ def load_json(data: bytes, what: str = "document") -> Any:
     try:
         obj = json.loads(text, parse_constant=no_constants)
     except json.JSONDecodeError as exc:
-        raise DocumentError(f"{what} is not valid JSON: {exc}") from exc
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise DocumentError(f"{what} is not valid JSON: {where}: {exc.msg.lower()}") from exc
     except ValueError as exc:  # e.g. an integer over Python's digit limit
         raise DocumentError(f"{what} cannot be read: {exc}") from exc
     except RecursionError as exc:
@@ -256,7 +277,7 @@ def dump_yaml(obj: Any) -> str:
     )
 
 
-def _one_line(exc: Exception) -> str:
+def _one_line(exc: object) -> str:
     return " ".join(str(exc).split())
 
 

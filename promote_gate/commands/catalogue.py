@@ -6,8 +6,8 @@ import argparse
 import json
 
 from promote_gate.errors import UsageError
-from promote_gate.rules import BY_CODE, RULES
-from promote_gate.rules.docs import explain, rules_markdown
+from promote_gate.rules import RULES
+from promote_gate.rules.docs import explain, find_rule, rules_markdown, similar_rules
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,9 +20,14 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{rule.code}  {rule.name:<{width}}  {rule.summary}")
         return 0
     if args.command == "explain":
-        found = BY_CODE.get(args.code.upper())
+        found = find_rule(args.rule)
         if found is None:
-            raise UsageError(f"no rule {args.code}; `promote-gate rules` lists them")
+            close = similar_rules(args.rule)
+            hint = "explain takes a code (PG204) or a name (pipeline-stale);"
+            if close:
+                listed = ", ".join(close[:-1]) + " or " if len(close) > 1 else ""
+                hint = f"did you mean {listed}{close[-1]}?"
+            raise UsageError(f"no rule {args.rule!r}; {hint} `promote-gate rules` lists them all")
         print(explain(found), end="")
         return 0
     from promote_gate.bundle import manifest_schema

@@ -1,7 +1,9 @@
-"""``promote-gate promote VERSION``: write a bundle from the reproduced pipeline, or refuse.
+"""``promote-gate promote [VERSION]``: write a bundle from the reproduced pipeline, or refuse.
 
 Nothing is written unless every precondition holds: the bundle is assembled in a
-temporary directory next to its destination and renamed into place at the end.
+temporary directory next to its destination and renamed into place at the end. The version
+is the next one (the newest bundle's number plus one) unless named; a named version that
+``check`` would refuse (PG502 version-order) is refused here, by the same rule.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from promote_gate import __version__
+from promote_gate import __version__, verbosity
 from promote_gate import config as config_mod
 from promote_gate.bundle import (
     DEFAULT_NAMES,
@@ -210,16 +213,49 @@ def _ensure_cached(cache: str, src: str, md5: str) -> None:
     os.replace(tmp, dest)
 
 
+# say(level, line): a line for the person running promote, shown from that verbosity up
+Say = Callable[[int, str], None]
+
+
+def _version_order(config: config_mod.Config, version: str, present: dict[str, int]) -> None:
+    """Refuse ``version`` where ``check`` would (PG502 version-order): the rule itself judges
+    the bundle about to be written, every bundle already here counting as released (the
+    strictest base a hook or CI could judge it against)."""
+    from promote_gate.facts import BundleFacts, Doc, ReleaseFacts
+    from promote_gate.rules import BY_CODE, Finding
+
+    number, numbers = config.version_number(version), tuple(sorted(present.values()))
+    known = tuple(sorted({*numbers, number or 0}))
+    release = ReleaseFacts(None, released=False, released_versions=numbers, versions=known)
+    path = f"{config.publish_root}/{version}"
+    manifest = Doc(MANIFEST, present=False)
+    facts = BundleFacts(version, path, number, manifest, {}, {}, candidate=True, release=release)
+    rule = BY_CODE["PG502"]
+    found = [o.message for o in rule.check(facts) if isinstance(o, Finding)]
+    if found:
+        newest = max(present, key=present.__getitem__) if present else None
+        where = f"the newest bundle is {newest}" if newest else "there is no bundle yet"
+        raise RefusedError(
+            f"{rule.code} {rule.name}: {'; '.join(found)} ({where}); `promote-gate check` "
+            f"would refuse {version}. Promote the next version: promote-gate promote "
+            f"{config.version_name(max(numbers, default=0) + 1)}"
+        )
+
+
 def promote(
     repo: str,
-    version: str,
+    version: str | None,
     outs: list[str],
     config_path: str | None = None,
     now: datetime | None = None,
     project_dir: str | None = None,
+    say: Say | None = None,
 ) -> str:
     """Create the bundle in the DVC project ``repo`` lies in (or ``project_dir``); return
-    its path relative to the repository's top. Raises RefusedError/UsageError."""
+    its path relative to the repository's top. ``version`` None: the next one (the newest
+    bundle's number plus one; the first without one). ``say`` hears what it decides and
+    reads (see ``Say``). Raises RefusedError/UsageError."""
+    say = say or (lambda _level, _line: None)
     top = Git.open(repo)
     directory = project_of(top, repo, project_dir) or ""
     git = top.project(directory)
@@ -232,24 +268,36 @@ def promote(
     project = parse_project(view)
     if project is None:
         raise RefusedError(_no_pipeline(top, directory))
+    publish = os.path.join(root, *config.publish_root.split("/"))
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([os.path.realpath(publish), real_root]) != real_root or (
+        os.path.realpath(publish) != os.path.join(real_root, *config.publish_root.split("/"))
+    ):
+        raise UsageError(
+            f"publish_root: {config.publish_root}/ resolves through a symlink to "
+            f"{os.path.realpath(publish)}: bundles are written only into the repository itself"
+        )
+    present = {
+        name: number
+        for name in list_bundles(view, config)
+        if (number := config.version_number(name)) is not None
+    }
+    if version is None:
+        newest = max(present, key=present.__getitem__) if present else None
+        version = config.version_name(max(present.values(), default=0) + 1)
+        after = f"the next after {newest}" if newest else "the first version"
+        say(verbosity.DEFAULT, f"No version given: promoting {version}, {after}.")
     if config.version_number(version) is None:
         raise UsageError(
             f"version {version!r} does not fit the version pattern {config.version_pattern!r}"
         )
+    say(verbosity.VERBOSE, f"policy: {config.origin} (version pattern {config.version_pattern})")
     bundle_rel = f"{config.publish_root}/{version}"
-    parent = os.path.dirname(os.path.join(root, *bundle_rel.split("/")))
-    real_root = os.path.realpath(root)
-    if os.path.commonpath([os.path.realpath(parent), real_root]) != real_root or (
-        os.path.realpath(parent) != os.path.join(real_root, *config.publish_root.split("/"))
-    ):
-        raise UsageError(
-            f"publish_root: {config.publish_root}/ resolves through a symlink to "
-            f"{os.path.realpath(parent)}: bundles are written only into the repository itself"
-        )
     if view.files_under(bundle_rel) or os.path.exists(os.path.join(root, bundle_rel)):
         raise RefusedError(
             f"{bundle_rel} already exists: released versions are never rewritten; cut a new version"
         )
+    _version_order(config, version, present)
     outs = [norm(o) for o in (outs or list(config.outputs))]
     if not outs:
         raise UsageError(
@@ -258,6 +306,7 @@ def promote(
     head = git.head()
     if head is None:
         raise RefusedError("the repository has no commit yet: commit the pipeline first")
+    say(verbosity.VERBOSE, f"source.commit: {head} (HEAD)")
 
     try:
         lock, locks = project_lock(view.read, project)
@@ -295,7 +344,10 @@ def promote(
         )
     producing = {p.stage for p in promoted} | {m["stage"] for m in metrics.values()}
     stages = closure(lock, producing)
+    start = time.perf_counter()
     status = {k: v for k, v in _dvc_status(root, stages).items() if v}
+    took = time.perf_counter() - start
+    say(verbosity.VERBOSE, f"dvc status of {', '.join(stages)}: {took:.2f} s")
     if status:
         details = "; ".join(f"{k}: {v}" for k, v in status.items())
         raise RefusedError(
@@ -320,6 +372,16 @@ def promote(
         }
         for p in promoted
     ]
+    for item, entry in zip(promoted, files, strict=True):
+        say(
+            verbosity.VERBOSE,
+            f"file: {item.bundle_path} from {item.workspace_path} (stage {item.stage}, "
+            f"{item.digest.size} bytes, stored in {entry['storage']})",
+        )
+    for path, entry in metrics.items():
+        say(verbosity.VERBOSE, f"metrics: {path} (stage {entry['stage']})")
+    previous = _previous(view, config, version)
+    say(verbosity.VERBOSE, f"report compares with: {previous[0] if previous else 'nothing'}")
     manifest = {
         "schema": MANIFEST_SCHEMA_ID,
         "version": version,
@@ -345,7 +407,7 @@ def promote(
             params=params,
             metrics={f: flatten(e["values"]) for f, e in metrics.items()},
             files=files,
-            previous=_previous(view, config, version),
+            previous=previous,
         ),
         MANIFEST: render_manifest(manifest),
     }
@@ -412,8 +474,20 @@ def _no_pipeline(top: Git, directory: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    bundle = promote(args.repo, args.version, args.out, args.config, project_dir=args.project)
-    print(f"Created {bundle}. Review {bundle}/report.md, then:")
-    print(f"  git add {bundle} && git commit -m 'Promote {args.version}'")
-    print("  dvc push   # so consumers can fetch the DVC-tracked files")
+    level = verbosity.level()
+
+    def say(at: int, line: str) -> None:
+        if level >= at:
+            print(line, flush=True)  # before `dvc status`, which takes its time
+
+    bundle = promote(
+        args.repo, args.version, args.out, args.config, project_dir=args.project, say=say
+    )
+    if level == verbosity.QUIET:
+        print(f"Created {bundle}")
+    elif level >= verbosity.DEFAULT:
+        version = bundle.rsplit("/", 1)[-1]
+        print(f"Created {bundle}. Review {bundle}/report.md, then:")
+        print(f"  git add {bundle} && git commit -m 'Promote {version}'")
+        print("  dvc push   # so consumers can fetch the DVC-tracked files")
     return 0

@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -250,3 +251,94 @@ def test_sha256sum_accepts_the_bundle(promoted: Promotion) -> None:
         line.rsplit(": ", 1)[0] for line in proc.stdout.splitlines() if line.endswith(": OK")
     }
     assert checked == BUNDLE_FILES - {".gitignore", "model.json.dvc", "SHA256SUMS"}
+
+
+# --------------------------------------------------------------------------- the version
+
+
+def beside_v1(repo: Path, *names: str) -> None:
+    """More bundles next to v1, copies of it (promote reads only their names)."""
+    for name in names:
+        shutil.copytree(repo / "publish/v1", repo / "publish" / name, symlinks=True)
+
+
+def test_promote_without_a_version_takes_the_next_one(repo: Path, gate: Gate) -> None:
+    code, out, err = gate("promote", "--repo", str(repo))
+    assert code == 0, err
+    assert out.splitlines()[:2] == [
+        "No version given: promoting v2, the next after v1.",
+        "Created publish/v2. Review publish/v2/report.md, then:",
+    ]
+    assert "git add publish/v2 && git commit -m 'Promote v2'" in out
+    manifest = json.loads((repo / "publish/v2/manifest.json").read_text())
+    assert manifest["version"] == "v2"
+
+
+def test_promote_without_a_version_follows_the_version_pattern(repo: Path, gate: Gate) -> None:
+    config = repo / ".promote-gate.yaml"
+    config.write_text(config.read_text() + "version_pattern: model-{n}\n")
+    commit_all(repo, "versions are model-<n>")
+    code, out, err = gate("promote", "--repo", str(repo))
+    assert code == 0, err
+    assert out.startswith("No version given: promoting model-1, the first version.\n")
+    manifest = json.loads((repo / "publish/model-1/manifest.json").read_text())
+    assert manifest["version"] == "model-1"
+
+
+@pytest.mark.parametrize(
+    ("present", "version", "why"),
+    [
+        (("v2", "v3"), "v5", "version 5 skips 4"),
+        (("v2", "v3"), "v9", "version 9 skips 8"),
+        (("v3",), "v2", "version 2 does not sort after the newest released version 3"),
+    ],
+)
+def test_promote_refuses_a_version_out_of_order(
+    repo: Path, gate: Gate, present: tuple[str, ...], version: str, why: str
+) -> None:
+    beside_v1(repo, *present)
+    err = refused(gate, repo, version)
+    assert err.startswith(f"promote-gate: refused: PG502 version-order: {why} ")
+    assert "(the newest bundle is v3)" in err
+    assert err.rstrip().endswith("Promote the next version: promote-gate promote v4")
+
+
+def test_promote_refuses_the_version_check_refuses_with_its_words(repo: Path, gate: Gate) -> None:
+    """The user's report: `promote v3` after v1 wrote a bundle only `check` refused."""
+    err = refused(gate, repo, "v3")
+    # the same bundle, made by hand: check judges it with the same rule and words
+    beside_v1(repo, "v3")
+    manifest = repo / "publish/v3/manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "version": "v3"}))
+    code, doc = gate.json("check", "--repo", str(repo), "--bundle", "v3")
+    assert code == 1
+    (v3,) = doc["bundles"]
+    (pg502,) = [r for r in v3["results"] if r["code"] == "PG502"]
+    assert [f["message"] for f in pg502["findings"]] == ["version 3 skips 2"]
+    assert "PG502 version-order: version 3 skips 2 " in err
+
+
+def test_promote_quiet_says_only_what_it_created(repo: Path, gate: Gate) -> None:
+    assert gate("promote", "--repo", str(repo), "-q") == (0, "Created publish/v2\n", "")
+    assert gate("-qq", "promote", "--repo", str(repo)) == (0, "", "")
+    assert (repo / "publish/v3/manifest.json").is_file()
+
+
+def test_promote_verbose_says_what_it_read(repo: Path, gate: Gate) -> None:
+    head = run(repo, "git", "rev-parse", "HEAD").strip()
+    code, out, err = gate("promote", "--repo", str(repo), "v2", "-v")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[:2] == [
+        "policy: .promote-gate.yaml (version pattern v{n})",
+        f"source.commit: {head} (HEAD)",
+    ]
+    assert re.fullmatch(r"dvc status of prepare, train, evaluate: \d+\.\d\d s", lines[2])
+    size = (repo / "models/model.json").stat().st_size
+    assert lines[3:6] == [
+        f"file: model.json from models/model.json (stage train, {size} bytes, stored in dvc)",
+        "metrics: eval/metrics.json (stage evaluate)",
+        "report compares with: v1",
+    ]
+    assert lines[6] == "Created publish/v2. Review publish/v2/report.md, then:"
+    assert re.fullmatch(r"promote-gate: promote took \d+\.\d\d s\n", err)
