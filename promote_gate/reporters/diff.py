@@ -69,7 +69,7 @@ def _comparability(c: Comparison, value: Callable[[str], str] = str) -> list[str
     else:
         basis = f"the dependencies and commands of stages {stages}"
     if c.comparable:
-        return [f"Comparable: yes: identical {basis}"]
+        return [f"Comparable: yes: {basis} are identical"]
     return [f"Comparable: NO: compared {basis}", *(f"  - {value(p)}" for p in c.not_comparable)]
 
 

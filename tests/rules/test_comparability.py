@@ -202,7 +202,7 @@ def test_default_a_changed_param_regenerating_eval_data_stays_comparable(
     code, out, _ = gate("diff", "--repo", str(resplit), "--config", policy)
     assert code == 0
     assert (
-        "Comparable: yes: identical the evaluation's source inputs (data/raw.csv, src/evaluate.py)"
+        "Comparable: yes: the evaluation's source inputs (data/raw.csv, src/evaluate.py)"
         in out
     )
 
