@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--base",
         metavar="REV",
-        help="bundles present at REV are released (they must not change); the rest are new",
+        help="bundles present at REV are released (they must not change); the rest are new "
+        "(default in the working tree: what HEAD shares with the remote's default branch)",
     )
     p.add_argument(
         "--bundle",

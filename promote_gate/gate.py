@@ -44,18 +44,26 @@ def judge_checkout(checkout: Checkout, selection: Selection = EVERY_RULE) -> Rep
     without a base every bundle is a candidate. Evidence a candidate is defined by
     (promoted bytes, .dir listings, recorded metrics) that cannot be read fails its rule,
     unless the policy sets ``metadata_only``; ``require_data`` extends that to released
-    bundles.
+    bundles. DVC-tracked data a candidate's pipeline names and the working tree lacks (a
+    clone without ``dvc pull``) is no evidence of staleness: its stages are judged as
+    dvc.lock and the .dvc files record it, and a note says what is not pulled; with
+    ``require_data`` that is an error, the run could not evaluate the data it asked for.
     """
     reports: list[BundleReport] = []
     notes: list[str] = []
     unverified = None
     wanted = set(selection.bundles)
     seen: set[str] = set()
+    absent: dict[str, dict[str, list[str]]] = {"pull": {}, "checkout": {}}
     for each in checkout.projects:
         found = judge_project(each, selection, wanted=wanted, ci=checkout.ci)
         directory = each.directory
         lead = directory + "/" if directory else ""
         seen |= {b.name for b in found} | {lead + b.path for b in found}
+        for bundle in found:
+            for command, paths in _not_in_workspace(bundle).items():
+                for path in paths:
+                    absent[command].setdefault(lead + path, []).append(lead + bundle.path)
         reports += [_prefixed(b, directory) for b in found]
         notes += [n if not directory else f"{n} [{directory}]" for n in each.notes]
         if found and each.config.metadata_only:
@@ -66,13 +74,58 @@ def judge_checkout(checkout: Checkout, selection: Selection = EVERY_RULE) -> Rep
     unknown = sorted(wanted - seen)
     if unknown:
         raise UsageError(f"no bundle {', '.join(unknown)} in the {checkout.view.label}")
+    said = [
+        _absent_message(command, paths, selection.require_data)
+        for command, paths in absent.items()
+        if paths
+    ]
+    errors: tuple[str, ...] = ()
+    if selection.require_data:  # fails closed: the data itself was asked for
+        errors = tuple(said)
+    else:
+        notes = [*said, *notes]
     report = Report(
         tuple(reports),
         checkout.view.label,
+        errors=errors,
         notes=tuple(dict.fromkeys(notes)),
         unverified=unverified,
     )
     return no_rule_ran(report)
+
+
+def _not_in_workspace(bundle: BundleReport) -> dict[str, tuple[str, ...]]:
+    """The DVC-managed paths of a candidate's pipeline that the working tree lacks, by the
+    command that brings them: ``dvc pull`` (not in the DVC cache either: a clone without
+    ``dvc pull``) or ``dvc checkout`` (in the cache)."""
+    status = bundle.facts.repo.status if bundle.facts and bundle.facts.repo else None
+    stages = list(status.values()) if status else []
+    return {
+        "pull": tuple(p for s in stages for p in s.not_pulled),
+        "checkout": tuple(p for s in stages for p in s.not_checked_out),
+    }
+
+
+def _absent_message(command: str, paths: dict[str, list[str]], required: bool) -> str:
+    """Data not in the working tree is no evidence against a release: it is not pulled (or
+    not checked out), which ``dvc pull`` mends and ``--rev`` avoids, never ``dvc repro``."""
+    shown = sorted(paths)
+    listed = ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+    bundles = sorted({b for names in paths.values() for b in names})
+    named = ", ".join(bundles[:3]) + (f" and {len(bundles) - 3} more" if len(bundles) > 3 else "")
+    where = (
+        "in neither the workspace nor the DVC cache"
+        if command == "pull"
+        else "in the DVC cache, not in the workspace"
+    )
+    head = "not pulled" if command == "pull" else "not checked out"
+    if required:
+        head += ", and --require-data asks for the data itself"
+    return (
+        f"{head}: {listed} (DVC-tracked: {where}; the pipeline of {named} names "
+        f"{'them' if len(shown) > 1 else 'it'}): run `dvc {command}` (or `promote-gate check "
+        "--rev HEAD` to judge the committed state from git objects)"
+    )
 
 
 def check_repo(

@@ -9,7 +9,7 @@ HELP: dict[str, tuple[str, str]] = {
     "check": (
         "Check bundles against dvc.lock, params, metrics and git history.",
         """\
-  promote-gate check                          # every bundle in the working tree
+  promote-gate check                          # the working tree; what origin's default branch has is released
   promote-gate check --rev HEAD --base origin/main
   promote-gate check --staged -q              # what `git commit` would record; findings only
   promote-gate check --select PG2 --format json --output report.json""",

@@ -82,12 +82,15 @@ def dvc_lock_stages(root: Path) -> list[str]:
 def assert_agrees(root: Path, expected: set[str]) -> None:
     """The gate and DVC name the same stages; ``expected`` pins what DVC says.
 
-    Where DVC says a DVC-managed path is "deleted" from the workspace (not pulled), the gate
-    reports the stage unverified (skipped, with ``dvc pull``) rather than stale: an absent
-    checkout says nothing about whether dvc.lock was reproduced.
+    Where DVC says a DVC-managed path is "deleted" or "not in cache" (not pulled), the gate
+    names it not checked out or not pulled rather than stale: an absent checkout says
+    nothing about whether dvc.lock was reproduced.
     """
     status = dvc_status(root)
-    ours = {n: st.changes + st.unverified for n, st in gate_status(WorktreeView(str(root))).items()}
+    ours = {
+        n: st.changes + st.unverified + st.not_pulled + st.not_checked_out
+        for n, st in gate_status(WorktreeView(str(root))).items()
+    }
     ours = {n: why for n, why in ours.items() if why}
     assert set(ours) == dvc_stale(status), (
         f"dvc status: {json.dumps(status, indent=1)}\npromote-gate: {json.dumps(ours, indent=1)}"
@@ -166,11 +169,69 @@ def test_demo_worktree_agrees_with_dvc_status(repo: Path, scenario: str) -> None
     assert_agrees(repo, expected)
 
 
-def test_missing_checkout_is_unverified_not_stale(repo: Path) -> None:
-    (repo / "models/model.json").unlink()
+def test_missing_checkout_is_not_checked_out_not_stale(repo: Path) -> None:
+    (repo / "models/model.json").unlink()  # the DVC cache still has it: DVC says "deleted"
     status = gate_status(WorktreeView(str(repo)))
-    assert all(not st.changes for st in status.values()), status
-    assert "dvc pull models/model.json" in " ".join(status["train"].unverified)
+    assert all(not st.changes and not st.unverified for st in status.values()), status
+    assert status["train"].not_checked_out == ("models/model.json",)
+    assert status["evaluate"].not_checked_out == ("models/model.json",)
+    assert all(not st.not_pulled for st in status.values()), status
+
+
+OUTS = {"prepare": {"data/prepared"}, "train": {"models/model.json"}, "evaluate": set()}
+
+
+def _outs_dvc_calls(status: dict[str, Any], stage: str, word: str) -> set[str]:
+    return {
+        path
+        for change in status.get(stage, [])
+        if isinstance(change, dict)
+        for path, said in change.get("changed outs", {}).items()
+        if said == word
+    }
+
+
+def test_a_clone_without_dvc_pull_is_not_pulled_as_dvc_says_not_in_cache(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A fresh clone: DVC calls every output "not in cache" (and the deps "deleted"); the
+    gate calls them not pulled, judges the stages as dvc.lock records them, and finds
+    nothing stale. After ``dvc fetch`` the cache has them: DVC says "deleted", the gate
+    not checked out."""
+    clone = tmp_path / "clone"
+    run(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    assert (clone / ".dvc/../../dvc-remote").resolve() == (repo.parent / "dvc-remote").resolve()
+    for word, field in (("not in cache", "not_pulled"), ("deleted", "not_checked_out")):
+        if word == "deleted":
+            run(clone, "dvc", "fetch", "-q")
+        dvc = dvc_status(clone)
+        ours = gate_status(WorktreeView(str(clone)))
+        assert dvc_stale(dvc) == set(ours) == {"prepare", "train", "evaluate"}, dvc
+        for name, st in ours.items():
+            assert st.changes == (), st
+            assert st.unverified == (), st
+            outs = {p for p in getattr(st, field) if p in OUTS[name]}
+            assert outs == _outs_dvc_calls(dvc, name, word) == OUTS[name], (name, dvc)
+        assert set(ours["prepare"].not_pulled + ours["prepare"].not_checked_out) == {
+            "data/raw.csv",
+            "data/prepared",
+        }
+
+
+def test_a_clone_without_dvc_pull_still_sees_a_committed_data_change(
+    repo: Path, tmp_path: Path
+) -> None:
+    """``dvc add`` of new data committed without ``dvc repro``: a clone without the data
+    still finds prepare stale, from the .dvc file's md5 against dvc.lock's."""
+    append(repo / "data/raw.csv", "1.0,1.0,1.0,1\n")
+    run(repo, "dvc", "add", "-q", "data/raw.csv")
+    commit_all(repo, "new data, no repro")
+    clone = tmp_path / "clone"
+    run(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    stale = gate_stale(WorktreeView(str(clone)))
+    assert set(stale) == {"prepare"}, stale
+    assert "dep data/raw.csv: modified" in stale["prepare"][0]
+    assert "not in the workspace" in stale["prepare"][0]
 
 
 def test_in_process_status_is_dvc_status_json(repo: Path) -> None:

@@ -36,7 +36,9 @@ def emit(report: Report, args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     base = args.base
+    policy_rev = None
     notes: tuple[str, ...] = ()
+    said = None
     if args.staged:  # the index, against what the remote has, under that base's policy
         note = f"staged: compared with {base}, under its policy"
         if base is None:
@@ -45,11 +47,19 @@ def run(args: argparse.Namespace) -> int:
             with Git.open(args.repo) as git:
                 base, note = staged_base(git, git.head())
         notes = (note,)
+    elif args.rev is None and base is None:  # the working tree: as a push would be judged
+        from promote_gate.context.bases import working_base
+
+        with Git.open(args.repo) as git:
+            base, policy_rev, said = working_base(git, git.head())
+        if args.config is not None:  # the file the user named governs, as it always did
+            policy_rev = None
     checkout = open_checkout(
         args.repo,
         rev=args.rev,
         staged=args.staged,
         base=base,
+        policy_rev=policy_rev,
         config_path=args.config,
         project=args.project,
         no_cache=args.no_cache,
@@ -63,4 +73,22 @@ def run(args: argparse.Namespace) -> int:
     )
     with checkout:
         report = judge_checkout(checkout, selection)
-    return emit(dataclasses.replace(report, notes=(*report.notes, *notes)), args)
+    if args.staged:
+        notes = (*report.notes, *notes)
+    else:  # which base first: it decides what the rest of the report means
+        notes = (base_line(report, said, args.base, checkout.base), *report.notes)
+    return emit(dataclasses.replace(report, notes=notes), args)
+
+
+def base_line(report: Report, said: str | None, named: str | None, commit: str | None) -> str:
+    """One line saying what the bundles were compared with, and how many it released."""
+    if said is None and commit is not None:
+        said = f"{named} ({commit[:12]})"
+    if said is None:
+        said = "none (--rev without --base): every bundle is a candidate"
+    if commit is None:
+        return f"base: {said}"
+    released = sum(
+        1 for b in report.bundles if b.facts and b.facts.release and b.facts.release.released
+    )
+    return f"base: {said}, {released} bundle{'' if released == 1 else 's'} released"

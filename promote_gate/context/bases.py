@@ -2,7 +2,8 @@
 
 A commit (``check --staged``, the pre-commit hook) is compared with where HEAD meets its
 upstream. A push is compared with what the remote already has, under the policy of the
-remote's default branch — history that went through the gate — never of the pushed head.
+remote's default branch — history that went through the gate — never of the pushed head;
+``check`` of a working tree is judged as that push would be (``working_base``).
 Also the hooks' quick test: whether a change can alter a verdict at all. Light: no rules,
 no DVC, no PyYAML once the policy was validated.
 """
@@ -44,10 +45,12 @@ def heads_from_refs(git: Git, remote: str) -> RemoteHeads:
     """The remote as its remote-tracking refs (``refs/remotes/<remote>/…``) last saw it."""
     prefix = f"refs/remotes/{remote}/"
     tips = {}
-    for ref in git.refs(prefix):
+    # one process for every branch (a clone may track thousands): not a rev-parse each
+    listing = git.run("for-each-ref", "--format=%(objecttype) %(objectname) %(refname)", prefix)
+    for line in listing.splitlines():
+        kind, sha, ref = line.split(" ", 2)
         branch = ref[len(prefix) :]
-        sha = git.resolve(ref)
-        if branch != "HEAD" and sha is not None:
+        if branch != "HEAD" and kind == "commit":
             tips[branch] = sha
     default = git.symbolic(f"{prefix}HEAD")
     default = default[len(prefix) :] if default and default.startswith(prefix) else None
@@ -318,3 +321,80 @@ def staged_base(git: Git, head: str | None) -> tuple[str | None, str]:
         f"staged: compared with {base[:12]}, where HEAD meets its upstream (what the remote "
         "already has), under its policy"
     )
+
+
+class WorkingBase(NamedTuple):
+    """What ``check`` of a working tree is judged against, and under whose policy."""
+
+    base: str | None  # bundles present here are released; None: every bundle is a candidate
+    policy_rev: str | None  # the commit whose policy applies; None: the working tree's own
+    said: str  # which base, for the report's ``base:`` line ("origin/main (1a2b3c…)")
+
+
+def _upstream(git: Git) -> tuple[str, str] | None:
+    """The current branch's upstream when it is a remote-tracking branch: (remote, its
+    ``refs/remotes/…`` ref). None on a detached HEAD, without an upstream, or with a local
+    branch as upstream (``git branch --track x main``)."""
+    branch = git.symbolic("HEAD")
+    if branch is None or not branch.startswith("refs/heads/"):
+        return None
+    remote, _, ref = (
+        git.run("for-each-ref", "--format=%(upstream:remotename)%00%(upstream)", "--", branch)
+        .strip()
+        .partition("\0")
+    )
+    if not remote or remote == "." or not ref.startswith("refs/remotes/"):
+        return None
+    return remote, ref
+
+
+def _remote_name(git: Git) -> tuple[str | None, str]:
+    """The remote whose default branch anchors a branch without an upstream: ``origin``,
+    else the only remote; or None and why (no remote, or several: which one is unknown)."""
+    names = git.run("remote").split()
+    if "origin" in names:
+        return "origin", ""
+    if len(names) == 1:
+        return names[0], ""
+    return None, "no upstream, no remote" if not names else "no upstream, no remote origin"
+
+
+def working_base(git: Git, head: str | None) -> WorkingBase:
+    """What ``check`` of the working tree compares with, as the push hook would judge this
+    branch (:func:`plan`), from the remote-tracking refs alone (no network): what HEAD
+    shares with the remote's default branch is released, under that branch's tip's policy
+    (:func:`anchor`). The branch's own upstream, when it is not the default branch, vouches
+    for nothing (a failed push makes it too); it only names the remote, and is the base
+    when that remote has no default branch to anchor to (as ``staged_base`` takes it).
+    With neither, every bundle is a candidate under the working tree's policy, as before
+    anything was pushed."""
+    if head is None:
+        return WorkingBase(None, None, "none (no commit yet): every bundle is a candidate")
+    upstream = _upstream(git)
+    remote, why = (upstream[0], "") if upstream else _remote_name(git)
+    if remote is None:
+        return WorkingBase(None, None, f"none ({why}): every bundle is a candidate")
+    try:
+        found = anchor(git, head, heads_from_refs(git, remote), remote)
+    except GateError as exc:  # nothing to anchor to: a newcomer's check is not the push
+        found, why = None, str(exc)
+    else:
+        why = f"no remote-tracking branch of {remote} here (git fetch {remote})"
+    if found is not None:
+        name = f"{remote}/{found.branch}"
+        if found.merge_base == found.tip:
+            return WorkingBase(found.merge_base, found.tip, f"{name} ({found.tip[:12]})")
+        said = (
+            f"{found.merge_base[:12]}, where HEAD meets {name} "
+            f"({found.tip[:12]}, whose policy applies)"
+        )
+        return WorkingBase(found.merge_base, found.tip, said)
+    tip = git.resolve(upstream[1]) if upstream is not None else None
+    if upstream is not None and tip is not None:
+        base = git.merge_base(head, tip)
+        if base is None:
+            raise GateError("HEAD shares no history with its upstream: what is released is unknown")
+        name = upstream[1].removeprefix("refs/remotes/")
+        said = f"{base[:12]}, where HEAD meets its upstream {name} (under its policy; {why})"
+        return WorkingBase(base, base, said)
+    return WorkingBase(None, None, f"none ({why}): every bundle is a candidate")

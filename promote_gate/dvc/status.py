@@ -26,6 +26,11 @@ class StageStatus:
     name: str
     changes: tuple[str, ...]
     unverified: tuple[str, ...] = ()
+    # DVC-managed paths the working tree lacks, judged as dvc.lock and the .dvc files record
+    # them (as in a commit): in neither the workspace nor the DVC cache (DVC: "not in cache")
+    not_pulled: tuple[str, ...] = ()
+    # in the DVC cache but not in the workspace (DVC: "deleted"; `dvc checkout` restores them)
+    not_checked_out: tuple[str, ...] = ()
 
 
 class _Hasher:
@@ -40,6 +45,8 @@ class _Hasher:
         self.uncached = uncached  # outputs with cache: false: git holds them, not DVC
         self._ignore: DvcIgnore | None = None
         self._digests: dict[str, Digest | None] = {}
+        # DVC-managed paths absent from a working tree -> whether the DVC cache has them
+        self.absent: dict[str, bool] = {}
 
     @property
     def ignore(self) -> DvcIgnore:
@@ -107,9 +114,22 @@ class _Hasher:
         if not pairs and not in_commit:
             recorded, reason = self.recorded(path)
             if recorded is not None or reason:
-                # DVC-managed and not checked out: not pulled, which says nothing of staleness
-                return None, reason or f"{path} is not in the workspace (dvc pull {path})"
+                # DVC-managed and not checked out (a clone without `dvc pull`, or deleted):
+                # that says nothing of staleness. Judged as DVC recorded it, as in a commit;
+                # without a record (its directory's listing is not here) it is not judged.
+                self.absent[path] = recorded is not None and self._cached(recorded)
+                return recorded, None
         return (dir_md5(pairs.items()) if pairs else None), None
+
+    def _cached(self, md5: str) -> bool:
+        """Whether the local DVC cache holds object ``md5``: only to say which command
+        restores an absent path (nothing is read, so nothing is trusted)."""
+        for source in self.store.sources:
+            if not source.is_remote:
+                with source.open(md5) as found:
+                    if found is not None:
+                        return True
+        return False
 
     def _add_recorded_under(self, path: str, pairs: dict[str, str]) -> str | None:
         """Add the DVC-managed files below directory ``path`` (outputs, .dvc-tracked) to ``pairs``."""
@@ -191,7 +211,15 @@ def pipeline_status(
         outs = {o.path: o for o in locked.outs}
         for out in stage.outs:
             _compare(hasher, out.path, outs.get(out.path), "out", changes, unverified)
-        result[name] = StageStatus(name, tuple(changes), tuple(unverified))
+        named = [*(stage.deps if not stage.frozen else ()), *(o.path for o in stage.outs)]
+        absent = [p for p in dict.fromkeys(named) if p in hasher.absent]
+        result[name] = StageStatus(
+            name,
+            tuple(changes),
+            tuple(unverified),
+            tuple(p for p in absent if not hasher.absent[p]),
+            tuple(p for p in absent if hasher.absent[p]),
+        )
     return result
 
 
@@ -207,10 +235,17 @@ def _compare(
     now, reason = hasher.current(path, hash_name)
     if reason:
         unverified.append(reason)
+    elif now is None and path in hasher.absent:
+        return  # not in the workspace, and nothing recorded to judge it by: not pulled
     elif now is None:
         changes.append(f"{what} {path}: deleted")
     elif locked is None or locked.md5 is None:
         changes.append(f"{what} {path}: new (not in dvc.lock)")
+    elif now != locked.md5 and path in hasher.absent:
+        changes.append(
+            f"{what} {path}: modified ({locked.md5} in dvc.lock, {now} in its .dvc file or "
+            "producing stage; the data is not in the workspace)"
+        )
     elif now != locked.md5:
         changes.append(f"{what} {path}: modified ({locked.md5} in dvc.lock, {now} now)")
 

@@ -14,6 +14,7 @@ def render(report: Report) -> str:
         "checked": report.checked,
         "exit_code": report.exit_code,
         "errors": list(report.errors),
+        "notes": list(report.notes),  # the base used, data not pulled, a policy edit
         "summary": report.counts(),
         "bundles": [
             {
