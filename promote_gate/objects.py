@@ -11,6 +11,14 @@ Sources are tried in order: the local cache (not in CI), then the default DVC re
 the policy's revision. A local-directory remote is read directly; any other remote is
 read through DVC's own filesystem layer when DVC (and its remote plugin) is installed.
 Nothing is ever written: remote objects are streamed and hashed, not fetched into a cache.
+
+A remote is asked on a worker thread, and waited for only while it answers: one that stays
+silent for ``remote_timeout`` seconds (before the first byte or between two chunks) counts
+as unreachable, and is not asked again in the run — a remote that cannot be reached costs
+one timeout, never a hang. What a failed read means is decided in one place,
+``remote_io.remote_failure``: "no such object" is *absent* (not pushed); anything else (the
+remote's directory missing, a refused connection, a 403, a timeout) leaves it *unavailable*
+— unknown, never taken for absent or present.
 """
 
 from __future__ import annotations
@@ -18,15 +26,22 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from promote_gate.dvc.layout import is_object_id, matches_address, object_paths
 from promote_gate.errors import MAX_DOCUMENT_BYTES
 from promote_gate.hashcache import HashCache, digest_open
 from promote_gate.hashing import Digest, digest_chunks, read_chunks
+from promote_gate.remote_io import (
+    REMOTE_TIMEOUT,
+    RemoteUnavailable,
+    Ticking,
+    bounded,
+    remote_failure,
+)
 
 
 class UntrustedObjectError(OSError):
@@ -91,6 +106,10 @@ class Source:
     label: str  # "the DVC cache", "DVC remote storage (/srv/dvc)"
     is_remote: bool = False
 
+    def ready(self) -> None:
+        """Before the first object of a remote (on the bounded thread): raise what says the
+        remote itself cannot be asked (:func:`remote_failure` classifies it)."""
+
     def open_object(self, parts: tuple[str, ...]) -> IO[bytes] | None:
         """The object at ``parts`` below this source's root, or None when it is not there."""
         raise NotImplementedError
@@ -117,24 +136,47 @@ class DirectorySource(Source):
         self.label = label
         self.is_remote = is_remote
 
+    def ready(self) -> None:
+        """A remote's directory must exist: without it the remote is unreachable (an
+        unmounted share, a path of another machine), not empty."""
+        if self.is_remote and not stat.S_ISDIR(os.stat(self.root).st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", self.root)
+
     def open_object(self, parts: tuple[str, ...]) -> IO[bytes] | None:
         return open_regular(os.path.join(self.root, *parts), self.root)
 
 
 class DvcFsSource(Source):
-    """Remote storage read through DVC's filesystem layer (s3://, gs://, ssh://, …)."""
+    """Remote storage read through DVC's filesystem layer (s3://, gs://, ssh://, …).
+
+    ``make`` makes the filesystem when ``fs`` is None: some connect when they are made (ssh),
+    so that happens on the bounded thread, at the first object asked for."""
 
     is_remote = True
 
-    def __init__(self, fs: Any, path: str, label: str) -> None:
-        self.fs = fs
+    def __init__(
+        self, fs: Any, path: str, label: str, make: Callable[[], Any] | None = None
+    ) -> None:
+        self._fs = fs
+        self._make = make
         self.path = path
         self.label = label
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None and self._make is not None:
+            self._fs = self._make()
+        return self._fs
+
+    def ready(self) -> None:
+        _ = self.fs
 
     def open_object(self, parts: tuple[str, ...]) -> IO[bytes] | None:
         try:
             fobj: IO[bytes] = self.fs.open(self.fs.join(self.path, *parts), mode="rb")
-        except FileNotFoundError:
+        except FileNotFoundError as exc:
+            if remote_failure(exc) is not None:  # "not found" standing for another failure
+                raise
             return None
         return fobj
 
@@ -142,39 +184,94 @@ class DvcFsSource(Source):
 class ObjectStore:
     """Verified reads of DVC objects from an ordered list of sources (memoised per object)."""
 
-    def __init__(self, sources: Sequence[Source] = (), unavailable: str | None = None) -> None:
+    def __init__(
+        self,
+        sources: Sequence[Source] = (),
+        unavailable: str | None = None,
+        remote_timeout: float = REMOTE_TIMEOUT,
+    ) -> None:
         self.sources = tuple(sources)
         self.unavailable = unavailable  # why a source that should be here is not (shown once)
         self.rejected: dict[str, str] = {}  # md5 -> why an object found was not trusted
         self._found: dict[tuple[str, str | None, bool], Found | None] = {}
         self.hashes: HashCache | None = None  # digests of unchanged local objects
         self._in: dict[tuple[str, str | None, str], bool] = {}
+        self.remote_timeout = remote_timeout
+        self.remote_down: str | None = None  # why the remote could not be asked (once down)
+        self._ready: set[str] = set()  # remotes whose location answered
 
     def _read(
         self, md5: str, hash_name: str | None, source: Source, keep: bool, limit: int
     ) -> Found | None:
+        """A verified copy of ``md5`` in ``source``, or None (absent, untrusted, or a remote
+        that cannot be asked: then :attr:`remote_down` says why, and it is not asked again)."""
+        if not source.is_remote:
+            found, rejected = self._attempt(md5, hash_name, source, keep, limit, None)
+        elif self.remote_down is not None:
+            return None
+        else:
+            try:
+                found, rejected = bounded(
+                    lambda tick: self._attempt(md5, hash_name, source, keep, limit, tick),
+                    self.remote_timeout,
+                    source.label,
+                )
+            except RemoteUnavailable as exc:
+                self.remote_down = str(exc)
+                return None
+            self._ready.add(source.label)
+        if rejected is not None:
+            self.rejected[md5] = rejected
+        return found
+
+    def _attempt(
+        self,
+        md5: str,
+        hash_name: str | None,
+        source: Source,
+        keep: bool,
+        limit: int,
+        tick: Callable[[], None] | None,
+    ) -> tuple[Found | None, str | None]:
+        """The read itself (on the bounded thread for a remote): what was found, and why an
+        object found was not trusted. Touches no state of the store: a read abandoned on a
+        timeout may still finish."""
+        if tick is not None and source.label not in self._ready:
+            try:
+                source.ready()
+            except Exception as exc:  # every library's own kinds: classified
+                down = remote_failure(exc, root=True) or "unreachable"
+                raise RemoteUnavailable(f"{source.label} {down}") from exc
+            tick()
         try:
             with source.open(md5, hash_name) as opened:
                 if opened is None:
-                    return None
+                    return None, None
                 fobj, legacy = opened
+                if tick is not None:
+                    tick()
+                    fobj = cast("IO[bytes]", Ticking(fobj, tick))
                 data: list[bytes] = []
                 if not keep and self.hashes is not None and isinstance(source, DirectorySource):
                     digest = digest_open(fobj, md5, self.hashes)
                 else:
                     digest = digest_chunks(_chunks(fobj, data if keep else None, limit))
         except UntrustedObjectError as exc:
-            self.rejected[md5] = f"the object in {source.label} was not trusted: {exc}"
-            return None
-        except OSError as exc:
-            self.rejected[md5] = f"{source.label} could not be read: {exc}"
-            return None
+            return None, f"the object in {source.label} was not trusted: {exc}"
+        except Exception as exc:
+            if not source.is_remote:
+                if isinstance(exc, OSError):
+                    return None, f"{source.label} could not be read: {exc}"
+                raise
+            why = remote_failure(exc)
+            if why is None:
+                return None, None
+            raise RemoteUnavailable(f"{source.label} {why}") from exc
         if not matches_address(digest, md5, legacy):
-            self.rejected[md5] = (
+            return None, (
                 f"the object in {source.label} does not hash to {md5} (corrupt or forged): ignored"
             )
-            return None
-        return Found(digest, b"".join(data) if keep else None, source.label)
+        return Found(digest, b"".join(data) if keep else None, source.label), None
 
     def find(
         self,
@@ -192,7 +289,8 @@ class ObjectStore:
             found = None
             for source in self.sources:
                 found = self._read(md5, hash_name, source, keep, limit)
-                self._in[(md5, hash_name, source.label)] = found is not None
+                if not (source.is_remote and self.remote_down):  # unknown is not absent
+                    self._in[(md5, hash_name, source.label)] = found is not None
                 if found is not None:
                     break
             self._found[key] = found
@@ -211,15 +309,19 @@ class ObjectStore:
 
     def in_remote(self, md5: str, hash_name: str | None = None) -> bool | None:
         """Whether the remote holds a verified copy where DVC would look for it (a consumer's
-        ``dvc pull`` finds a DVC 3 object only under ``files/md5/``); None when no remote is
-        readable here."""
+        ``dvc pull`` finds a DVC 3 object only under ``files/md5/``): False when it answered
+        that it has none (or only one that does not hash to ``md5``); None when there is no
+        remote here or it could not be asked (:attr:`remote_down` says why)."""
         remotes = [s for s in self.sources if s.is_remote]
         if not remotes:
             return None
         remote = remotes[0]
         key = (md5, hash_name, remote.label)
         if key not in self._in:
-            self._in[key] = self._read(md5, hash_name, remote, False, 0) is not None
+            found = self._read(md5, hash_name, remote, False, 0)
+            if self.remote_down is not None:
+                return None
+            self._in[key] = found is not None
         return self._in[key]
 
     def missing(self, md5: str) -> str:
@@ -228,22 +330,27 @@ class ObjectStore:
         reason = f"not in {where}" if self.sources else where
         if self.unavailable:
             reason += f" ({self.unavailable})"
+        if self.remote_down:
+            reason += f" ({self.remote_down})"
         if md5 in self.rejected:
             reason += f"; {self.rejected[md5]}"
         return reason
+
+
+PROMPTS = frozenset({"ask_password", "ask_passphrase"})  # DVC remote options that prompt
 
 
 def remote_source(
     name: str, url: str, config: dict[str, Any], root: str
 ) -> tuple[Source | None, str | None]:
     """A source for DVC remote ``name`` at ``url``: a local directory directly, others through
-    DVC's filesystem layer. (None, why) when it cannot be read here."""
+    DVC's filesystem layer. (None, why) when it cannot be read here (DVC or its plugin
+    missing, a configuration DVC refuses). Nothing is asked of the remote here: whether it
+    can be reached is learnt at its first object, within the store's timeout."""
     label = f"DVC remote {name} ({url})"
     if "://" not in url or url.startswith("file://"):
         path = url.removeprefix("file://")
         path = path if os.path.isabs(path) else os.path.normpath(os.path.join(root, ".dvc", path))
-        if not os.path.isdir(path):
-            return None, f"{label} is not a directory here"
         return DirectorySource(path, label, is_remote=True), None
     try:
         from dvc.fs import get_cloud_fs
@@ -253,8 +360,14 @@ def remote_source(
             f"reading {label} needs DVC and its {scheme} plugin: "
             f"pip install 'promote-gate[dvc]' 'dvc[{scheme}]'"
         )
+    # the gate never asks anyone anything: a prompt for a password would hold the push
+    remotes = {
+        key: {k: v for k, v in options.items() if k not in PROMPTS}
+        for key, options in dict(config.get("remote", {})).items()
+    }
     try:
-        cls, conf, fs_path = get_cloud_fs(config, name=name)
-        return DvcFsSource(cls(**conf), fs_path, label), None
+        cls, conf, fs_path = get_cloud_fs({**config, "remote": remotes}, name=name)
     except Exception as exc:  # DVC raises many kinds: a missing plugin, bad config
         return None, f"{label} cannot be opened: {type(exc).__name__}: {exc}"
+    # made (and, for ssh, connected) at the first object, on the bounded thread
+    return DvcFsSource(None, fs_path, label, make=lambda: cls(**conf)), None

@@ -159,7 +159,23 @@ def test_an_unreadable_remote_is_a_reason_not_a_crash(dvc_repo: Path) -> None:
     assert source is None
     assert reason is not None
     assert "s3://bucket/path" in reason
+
+
+def test_a_remote_directory_that_is_not_there_is_unreachable_not_empty(dvc_repo: Path) -> None:
+    """A local remote whose directory is missing (an unmounted share) cannot say what it
+    holds: unknown, with the reason; an object missing from one that is there is absent."""
     source, reason = remote_source("gone", str(dvc_repo / "nowhere"), {}, str(dvc_repo))
-    assert source is None
-    assert reason is not None
-    assert "not a directory" in reason
+    assert source is not None
+    assert reason is None
+    store = ObjectStore([source])
+    assert store.in_remote(MD5, "md5") is None
+    assert store.remote_down is not None
+    assert store.remote_down.startswith(f"DVC remote gone ({dvc_repo / 'nowhere'}) unreachable:")
+    assert "FileNotFoundError" in store.remote_down
+    assert "unreachable: FileNotFoundError" in store.missing(MD5)
+    present, _ = remote_source("r", str(dvc_repo.parent / "remote"), {}, str(dvc_repo))
+    assert present is not None
+    store = ObjectStore([present])
+    assert store.in_remote(MD5, "md5") is True
+    assert store.in_remote("0" * 32, "md5") is False
+    assert store.remote_down is None

@@ -77,6 +77,7 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
     finally:
         git.close()
     worst = EXIT_OK
+    unreached: dict[str, None] = {}  # why a DVC remote could not be asked (PG505), in order
     for target in targets:
         head = f"promote-gate: {target.remote_ref} ({target.local_sha[:12]})"
         if target.skip:
@@ -93,13 +94,49 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
         print(f"{head}:", file=sys.stderr)
         sys.stderr.write(text.render(report, colour=text.use_colour(sys.stderr)))
         worst = max(worst, report.exit_code)
+        unreached.update(dict.fromkeys(remote_unreached(report)))
     if worst:
         print(
             "promote-gate: push refused. Fix the violations above (promote-gate explain CODE "
             "says how), or push to a branch that is not a release branch.",
             file=sys.stderr,
         )
+    for reason in unreached:
+        _say_unreached(reason)
     return worst
+
+
+def _say_unreached(reason: str) -> None:
+    """Why a refused push's DVC remote could not be asked, and what the user can do."""
+    from promote_gate.context.checkout import REMOTE_TIMEOUT_ENV  # loaded: the push was judged
+    from promote_gate.remote_io import REMOTE_TIMEOUT
+
+    print(
+        f"promote-gate: {reason}.\n"
+        "promote-gate:   require_pushed: whether the release's data was pushed could not be "
+        "checked, and CI, reading the same remote, refuses what it cannot find there.\n"
+        "promote-gate:   Make the remote reachable (network, VPN, credentials in "
+        ".dvc/config.local) and push again;\n"
+        f"promote-gate:   {REMOTE_TIMEOUT_ENV} (seconds of silence, default {REMOTE_TIMEOUT:g}) "
+        "sets how long it is waited for;\n"
+        "promote-gate:   or, for this one push only, `git push --no-verify` (it skips every "
+        "hook; CI still judges the release).",
+        file=sys.stderr,
+    )
+
+
+def remote_unreached(report: Report) -> list[str]:
+    """Why the DVC remote could not be asked, for each remote a refused bundle's PG505 could
+    not check (require_pushed): the push is refused, and the user is told what to do."""
+    found = []
+    for bundle in report.bundles:
+        repo = bundle.facts.repo if bundle.facts is not None else None
+        remote = repo.remote if repo is not None else None
+        if remote is None or remote.present is not None or remote.name is None:
+            continue
+        if any(r.rule.code == "PG505" and r.status == "failed" for r in bundle.results):
+            found.append(remote.reason or f"DVC remote {remote.name} ({remote.url})")
+    return found
 
 
 # git runs pre-merge-commit before it names the merged commits anywhere (no MERGE_HEAD yet):

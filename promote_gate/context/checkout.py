@@ -8,18 +8,20 @@ and the hooks build it through :func:`open_checkout`; ``diff`` and ``promote`` t
 # their annotations as ForwardRefs at every import (see evidence/records.py).
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, final
 
 from promote_gate import config as config_mod
 from promote_gate.context.policy import load_policy, project_of
-from promote_gate.dvc.cache import cache_dir, default_remote
+from promote_gate.dvc.cache import Remote, cache_dir, default_remote
 from promote_gate.dvc.project import find_projects
 from promote_gate.errors import UsageError
 from promote_gate.facts import RemoteFacts
 from promote_gate.git import Git
 from promote_gate.hashcache import HashCache
 from promote_gate.objects import DirectorySource, ObjectStore, Source, remote_source
+from promote_gate.remote_io import remote_timeout
 from promote_gate.repo import CommitView, IndexView, View, WorktreeView
 
 
@@ -217,6 +219,7 @@ def _policy_notes(view: View, policy_view: View, config_path: str | None) -> lis
 
 
 LOCAL_CONFIG = ".dvc/config.local"
+REMOTE_TIMEOUT_ENV = "PROMOTE_GATE_REMOTE_TIMEOUT"
 
 
 def evidence_store(
@@ -224,13 +227,21 @@ def evidence_store(
 ) -> tuple[ObjectStore, RemoteFacts, list[str]]:
     """Where DVC objects may come from, the default remote (PG505), and notes for the report.
 
-    The remote is the one the policy's revision configures (the base, in the hook and CI),
-    so a change cannot point it at storage it brings. ``.dvc/config.local`` is a machine's
-    own file: it is read only outside CI and only while git does not track it. In CI the
-    checkout's DVC cache is not used at all (a change could bring one): objects come from
-    ``dvc_cache`` when given, and from the remote.
+    The remote is the one the policy's revision configures (the base, in the hooks and CI):
+    its name (``core.remote``) and URL come from that revision's committed ``.dvc/config``
+    alone, so neither a change nor a machine's own settings can make the gate read other
+    storage than CI does. ``.dvc/config.local`` is a machine's own file: outside CI, and
+    only while git does not track it, it may add options (credentials, a profile, timeouts)
+    to the remotes the policy names, never move them (their ``url``) or choose another
+    default. In CI the checkout's DVC cache is not used at all (a change could bring one):
+    objects come from ``dvc_cache`` when given, and from the remote. A remote is waited for
+    at most ``PROMOTE_GATE_REMOTE_TIMEOUT`` seconds of silence (remote_io.REMOTE_TIMEOUT).
     """
     notes: list[str] = []
+    try:
+        timeout = remote_timeout(os.environ.get(REMOTE_TIMEOUT_ENV))
+    except ValueError as exc:
+        raise UsageError(f"{REMOTE_TIMEOUT_ENV}: {exc}") from exc
     commits = [v for v in (view, policy_view) if isinstance(v, CommitView)]
     tracked = any(v.entry(LOCAL_CONFIG) is not None for v in commits) or (
         git.head() is not None and git.read_at("HEAD", LOCAL_CONFIG) is not None
@@ -245,7 +256,10 @@ def evidence_store(
     if cache is not None:
         sources.append(DirectorySource(os.path.abspath(cache), "the DVC cache"))
     read = policy_view.read if isinstance(policy_view, CommitView) else None
-    remote = default_remote(git.root, read, local=local)
+    remote = default_remote(git.root, read, local=False)
+    if local:
+        remote, local_note = _with_local_options(git.root, read, remote)
+        notes += local_note
     reason = None
     if remote.name is None or remote.url is None:
         reason = "no default DVC remote is configured (dvc remote add -d)"
@@ -255,12 +269,44 @@ def evidence_store(
             sources.append(source)
     if policy_view is not view:
         mine = default_remote(git.root, view.read if isinstance(view, CommitView) else None, False)
-        theirs = default_remote(git.root, read, local=False)
-        if (mine.name, mine.url) != (theirs.name, theirs.url):
+        if (mine.name, mine.url) != (remote.name, remote.url):
             notes.append(
-                f"note: this change re-points the default DVC remote ({theirs.name}: {theirs.url} "
-                f"-> {mine.name}: {mine.url}); the remote of the base ({policy_view.label}) "
-                "applies until it is merged"
+                f"note: this change re-points the default DVC remote ({remote.name}: "
+                f"{remote.url} -> {mine.name}: {mine.url}); the remote of the base "
+                f"({policy_view.label}) applies until it is merged"
             )
-    store = ObjectStore(sources, unavailable=None)
+    store = ObjectStore(sources, unavailable=None, remote_timeout=timeout)
     return store, RemoteFacts(remote.name, remote.url, None, reason), notes
+
+
+def _with_local_options(
+    root: str, read: Callable[[str], bytes | None] | None, policy: Remote
+) -> tuple[Remote, list[str]]:
+    """The policy's remotes with what ``.dvc/config.local`` sets for them on this machine
+    (credentials, a profile, an account: it overrides as in DVC), except where they are:
+    each ``url`` and the default stay as the policy has them. A note when config.local
+    would have moved the default remote."""
+    here = default_remote(root, read, local=True)
+    theirs: Mapping[str, Mapping[str, str]] = policy.config.get("remote", {})
+    ours: Mapping[str, Mapping[str, str]] = here.config.get("remote", {})
+    remotes = {
+        name: {**options, **ours.get(name, {}), "url": options["url"]}
+        if "url" in options
+        else dict(options)
+        for name, options in theirs.items()
+    }
+    merged = Remote(policy.name, policy.url, {**policy.config, "remote": remotes})
+    if (here.name, here.url) == (policy.name, policy.url):
+        return merged, []
+    reads = (
+        f"the gate reads {policy.name}: {policy.url}, the remote the policy's revision "
+        "configures, as CI does"
+        if policy.name is not None and policy.url is not None
+        else "the policy's revision configures none, and the gate reads none (as CI): "
+        "commit one (dvc remote add -d)"
+    )
+    note = (
+        f"note: {LOCAL_CONFIG} makes the default DVC remote {here.name}: {here.url} on this "
+        f"machine; {reads} (config.local may add credentials to a remote, never move it)"
+    )
+    return merged, [note]

@@ -1,5 +1,9 @@
 """Whether the default DVC remote — as the policy's revision configures it: a change cannot
-point it at storage it brings — holds a verified copy of each DVC-stored file (PG505)."""
+point it at storage it brings — holds a verified copy of each DVC-stored file (PG505).
+
+Three answers per file: present (a copy that hashes to its address), absent (the remote
+answered that it has none), or unknown (the remote could not be asked: ``present`` is None
+and ``reason`` says why, naming the remote). Unknown is never reported as either."""
 
 from __future__ import annotations
 
@@ -35,7 +39,8 @@ def _presence(scope: Scope, facts: BundleFacts) -> RemoteFacts:
             # where DVC looks for it: files/md5/ for a DVC 3 pointer (promote writes those)
             hash_name = item.pointer.hash_name if item and item.pointer else "md5"
             held = scope.store.in_remote(md5, hash_name)
-            if held is None:
-                return RemoteFacts(remote.name, remote.url, None, remote.reason)
+            if held is None:  # not asked: why (unreachable, refused, unreadable here)
+                why = scope.store.remote_down or remote.reason
+                return RemoteFacts(remote.name, remote.url, None, why)
             present[md5] = held
     return RemoteFacts(remote.name, remote.url, present)

@@ -123,12 +123,20 @@ def _data_not_pushed(facts: BundleFacts) -> Iterator[Outcome]:
     if remote.present is None:
         if remote.name is None:
             yield Finding(".dvc/config", remote.reason or "no default DVC remote")
-        else:
-            yield Unverified(
+            return
+        reason = remote.reason or f"DVC remote {remote.name} ({remote.url}) could not be read"
+        if facts.candidate:
+            # require_pushed asks for evidence, not for its absence to be excused: a release
+            # whose data cannot be seen in the remote is not known to be pushed (whatever
+            # metadata_only says of content), and CI, reading the same remote, refuses it
+            yield Finding(
                 facts.path,
-                remote.reason or "remote not checkable",
-                f"dvc status -c -r {remote.name}",
+                f"{reason}: whether this release's data was pushed could not be checked, and "
+                "unchecked does not pass (not the same as not pushed: once the remote can be "
+                f"reached, run: dvc push -r {remote.name})",
             )
+        else:
+            yield Unverified(facts.path, reason, f"dvc status -c -r {remote.name}")
         return
     for entry in listed_files(facts):
         md5 = entry.get("md5")
@@ -138,8 +146,9 @@ def _data_not_pushed(facts: BundleFacts) -> Iterator[Outcome]:
             path = facts.repo_path(str(entry.get("path")))
             yield Finding(
                 path,
-                f"no copy of content {md5} that hashes to it in the DVC remote {remote.name} ({remote.url}): "
-                f"consumers cannot dvc pull this release (run: dvc push {path})",
+                f"no copy of content {md5} that hashes to it in the DVC remote {remote.name} "
+                f"({remote.url}): not pushed, consumers cannot dvc pull this release "
+                f"(run: dvc push -r {remote.name} {path})",
             )
 
 
@@ -203,7 +212,10 @@ RULES = (
         summary="with require_pushed, a DVC-tracked promoted file's content is not in the "
         "default DVC remote",
         rationale="A release consumers cannot `dvc pull` or `dvc get` is not a release.",
-        fix="`dvc push` the bundle's files (and configure a default remote).",
+        fix="`dvc push -r <remote>` the bundle's files to the default remote the policy's "
+        "revision configures (`dvc remote add -d` one if there is none); when the remote "
+        "could not be reached, make it reachable (network, credentials in "
+        ".dvc/config.local) and run the gate again.",
         example="publish/v1/model.json.dvc is committed but `dvc push` was never run.",
         check=_data_not_pushed,
         evidence=frozenset({"remote"}),

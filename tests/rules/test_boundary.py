@@ -112,7 +112,7 @@ def test_unpushed_data_then_pushed(repo: Path, gate: Gate, tmp_path: Path) -> No
     assert code == 1
     (finding,) = results["PG505"]["findings"]
     assert finding["path"] == "publish/v1/model.json"
-    assert "dvc push publish/v1/model.json" in finding["message"]
+    assert "dvc push -r storage publish/v1/model.json" in finding["message"]
     run(repo, "dvc", "push", "-q")
     code, results = _results(gate, repo, "v1")
     assert results["PG505"]["status"] == "passed"

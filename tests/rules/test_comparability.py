@@ -201,10 +201,7 @@ def test_default_a_changed_param_regenerating_eval_data_stays_comparable(
     assert results["PG404"]["status"] == "passed", results["PG404"]
     code, out, _ = gate("diff", "--repo", str(resplit), "--config", policy)
     assert code == 0
-    assert (
-        "Comparable: yes: the evaluation's source inputs (data/raw.csv, src/evaluate.py)"
-        in out
-    )
+    assert "Comparable: yes: the evaluation's source inputs (data/raw.csv, src/evaluate.py)" in out
 
 
 @pytest.fixture(scope="module")
