@@ -30,6 +30,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pyproject.toml's own dependency there
+    import tomli as tomllib
+
 # Run alone (`mypy tests/x.py`), mypy may not see tests/ as a root: the ignore must tolerate
 # being unused in the suite-wide run.
 from conftest import (  # type: ignore[import-not-found, unused-ignore]
@@ -45,6 +50,13 @@ WORKFLOW = ROOT / "ci-templates" / "github" / "promote-gate.yml"
 ACTION = ROOT / "action.yml"
 GITLAB = ROOT / "ci-templates" / "gitlab" / "promote-gate.gitlab-ci.yml"
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
+PYPROJECT = ROOT / "pyproject.toml"
+# The project as pyproject.toml declares it: its version (the release tag is v + it) and its
+# home, the one place the repository's address is written (tests/test_release_path.py).
+PROJECT: dict[str, Any] = tomllib.loads(PYPROJECT.read_text())["project"]
+VERSION: str = PROJECT["version"]
+HOME: str = PROJECT["urls"]["Source"]
+TAG = f"v{VERSION}"
 JUNIT = "promote-gate-junit.xml"
 CODEQUALITY = "gl-code-quality-report.json"
 SARIF = "promote-gate.sarif"
@@ -82,10 +94,18 @@ def github_steps(doc: dict[str, Any], job: str = GATE_JOB) -> list[dict[str, Any
     return steps
 
 
+def runs_promote_gate(word: str) -> bool:
+    """A command word naming promote-gate: on PATH, or the action's own virtual environment's
+    (``"$RUNNER_TEMP/promote-gate-venv/bin/promote-gate"``)."""
+    return word == "promote-gate" or (word.startswith("$") and word.endswith("/promote-gate"))
+
+
 def gate_argv(command: str) -> list[str]:
     argv = shlex.split(command, comments=True)
     if "||" in argv:  # `promote-gate ci ... || status=$?`: the script keeps the exit status
         argv = argv[: argv.index("||")]
+    assert runs_promote_gate(argv[0]), command
+    argv = ["promote-gate", *argv[1:]]
     assert argv[:2] == ["promote-gate", "ci"], command
     return argv
 
@@ -118,7 +138,7 @@ def gate_commands(lines: list[str]) -> list[str]:
         line.strip()
         for text in lines
         for line in text.splitlines()
-        if line.strip() and shlex.split(line, comments=True)[:1] == ["promote-gate"]
+        if line.strip() and runs_promote_gate((shlex.split(line, comments=True) or [""])[0])
     ]
     assert commands, "the template runs no promote-gate command"
     return commands
@@ -235,7 +255,8 @@ def test_github_code_scanning_uploads_the_gates_sarif() -> None:
     assert checkout["with"]["persist-credentials"] is False
     download = step_using(steps, "actions/download-artifact")
     sarif = step_using(steps, "github/codeql-action/upload-sarif")
-    assert sarif["uses"] == "github/codeql-action/upload-sarif@v3"
+    # pinned by commit (tests/test_release_path.py: PINS holds every action's one pin)
+    assert re.fullmatch(r"github/codeql-action/upload-sarif@[0-9a-f]{40}", sarif["uses"])
     assert steps.index(checkout) < steps.index(download) < steps.index(sarif)
     gate_upload = step_using(github_steps(doc), "actions/upload-artifact")
     assert download["with"]["name"] == gate_upload["with"]["name"]
@@ -519,9 +540,10 @@ def test_action_runs_the_gate_with_its_inputs() -> None:
     assert doc["inputs"]["args"]["default"] == ""
     for name in ["junit-xml", "sarif", "comment"]:
         assert doc["outputs"][name]["value"] == f"${{{{ inputs.{name} }}}}"
-    (step,) = [s for s in doc["runs"]["steps"] if "promote-gate ci" in s.get("run", "")]
+    (step,) = [s for s in doc["runs"]["steps"] if s.get("id") == "gate"]
     (command,) = gate_commands([step["run"]])
-    assert command.startswith("promote-gate ci ")
+    # the promote-gate the action installed into its own environment, not one on PATH
+    assert command.startswith(f'"{ACTION_GATE}" ci ')
     assert '--junit-xml "$PROMOTE_GATE_JUNIT_XML"' in command
     assert '--sarif "$PROMOTE_GATE_SARIF"' in command
     assert '"${args[@]}"' in command  # the extra arguments, split from the environment
@@ -780,6 +802,23 @@ def test_github_workflow_commands_pass_in_a_pull_request(
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
 
 
+# where the action's install step puts promote-gate: a virtual environment of its own
+ACTION_GATE = "$RUNNER_TEMP/promote-gate-venv/bin/promote-gate"
+
+
+def action_installed(tmp_path: Path) -> dict[str, str]:
+    """A runner's temporary directory as the action's install step leaves it (its virtual
+    environment's promote-gate: here, the one under test). Returns the step's RUNNER_TEMP."""
+    runner_temp = tmp_path / "runner-temp"
+    (runner_temp / "promote-gate-venv" / "bin").mkdir(parents=True, exist_ok=True)
+    gate = shutil.which("promote-gate")
+    assert gate is not None
+    target = Path(ACTION_GATE.replace("$RUNNER_TEMP", str(runner_temp)))
+    if not target.exists():
+        target.symlink_to(gate)
+    return {"RUNNER_TEMP": str(runner_temp)}
+
+
 def action_step(
     doc: dict[str, Any], inputs: dict[str, str], step_name: str = "promote-gate"
 ) -> tuple[str, dict[str, str]]:
@@ -810,6 +849,7 @@ def test_action_commands_pass_in_a_pull_request(
 
     output = tmp_path / "github-output"
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("RUNNER_TEMP", action_installed(tmp_path)["RUNNER_TEMP"])
     script, env = action_step(doc, {})
     proc = bash(script, ws, env)
     assert proc.returncode == 0, (script, proc.stdout, proc.stderr)

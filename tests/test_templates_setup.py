@@ -8,6 +8,12 @@ symlink points at) and the gate then runs and writes its own reports; the option
 only this run's artifact, downloaded outside the checkout, and run only when the gate job
 uploaded one; a job whose gate did not run, or did not pass, fails. zizmor and shellcheck lint
 the templates' scripts.
+
+Installing: each template's own install step hands pip exactly the spec's words (files named
+like their glob expansions lie where pip runs), from outside the checkout; the action makes a
+virtual environment of its own, and with a distribution's externally managed Python (PEP 668,
+as on GitHub's Ubuntu runners) it installs and runs the gate from there. The gate job keeps no
+token in its checkout: with full history it needs none, and with less it fails closed.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import pytest
 from conftest import commit_all, run  # type: ignore[import-not-found, unused-ignore]
 from test_templates import (  # type: ignore[import-not-found, unused-ignore]
     ACTION,
+    ACTION_GATE,
     CODE_SCANNING_JOB,
     CODEQUALITY,
     COMMENT,
@@ -36,11 +43,15 @@ from test_templates import (  # type: ignore[import-not-found, unused-ignore]
     GATE_JOB,
     GATE_RAN,
     GITLAB,
+    HOME,
     JUNIT,
     MARKER,
     ROOT,
     SARIF,
+    TAG,
+    VERSION,
     WORKFLOW,
+    action_installed,
     action_step,
     bash,
     fake_gitlab,
@@ -54,9 +65,11 @@ from test_templates import (  # type: ignore[import-not-found, unused-ignore]
     run_comment_step,
     step_using,
     uploaded,
+    workspace,
 )
 
-__all__ = ["no_outer_ci"]  # the autouse fixture applies here too: no outer CI variable leaks
+# the autouse fixture applies here too (no outer CI variable leaks), and the workspace
+__all__ = ["no_outer_ci", "workspace"]
 
 CLEANUP = "Start without report files"  # the step's name, in the workflow and the action
 INSTALL = "Install promote-gate"
@@ -132,16 +145,23 @@ def named(steps: list[dict[str, Any]], name: str) -> dict[str, Any]:
 
 def fake_python(tmp_path: Path, name: str, *, exit_code: int = 0) -> tuple[Path, Path]:
     """A stand-in for the `python` that installs promote-gate (pip would need the network):
-    it records its argv and working directory. Returns (its directory, its log)."""
+    it records which python ran, its argv and its working directory; asked for a virtual
+    environment (`-m venv DIR`), it makes DIR/bin/python, a stand-in like itself. Returns
+    (its directory, its log)."""
     bin_dir = tmp_path / f"fake-{name}"
     bin_dir.mkdir()
     log = tmp_path / f"{name}-calls.jsonl"
     script = bin_dir / name
     script.write_text(
         f"#!{sys.executable}\n"
-        "import json, os, sys\n"
+        "import json, os, shutil, sys\n"
+        "argv = sys.argv[1:]\n"
         f"with open({str(log)!r}, 'a', encoding='utf-8') as f:\n"
-        "    f.write(json.dumps({'argv': sys.argv[1:], 'cwd': os.getcwd()}) + '\\n')\n"
+        "    python = os.path.abspath(sys.argv[0])\n"
+        "    f.write(json.dumps({'python': python, 'argv': argv, 'cwd': os.getcwd()}) + '\\n')\n"
+        "if argv[argv.index('-m') + 1 :][:1] == ['venv'] if '-m' in argv else False:\n"
+        "    os.makedirs(os.path.join(argv[-1], 'bin'), exist_ok=True)\n"
+        "    shutil.copy(__file__, os.path.join(argv[-1], 'bin', 'python'))\n"
         f"sys.exit({exit_code})\n"
     )
     script.chmod(0o755)
@@ -203,7 +223,7 @@ def test_action_cleanup_removes_what_the_change_committed_and_the_gate_runs(
     assert_removed(ws, outside, (JUNIT, SARIF, COMMENT))
 
     script, env = action_step(doc, inputs)
-    proc = bash(script, ws, env)
+    proc = bash(script, ws, env | action_installed(tmp_path))
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert output.read_text() == "exit-code=0\n"
     assert_gate_wrote(ws, (JUNIT, SARIF, COMMENT))
@@ -252,38 +272,128 @@ def test_gitlab_cleanup_removes_what_the_change_committed_and_the_gate_runs(
 # --------------------------------------------------------------------------- installing
 
 
-def test_github_install_runs_outside_the_checkout_and_never_globs(tmp_path: Path) -> None:
-    steps = github_steps(load(WORKFLOW))
-    install = named(steps, INSTALL)
-    runner_temp, checkout = tmp_path / "runner-temp", tmp_path / "checkout"
-    runner_temp.mkdir()
+# The spellings the templates document, and two that split: words with glob characters
+# (`[dvc]`, `[s3]`), runs of spaces, tabs and lines. Each must reach pip word for word.
+SPECS = {
+    "pypi": f"promote-gate=={VERSION}",
+    "git": f"promote-gate@git+{HOME}@{TAG}",
+    "git-dvc-s3": f"promote-gate[dvc]@git+{HOME}@{TAG}  dvc[s3]",
+    "lines-and-tabs": f"promote-gate[dvc]=={VERSION}\ndvc[s3]\tdvc[gs] ",
+}
+
+
+def default_spec(template: Path) -> str:
+    """The PROMOTE_GATE_SPEC a template ships with."""
+    doc = load(template)
+    if template == WORKFLOW:
+        return str(doc["jobs"][GATE_JOB]["env"]["PROMOTE_GATE_SPEC"])
+    return str(doc["promote-gate"]["variables"]["PROMOTE_GATE_SPEC"])
+
+
+def plant_glob_matches(where: Path, words: list[str]) -> list[str]:
+    """Files in ``where`` that each glob-like word would match if the shell expanded it
+    (`promote-gate[dvc]` matches `promote-gated`; the git URL, a path through directories),
+    and `promote-gated` and `dvcs` whatever the words. Returns what was planted."""
+    names = {"promote-gated", "dvcs"}
+    names |= {re.sub(r"\[(.)[^\]]*\]", r"\1", w) for w in words if "[" in w}
+    for name in names:
+        path = where / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("a name the spec would match as a glob\n")
+    return sorted(names)
+
+
+def globbed(spec: str, where: Path) -> list[str]:
+    """What an unquoted, globbing shell would make of ``spec`` in ``where``: the control
+    showing the planted files would catch a glob."""
+    proc = bash('printf "%s\\n" $PROMOTE_GATE_SPEC', where, {"PROMOTE_GATE_SPEC": spec})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def gitlab_install(job: dict[str, Any]) -> str:
+    """The before_script item that installs promote-gate."""
+    (item,) = [str(i) for i in job["before_script"] if "pip install" in str(i)]
+    return item
+
+
+@pytest.mark.parametrize("spec", ["default", *SPECS])
+@pytest.mark.parametrize("template", ["github", "gitlab-bash", "gitlab-sh"])
+def test_install_hands_pip_exactly_the_spec_words(tmp_path: Path, template: str, spec: str) -> None:
+    """The template's own install step, pip replaced by a recorder: files named like every
+    word's glob expansion sit where pip runs and in the checkout, and pip is still asked for
+    exactly the spec's words, from outside the checkout, with `-I`."""
+    path = WORKFLOW if template == "github" else GITLAB
+    text = default_spec(path) if spec == "default" else SPECS[spec]
+    words = text.split()
+    checkout, pip_cwd = tmp_path / "checkout", tmp_path / "pip-cwd"
     checkout.mkdir()
-    for where in (runner_temp, checkout):
-        (where / "dvcs").write_text("")  # what `dvc[s3]` would match as a glob
+    pip_cwd.mkdir()
+    for where in (checkout, pip_cwd):
+        planted = plant_glob_matches(where, words)
+    if any("[" in w for w in words):  # the planted names are what a glob would have taken
+        assert globbed(text, pip_cwd) != words
+        assert set(globbed(text, pip_cwd)) & set(planted)
     bin_dir, log = fake_python(tmp_path, "python")
-    env = on_path(bin_dir) | {"PROMOTE_GATE_SPEC": "promote-gate[dvc]  dvc[s3]"}
-    proc = bash(install["run"], checkout, env | {"RUNNER_TEMP": str(runner_temp)})
+    env = on_path(bin_dir) | {"PROMOTE_GATE_SPEC": text}
+    if template == "github":
+        script = named(github_steps(load(WORKFLOW)), INSTALL)["run"]
+        proc = bash(script, checkout, env | {"RUNNER_TEMP": str(pip_cwd)})
+    else:
+        # GitLab installs in `mktemp -d`, empty: a stand-in hands it the planted directory
+        (bin_dir / "mktemp").write_text(f"#!/bin/sh\necho '{pip_cwd}'\n")
+        (bin_dir / "mktemp").chmod(0o755)
+        script = gitlab_install(load(GITLAB)["promote-gate"])
+        shell = (
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
+            if template == "gitlab-bash"
+            else ["sh", "-e"]
+        )
+        proc = subprocess.run(
+            [*shell, "-c", script],
+            cwd=checkout,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     assert proc.returncode == 0, proc.stderr
     (pip,) = calls(log)
-    assert pip["argv"] == ["-I", "-m", "pip", "install", "promote-gate[dvc]", "dvc[s3]"]
-    assert pip["cwd"] == str(runner_temp)
+    assert pip["argv"] == ["-I", "-m", "pip", "install", *words]
+    assert pip["cwd"] == str(pip_cwd)
 
 
-def test_action_install_runs_outside_the_checkout_and_never_globs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("packages", ["", "dvc[s3]", "dvc[s3]\ndvc-gs", " dvc[s3]\tdvc[gs]  "])
+def test_action_installs_into_its_own_venv_exactly_the_packages_words(
+    tmp_path: Path, packages: str
+) -> None:
+    """The action's install step, python replaced by a recorder: a virtual environment of its
+    own in the runner's temporary directory (never pip into the runner's system Python, which
+    refuses it: PEP 668), then that environment's pip asked for this revision of the action
+    and exactly the `packages` words, from outside the checkout, with `-I`."""
     doc = load(ACTION)
     runner_temp, checkout = tmp_path / "runner-temp", tmp_path / "checkout"
     runner_temp.mkdir()
     checkout.mkdir()
+    words = packages.split()
     for where in (runner_temp, checkout):
-        (where / "dvcs").write_text("")  # what `dvc[s3]` would match as a glob
+        plant_glob_matches(where, words)
     bin_dir, log = fake_python(tmp_path, "python3")
-    script, env = action_step(doc, {"packages": "dvc[s3]\ndvc-gs"}, INSTALL)
+    script, env = action_step(doc, {"packages": packages}, INSTALL)
     env |= on_path(bin_dir) | {"GITHUB_ACTION_PATH": str(ROOT), "RUNNER_TEMP": str(runner_temp)}
     proc = bash(script, checkout, env)
     assert proc.returncode == 0, proc.stderr
-    (pip,) = calls(log)
-    assert pip["argv"] == ["-I", "-m", "pip", "install", str(ROOT), "dvc[s3]", "dvc-gs"]
-    assert pip["cwd"] == str(runner_temp)
+    venv = runner_temp / "promote-gate-venv"
+    create, install = calls(log)
+    assert create["python"] == str(bin_dir / "python3")  # the runner's python3, only to make it
+    assert create["argv"] == ["-I", "-m", "venv", "--clear", "promote-gate-venv"]
+    assert create["cwd"] == str(runner_temp)
+    assert install["python"] == str(venv / "bin" / "python")
+    assert install["argv"] == ["-I", "-m", "pip", "install", str(ROOT), *words]
+    assert install["cwd"] == str(runner_temp)
+    # and the gate step runs what that environment installed
+    (gate,) = [s for s in doc["runs"]["steps"] if s.get("id") == "gate"]
+    assert f'"{ACTION_GATE}" ci ' in gate["run"]
 
 
 # --------------------------------------------------------------------------- the gate ran
@@ -540,11 +650,142 @@ def test_zizmor_finds_nothing_in_the_workflow_and_the_action(tmp_path: Path) -> 
     broken = tmp_path / "action.yml"
     broken.write_text(
         ACTION.read_text().replace(
-            'promote-gate ci --junit-xml "$PROMOTE_GATE_JUNIT_XML"',
-            'promote-gate ci ${{ inputs.args }} --junit-xml "$PROMOTE_GATE_JUNIT_XML"',
+            ' ci --junit-xml "$PROMOTE_GATE_JUNIT_XML"',
+            ' ci ${{ inputs.args }} --junit-xml "$PROMOTE_GATE_JUNIT_XML"',
         )
     )
     assert broken.read_text() != ACTION.read_text()
     refused = zizmor(broken)
     assert refused.returncode != 0
     assert "template-injection" in refused.stdout + refused.stderr
+
+
+# --------------------------------------------------------------------------- no credentials
+
+
+@pytest.mark.parametrize("history", ["full", "shallow"])
+def test_github_gate_needs_no_token_with_full_history(
+    workspace: tuple[Path, str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    history: str,
+) -> None:
+    """The gate job's checkout keeps no token (`persist-credentials: false`): a private
+    origin then refuses every fetch the gate would make, stood in for here by an origin that
+    cannot be reached at all. With the template's full history (`fetch-depth: 0`: every branch
+    and the base) the gate needs none and passes; with less, it fails closed -- exit 2, and the
+    job's last step fails -- never a comparison against less."""
+    ws, base, head = workspace
+    (checkout,) = [
+        s for s in github_steps(load(WORKFLOW)) if "actions/checkout@" in s.get("uses", "")
+    ]
+    assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
+    if history == "shallow":
+        origin = run(ws, "git", "remote", "get-url", "origin").strip()
+        shallow = tmp_path / "shallow"
+        run(
+            tmp_path, "git", "clone", "-q", "--depth", "1", "--branch", "docs", origin, str(shallow)
+        )
+        ws = shallow
+    run(ws, "git", "remote", "set-url", "origin", str(tmp_path / "no-such-origin.git"))
+    github_pr_env(monkeypatch, tmp_path, base, head)
+    steps = github_steps(load(WORKFLOW))
+    (gate,) = [s for s in steps if s.get("id") == "gate"]
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    env = {"RUNNER_TEMP": str(runner_temp)}
+    proc = bash(gate["run"], ws, env)
+    guard = bash(steps[-1]["run"], ws, env)
+    if history == "full":
+        assert proc.returncode == 0, (proc.stdout, proc.stderr)
+        assert "GitHub pull_request #1 into main" in proc.stdout
+        assert guard.returncode == 0, guard.stdout
+    else:
+        assert proc.returncode == 2, (proc.stdout, proc.stderr)
+        assert (runner_temp / "promote-gate.exit").read_text() == "2\n"
+        assert guard.returncode == 1
+        assert "the gate exited 2" in guard.stdout
+
+
+# --------------------------------------------------------------------------- the action's own venv
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")  # a distribution's Python, as on GitHub's Ubuntu runners
+
+
+def externally_managed(python: Path) -> bool:
+    """Whether ``python`` refuses `pip install` outside a virtual environment (PEP 668) and
+    can make one."""
+    if not python.exists():
+        return False
+    probe = (
+        "import ensurepip, os, sysconfig, venv; "
+        "print(os.path.exists(os.path.join(sysconfig.get_path('stdlib'), 'EXTERNALLY-MANAGED')))"
+    )
+    proc = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, check=False)
+    return proc.stdout.strip() == "True"
+
+
+@pytest.mark.slow
+def test_action_installs_and_runs_with_an_externally_managed_python(
+    workspace: tuple[Path, str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The action on a runner whose `python3` is the distribution's (PEP 668, as on
+    ubuntu-24.04): pip into it is refused, so the action makes its own environment under
+    $RUNNER_TEMP, installs this revision there, and the gate step runs that promote-gate."""
+    if not externally_managed(SYSTEM_PYTHON):
+        pytest.skip(f"{SYSTEM_PYTHON} is not an externally managed Python with venv here")
+    if not (ROOT / "promote_gate").is_dir():  # the release workflow tests the wheel without it
+        pytest.skip("the action installs the source tree, and this run removed it")
+    bin_dir = tmp_path / "runner-bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(SYSTEM_PYTHON)
+    refused = subprocess.run(
+        [bin_dir / "python3", "-I", "-m", "pip", "install", "--dry-run", "pyyaml"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert "externally-managed-environment" in refused.stdout + refused.stderr
+    ws, base, head = workspace
+    github_pr_env(monkeypatch, tmp_path, base, head)
+    # the action's checkout, as the runner makes it: a copy, so that pip's build stays there
+    action = tmp_path / "action"
+    shutil.copytree(
+        ROOT,
+        action,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", ".*_cache", "__pycache__", ".hypothesis", "*.egg-info", "build", "dist"
+        ),
+    )
+    runner_temp = tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    output = tmp_path / "github-output"
+    env = on_path(bin_dir) | {
+        "GITHUB_ACTION_PATH": str(action),
+        "RUNNER_TEMP": str(runner_temp),
+        "GITHUB_OUTPUT": str(output),
+    }
+    doc = load(ACTION)
+    script, step_env = action_step(doc, {}, INSTALL)
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=ws,
+        env={**os.environ, **step_env, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    venv = runner_temp / "promote-gate-venv"
+    assert (venv / "bin" / "python").resolve() == SYSTEM_PYTHON.resolve()  # the runner's, in a venv
+    version = subprocess.run(
+        [venv / "bin" / "promote-gate", "--version"], capture_output=True, text=True, check=False
+    )
+    assert version.stdout.strip() == f"promote-gate {VERSION}"
+    script, step_env = action_step(doc, {})
+    proc = bash(script, ws, step_env | env)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert output.read_text() == "exit-code=0\n"
+    assert (ws / JUNIT).is_file()

@@ -1,11 +1,13 @@
 """SARIF 2.1.0, for GitHub code scanning: findings inline in the pull request's diff.
 
 One run; the driver lists every rule of the catalogue with its ``explain`` text as
-``help.markdown`` (and a ``helpUri`` when the installed distribution declares a
-Documentation URL). Each finding is a result: level ``error``, at the file a reader can open
-(the ``.dvc`` pointer of a DVC-tracked file the commit does not hold) and its line, with a
-``partialFingerprints`` value that masks commit ids and hashes, so an alert that stays is
-the same alert when the base moves. A rule that could not run is an ``error`` on the file its
+``help.markdown``. Its links come from the installed distribution's metadata (pyproject.toml's
+``[project.urls]``, the one place the project's home is declared): ``informationUri`` is the
+Homepage, each rule's ``helpUri`` its row in the Documentation (the README's rule table); a
+distribution that declares none gets no links. Each finding is a result: level ``error``, at
+the file a reader can open (the ``.dvc`` pointer of a DVC-tracked file the commit does not
+hold) and its line, with a ``partialFingerprints`` value that masks commit ids and hashes, so
+an alert that stays is the same alert when the base moves. A rule that could not run is an ``error`` on the file its
 message names; a gate error is a tool execution notification and ``executionSuccessful:
 false`` (the GitHub template then uploads nothing: an empty analysis would close every open
 alert). Evidence a skipped rule could not read (a released bundle's content not available
@@ -34,19 +36,34 @@ _INDEX = {rule.code: index for index, rule in enumerate(RULES)}
 
 
 @lru_cache(maxsize=1)
-def documentation() -> str | None:
-    """The Documentation URL the installed distribution declares, if any."""
+def project_urls() -> dict[str, str]:
+    """The installed distribution's Project-URLs by label, labels compared as PEP 753 says
+    (lower case, punctuation and spaces dropped: ``Homepage``, ``home-page`` are one)."""
     from importlib import metadata
 
     try:
-        urls = metadata.metadata("promote-gate").get_all("Project-URL") or []
-    except metadata.PackageNotFoundError:
-        return None
-    for entry in urls:
-        label, _, url = entry.partition(",")
-        if label.strip().lower() in {"documentation", "homepage"} and url.strip():
-            return str(url.strip())
-    return None
+        entries = metadata.metadata("promote-gate").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return {}
+    urls: dict[str, str] = {}
+    for entry in entries:
+        label, _, url = str(entry).partition(",")
+        key = "".join(c for c in label.lower() if c.isalnum())
+        if url.strip():
+            urls.setdefault(key, url.strip())
+    return urls
+
+
+def information_uri() -> str | None:
+    """The project's home page, where the tool is described."""
+    urls = project_urls()
+    return urls.get("homepage") or urls.get("source")
+
+
+def documentation() -> str | None:
+    """The documentation (the README, whose rule table has an anchor per rule)."""
+    urls = project_urls()
+    return urls.get("documentation") or urls.get("homepage")
 
 
 def help_uri(rule: Rule, docs: str | None) -> str | None:
@@ -157,8 +174,9 @@ def render(report: Report) -> str:
         "semanticVersion": __version__,
         "rules": [_descriptor(rule, docs) for rule in RULES],
     }
-    if docs:
-        driver["informationUri"] = docs
+    home = information_uri()
+    if home:
+        driver["informationUri"] = home
     run: dict[str, Any] = {
         "tool": {"driver": driver},
         "invocations": [
