@@ -65,7 +65,8 @@ def git_env() -> dict[str, str]:
     # GIT_NO_LAZY_FETCH: in a partial clone, a missing object is missing, never fetched
     # (which would write to .git/objects); the gate then says it cannot read it
     keep = {k: v for k, v in os.environ.items() if _keep(k)}
-    return keep | {"LC_ALL": "C", "GIT_NO_LAZY_FETCH": "1"}
+    # GIT_TERMINAL_PROMPT=0: a fetch that needs credentials fails, never waits at a prompt
+    return keep | {"LC_ALL": "C", "GIT_NO_LAZY_FETCH": "1", "GIT_TERMINAL_PROMPT": "0"}
 
 
 def _git(

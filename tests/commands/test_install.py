@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import Gate, commit_all, run  # type: ignore[import-not-found, unused-ignore]
 
+import promote_gate
 from promote_gate.commands.install import launch, marker
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -539,7 +540,9 @@ def test_a_hook_whose_python_cannot_import_promote_gate_says_so(
     """The Python is there, promote-gate no longer is (uninstalled from that environment)."""
     lib = tmp_path / "lib"
     shutil.copytree(
-        PROJECT / "promote_gate", lib / "promote_gate", ignore=shutil.ignore_patterns("__pycache__")
+        Path(promote_gate.__file__).parent,  # the installed one: the wheel too
+        lib / "promote_gate",
+        ignore=shutil.ignore_patterns("__pycache__"),
     )
     python = throwaway_python(tmp_path / "venv", [str(lib), *site_packages()])
     run(tmp_path, str(python), "-m", "promote_gate", "install", "--repo", str(clone.repo))
