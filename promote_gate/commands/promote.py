@@ -317,7 +317,9 @@ def promote(
             f"there is no {DVC_LOCK} in {directory or 'the project'}: run `dvc repro` and commit"
         )
     params_files = {p.file for st in project.stages.values() for p in st.params} | {DEFAULT_PARAMS}
-    dirty = git.changed_paths([*project.dvcfiles, *locks, *sorted(params_files)])
+    # the metrics too: one git tracks (cache: false) is evidence read at source.commit, so it
+    # must be committed there (DVC-cached ones are git-ignored: git status never lists them)
+    dirty = git.changed_paths([*project.dvcfiles, *locks, *sorted(params_files), *project.metrics])
     if dirty:
         raise RefusedError(
             f"uncommitted changes in {', '.join(dirty)}: commit them (after `dvc repro`) first"

@@ -144,6 +144,16 @@ def test_refuses_uncommitted_dvc_lock(repo: Path, gate: Gate) -> None:
     assert "uncommitted changes in dvc.lock" in err
 
 
+def test_refuses_git_tracked_metrics_that_are_not_committed(repo: Path, gate: Gate) -> None:
+    """cache: false metrics are read from git at source.commit: a bundle promoted while they
+    are untracked (the first `dvc repro` of a new project) would name a commit without them."""
+    run(repo, "git", "rm", "-q", "--cached", "eval/metrics.json")
+    run(repo, "git", "commit", "-qm", "eval/metrics.json no longer committed")
+    assert "?? eval/metrics.json" in git_status(repo)
+    err = refused(gate, repo, "v2")
+    assert "uncommitted changes in eval/metrics.json" in err
+
+
 def test_refuses_a_committed_but_stale_pipeline(repo: Path, gate: Gate) -> None:
     set_lr(repo, "0.1")
     commit_all(repo, "lr 0.1 without dvc repro")
