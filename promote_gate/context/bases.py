@@ -120,29 +120,35 @@ class Anchor(NamedTuple):
     merge_base: str  # what counts as released: the history the change shares with it
 
 
+def default_branch(heads: RemoteHeads) -> str | None:
+    """The remote's default branch: its HEAD where that names a branch it has, else main or
+    master where it has one (a bare repository's HEAD may name a branch never pushed)."""
+    fixed = [b for b in config_mod.DEFAULT_RELEASE_BRANCHES if "*" not in b]
+    names = [heads.default, *fixed] if heads.default else fixed
+    return next((b for b in names if b in heads.tips or b in heads.missing), None)
+
+
 def anchor(git: Git, local: str, heads: RemoteHeads, remote: str) -> Anchor | None:
     """The remote's default branch for a push of ``local`` to any other branch: its tip
     governs (never the pushed head, nor the fork point, which the change chooses by forking
     before a policy change), and what it shares with ``local`` is released (never what an
     earlier push of the same branch brought: its gate may have failed). None for a remote
     with no branch yet (bootstrap)."""
-    names = [heads.default] if heads.default else []
-    names += [b for b in config_mod.DEFAULT_RELEASE_BRANCHES if "*" not in b]
-    for branch in names:
-        if branch in heads.missing:
+    branch = default_branch(heads)
+    if branch in heads.missing:
+        raise GateError(
+            f"{remote}'s {branch} is at a commit this clone does not have: fetch first "
+            "(its policy governs this push)"
+        )
+    if branch is not None:
+        tip = heads.tips[branch]
+        found = git.merge_base(local, tip)
+        if found is None:
             raise GateError(
-                f"{remote}'s {branch} is at a commit this clone does not have: fetch first "
-                "(its policy governs this push)"
+                f"{local[:12]} shares no history with {remote}'s {branch}: the policy "
+                "that governs it cannot be told"
             )
-        tip = heads.tips.get(branch or "")
-        if tip is not None:
-            found = git.merge_base(local, tip)
-            if found is None:
-                raise GateError(
-                    f"{local[:12]} shares no history with {remote}'s {branch}: the policy "
-                    "that governs it cannot be told"
-                )
-            return Anchor(str(branch), tip, found)
+        return Anchor(branch, tip, found)
     if heads.tips or heads.missing:
         raise GateError(
             f"{remote} has no default branch (main, master) to take the policy from: "
@@ -267,7 +273,7 @@ def plan(git: Git, lines: list[str], remote: str) -> list[Target]:
             )
         note = None
         base: str | None
-        if known and own == heads.default:
+        if known and own == default_branch(heads):
             trusted: str | None = remote_sha
             base = remote_sha
         else:

@@ -232,3 +232,18 @@ def test_through_the_pre_commit_framework(pushed: Path, tmp_path: Path) -> None:
     bad = git_push()
     assert bad.returncode != 0
     assert "PG501" in bad.stdout + bad.stderr
+
+
+def test_a_remote_head_naming_a_branch_never_pushed_still_has_a_default(
+    pushed: Path, tmp_path: Path
+) -> None:
+    """`git init --bare` may leave HEAD naming master while only main is pushed: main is the
+    default branch then (as anchor finds it), and a push to it is judged against its tip."""
+    origin = tmp_path / "origin.git"
+    run(origin, "git", "symbolic-ref", "HEAD", "refs/heads/master")
+    _break_v1(pushed)
+    result = push(pushed, "main")
+    assert result.returncode != 0
+    assert "PG501" in result.stderr
+    assert "not the default branch" not in result.stderr
+    assert "merge base" not in result.stderr
