@@ -100,6 +100,16 @@ def test_quiet_check_that_passes_prints_nothing(repo: Path, gate: Gate, where: s
     assert gate(*argv) == (0, "", "")
 
 
+def test_quiet_says_nothing_of_the_reports_it_writes(repo: Path, gate: Gate) -> None:
+    """-q: the JUnit file is written, and no line says so (findings and errors only)."""
+    junit = repo.parent / "junit.xml"
+    assert gate("check", "--repo", str(repo), "--junit-xml", str(junit), "-q") == (0, "", "")
+    assert "<testsuites" in junit.read_text()
+    assert (
+        "JUnit report written" in gate("check", "--repo", str(repo), "--junit-xml", str(junit))[2]
+    )
+
+
 def test_quiet_check_prints_the_findings_and_nothing_else(repo: Path, gate: Gate) -> None:
     _unlisted(repo)
     code, default, _ = gate("check", "--repo", str(repo))

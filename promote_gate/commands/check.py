@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import sys
 
+from promote_gate import verbosity
 from promote_gate.context.checkout import open_checkout
 from promote_gate.files import write_report
 from promote_gate.gate import Selection, judge_checkout
@@ -29,7 +30,7 @@ def emit(report: Report, args: argparse.Namespace) -> int:
         write_report(args.output, out)
     else:
         sys.stdout.write(out)
-    if args.junit_xml:
+    if args.junit_xml and verbosity.level() > verbosity.QUIET:
         print(f"JUnit report written to {args.junit_xml}", file=sys.stderr)
     return report.exit_code
 

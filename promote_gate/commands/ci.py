@@ -13,6 +13,7 @@ import os
 import sys
 
 from promote_gate import config as config_mod
+from promote_gate import verbosity
 from promote_gate.config import Config
 from promote_gate.context.checkout import open_checkout
 from promote_gate.context.ci import History, base_and_policy, detect, refspecs
@@ -63,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         git.close()
 
-    print(safe(f"promote-gate: {note}; head {head[:12]}, base {base[:12] if base else 'none'}"))
+    if verbosity.level() > verbosity.QUIET:  # -q: findings and errors only
+        print(safe(f"promote-gate: {note}; head {head[:12]}, base {base[:12] if base else 'none'}"))
     if args.policy_from == "head":
         print(
             "promote-gate: WARNING: --policy-from head: the policy of the change itself applies; "
@@ -87,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     report = dataclasses.replace(report, notes=(*report.notes, note))
     sys.stdout.write(text.render(report, colour=text.use_colour(sys.stdout)))
     write_report(args.junit_xml, junit.render(report))
-    print(f"JUnit report written to {args.junit_xml}", file=sys.stderr)
+    if verbosity.level() > verbosity.QUIET:
+        print(f"JUnit report written to {args.junit_xml}", file=sys.stderr)
     if ctx.provider == "github":
         sys.stdout.write(github.render(report))
         summary = env.get("GITHUB_STEP_SUMMARY")
