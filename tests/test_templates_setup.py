@@ -702,6 +702,9 @@ def test_github_gate_needs_no_token_with_full_history(
         assert guard.returncode == 0, guard.stdout
     else:
         assert proc.returncode == 2, (proc.stdout, proc.stderr)
+        # the cause and the fix, not "origin has no default branch"
+        assert "cannot be asked" in proc.stderr, proc.stderr
+        assert "fetch-depth: 0" in proc.stderr
         assert (runner_temp / "promote-gate.exit").read_text() == "2\n"
         assert guard.returncode == 1
         assert "the gate exited 2" in guard.stdout

@@ -186,14 +186,18 @@ class History:
         self.refspecs: list[str] | None = None
         self.step = 0
         self._branches: set[str] | None = None
+        self.unreachable: str | None = None  # why the remote could not be asked, if it could not
 
     def remote_branches(self) -> set[str]:
         """The branches the remote has (``git ls-remote --heads``, asked once)."""
         if self._branches is None:
             try:
                 listing = self.git.run("ls-remote", "--heads", "--", self.remote)
-            except GateError:
-                listing = ""  # unreachable: nothing will be fetched
+            except (
+                GateError
+            ) as exc:  # unreachable: nothing will be fetched (fine with full history)
+                listing = ""
+                self.unreachable = str(exc).splitlines()[0] if str(exc) else "no answer"
             self._branches = {
                 line.split("\trefs/heads/", 1)[1]
                 for line in listing.splitlines()
@@ -283,7 +287,15 @@ def _heads(history: History, ctx: Event) -> RemoteHeads:
         if branch and "*" not in branch:
             _branch_tip(history, branch)
     heads = heads_from_refs(history.git, history.remote)
-    return RemoteHeads(heads.tips, ctx.default_branch or heads.default)
+    default = ctx.default_branch or heads.default
+    fixed = [b for b in config_mod.DEFAULT_RELEASE_BRANCHES if "*" not in b]
+    if history.unreachable and not any(b in heads.tips for b in [default, *fixed] if b):
+        raise GateError(
+            f"this clone has no default branch to take the policy from, and {history.remote} "
+            f"cannot be asked for it ({history.unreachable}): check out full history (GitHub "
+            'actions/checkout: `fetch-depth: 0`; GitLab: `GIT_DEPTH: "0"`)'
+        )
+    return RemoteHeads(heads.tips, default)
 
 
 def _branch_tip(history: History, branch: str) -> str | None:
