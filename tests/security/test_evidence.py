@@ -76,6 +76,10 @@ def test_metrics_missing_at_the_source_commit_too_are_not_a_pass(
         run(work, "git", "add", "-A")
         run(work, "git", "rm", "-q", "--cached", "eval/metrics.json")
         run(work, "git", "commit", "-q", "-m", "retrain; metrics not committed")
+        # promote refuses uncommitted git-tracked metrics; a local exclude hides them from it,
+        # as anyone writing a bundle can: the gate must still refuse the result
+        with (work / ".git" / "info" / "exclude").open("a") as exclude:
+            exclude.write("eval/metrics.json\n")
         from promote_gate.commands.promote import promote
 
         promote(str(work), "v2", [])
