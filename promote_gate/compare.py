@@ -7,6 +7,8 @@ pipeline state at a git revision), never from the DVC cache.
 from __future__ import annotations
 
 import math
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,6 +151,26 @@ def _under(path: str, paths: frozenset[str] | set[str]) -> bool:
     return any(path == p or p.startswith(path + "/") or path.startswith(p + "/") for p in paths)
 
 
+# what a command runs rather than reads: a dependency with one of these extensions, or the
+# first word of a command (`./prepare.sh`), is the stage's program, not its data
+_CODE_SUFFIXES = frozenset(
+    {".py", ".ipynb", ".sh", ".bash", ".r", ".jl", ".js", ".ts", ".pl", ".rb", ".scala", ".sql"}
+)
+_SEPARATORS = re.compile(r"&&|\|\||[;|&\n]")
+
+
+def _is_program(path: str, cmd: object) -> bool:
+    """Whether the command runs ``path`` (its program), as opposed to reading it as data:
+    `python src/prepare.py data/data.xml` runs src/prepare.py and reads data/data.xml."""
+    text = "\n".join(str(c) for c in cmd) if isinstance(cmd, list) else str(cmd)
+    if path not in text:
+        return False
+    if os.path.splitext(path)[1].lower() in _CODE_SUFFIXES:
+        return True
+    firsts = {seg.split()[0] for seg in _SEPARATORS.split(text) if seg.split()}
+    return path in firsts or f"./{path}" in firsts
+
+
 def source_inputs(
     lock: LockFile, stages: tuple[str, ...], promoted: frozenset[str]
 ) -> dict[str, tuple[str | None, str]]:
@@ -157,7 +179,8 @@ def source_inputs(
     source input is a dependency no stage produces (data added with ``dvc add``/``dvc
     import``, git-tracked files): all of the metrics stages' own (their evaluation code and
     data), and the data of the stages upstream — not their programs (a dependency their
-    command names), and nothing behind a promoted output, which is allowed to change.
+    command runs: code by its extension, or a command's first word; a file a command names
+    as an argument is data), and nothing behind a promoted output, which may change.
     Intermediate outputs a changed param regenerates are not inputs: their sources are."""
     producers = {o.path: name for name, st in lock.stages.items() for o in st.outs}
 
@@ -181,7 +204,7 @@ def source_inputs(
             upstream = producer(dep.path)
             if upstream is not None and upstream != name:
                 todo.append((upstream, False))
-            elif own or dep.path not in str(stage.cmd):
+            elif own or not _is_program(dep.path, stage.cmd):
                 found[dep.path] = (dep.md5, name)
     return found
 

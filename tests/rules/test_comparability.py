@@ -232,3 +232,49 @@ def test_default_a_changed_source_of_the_eval_data_is_not_comparable(
     code, out, _ = gate("diff", "--repo", str(new_data), "--config", policy)
     assert "Comparable: NO: compared the evaluation's source inputs" in out
     assert "evaluation input data/raw.csv" in out
+
+
+@pytest.fixture(scope="module")
+def named_data(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """prepare's command names its data (`python3 src/prepare.py data/raw.csv`, as DVC's own
+    get-started does): v2 so reproduced, then v3 with data/raw.csv cut to 300 rows."""
+    root = tmp_path_factory.mktemp("named-data") / "repo"
+    copy_repo(template, root)
+    with pinned_env(tmp_path_factory.mktemp("named-data-home")):
+        dvc_yaml = root / "dvc.yaml"
+        text = dvc_yaml.read_text()
+        assert "cmd: python3 src/prepare.py\n" in text
+        dvc_yaml.write_text(
+            text.replace(
+                "cmd: python3 src/prepare.py\n", "cmd: python3 src/prepare.py data/raw.csv\n"
+            )
+        )
+        run(root, "dvc", "repro", "-q")
+        commit_all(root, "prepare names its data")
+        promote(str(root), "v2", [])
+        commit_all(root, "Promote v2")
+        raw = root / "data/raw.csv"
+        raw.write_text("".join(raw.read_text().splitlines(keepends=True)[:301]))
+        run(root, "dvc", "add", "-q", "data/raw.csv")
+        run(root, "dvc", "repro", "-q")
+        commit_all(root, "less data")
+        promote(str(root), "v3", [])
+        commit_all(root, "Promote v3")
+    return root
+
+
+def test_default_data_a_command_names_is_still_an_input(
+    named_data: Path, gate: Gate, tmp_path: Path
+) -> None:
+    """A file the upstream command names as an argument is its data, not its program: the
+    evaluation's source moved, so v3 is not comparable with v2 (was: "Comparable: yes")."""
+    policy = _default_policy(tmp_path)
+    code, doc = gate.json("check", "--repo", str(named_data), "--rev", "HEAD", "--config", policy)
+    v3 = next(b for b in doc["bundles"] if b["name"] == "v3")
+    results = {r["code"]: r for r in v3["results"]}
+    assert code == 1
+    (finding,) = results["PG404"]["findings"]
+    assert "evaluation input data/raw.csv (read by stage prepare) differs" in finding["message"]
+    code, out, _ = gate("diff", "v2", "v3", "--repo", str(named_data), "--config", policy)
+    assert "Comparable: NO" in out
+    assert "src/prepare.py" not in out  # the program is still not an input
