@@ -20,6 +20,13 @@ DEFAULT_RELEASE_BRANCHES = ("main", "master", "release/*")
 DEFAULT_EXPLORATORY = ("exp/", "exps/", "exp-*/", "exp_*/", "experiments/", "scratch/", "tmp/")
 
 
+def anchored(pattern: str) -> str:
+    """An exploratory pattern as matched: at the project root (gitignore's leading ``/``)
+    unless written ``**/…`` or ``/…`` already, so ``experiments/`` is the top directory
+    and never ``src/experiments/`` (a data layout); ``**/experiments/`` is any depth."""
+    return pattern if pattern.startswith(("/", "**/")) else "/" + pattern
+
+
 @dataclass(frozen=True)
 class MetricPolicy:
     name: str  # dotted, as `dvc metrics show` flattens it; "file:key" names the file too

@@ -330,7 +330,7 @@ def promote(
 
     import pathspec
 
-    exploratory = pathspec.GitIgnoreSpec.from_lines(config.exploratory)
+    exploratory = pathspec.GitIgnoreSpec.from_lines(map(config_mod.anchored, config.exploratory))
     scratch = [o for o in outs if exploratory.match_file(o) or exploratory.match_file(o + "/")]
     if scratch:
         raise RefusedError(

@@ -4,6 +4,7 @@ the policy's exploratory globs (PG503)."""
 
 from __future__ import annotations
 
+from promote_gate.config import anchored
 from promote_gate.dvc import DVC_LOCK
 from promote_gate.dvc.experiments import NAMESPACE, is_experiment
 from promote_gate.dvc.lock import parse_lock
@@ -94,7 +95,7 @@ def _exploratory(scope: Scope, facts: BundleFacts) -> tuple[tuple[str, str], ...
     hits = [
         (path, pattern)
         for pattern in scope.config.exploratory
-        for spec in [pathspec.GitIgnoreSpec.from_lines([pattern])]
+        for spec in [pathspec.GitIgnoreSpec.from_lines([anchored(pattern)])]
         for path in paths
         if spec.match_file(path)
     ]

@@ -90,3 +90,20 @@ def test_a_model_promoted_from_an_experiments_directory_is_exploratory(repo: Pat
     with opened(repo) as it:
         found = lineage(it.scope, it.bundle("v1"))
     assert found.exploratory == (("experiments/model.json", "experiments/"),)
+
+
+def test_exploratory_patterns_are_anchored_at_the_project_root(repo: Path) -> None:
+    """`experiments/` is the top directory, not src/experiments/ (a real repository keeps its
+    data there); written `**/experiments/` it is any depth."""
+
+    def from_src_experiments(manifest: dict[str, Any]) -> None:
+        manifest["files"][0]["source"]["path"] = "src/experiments/huq/_data/model.json"
+
+    edit_manifest(repo, "v1", from_src_experiments)
+    with opened(repo) as it:
+        assert lineage(it.scope, it.bundle("v1")).exploratory == ()
+    config = repo / ".promote-gate.yaml"
+    config.write_text(config.read_text() + 'exploratory: ["**/experiments/"]\n')
+    with opened(repo) as it:
+        found = lineage(it.scope, it.bundle("v1"))
+    assert found.exploratory == (("src/experiments/huq/_data/model.json", "**/experiments/"),)
