@@ -129,6 +129,18 @@ def _verbosity(p: argparse.ArgumentParser, dest: str = "") -> None:
     )
 
 
+def _hook_types(p: argparse.ArgumentParser) -> None:
+    """install's and uninstall's options: the repository, and which hooks."""
+    p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
+    p.add_argument(
+        "--hook-type",
+        action="append",
+        choices=["pre-commit", "pre-merge-commit", "pre-push"],
+        metavar="TYPE",
+        help="pre-commit, pre-merge-commit or pre-push (repeatable; default: all three)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     import argparse
 
@@ -274,14 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
 
     p = command("install")
-    p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
-    p.add_argument(
-        "--hook-type",
-        action="append",
-        choices=["pre-commit", "pre-merge-commit", "pre-push"],
-        metavar="TYPE",
-        help="pre-commit, pre-merge-commit or pre-push (repeatable; default: all three)",
-    )
+    _hook_types(p)
     p.add_argument(
         "--force",
         action="store_true",
@@ -289,14 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = command("uninstall")
-    p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
-    p.add_argument(
-        "--hook-type",
-        action="append",
-        choices=["pre-commit", "pre-merge-commit", "pre-push"],
-        metavar="TYPE",
-        help="pre-commit, pre-merge-commit or pre-push (repeatable; default: all three)",
-    )
+    _hook_types(p)
 
     p = command("rules")
     p.add_argument("--format", choices=["text", "markdown"], default="text")

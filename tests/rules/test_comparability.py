@@ -204,17 +204,22 @@ def test_default_a_changed_param_regenerating_eval_data_stays_comparable(
     assert "Comparable: yes: the evaluation's source inputs (data/raw.csv, src/evaluate.py)" in out
 
 
+def _less_raw_data(root: Path) -> None:
+    """data/raw.csv cut to 300 rows (dvc add), reproduced and committed."""
+    raw = root / "data/raw.csv"
+    raw.write_text("".join(raw.read_text().splitlines(keepends=True)[:301]))
+    run(root, "dvc", "add", "-q", "data/raw.csv")
+    run(root, "dvc", "repro", "-q")
+    commit_all(root, "less data")
+
+
 @pytest.fixture(scope="module")
 def new_data(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """v2 with data/raw.csv cut to 300 rows (dvc add), reproduced: the eval data's source moved."""
     root = tmp_path_factory.mktemp("new-data") / "repo"
     copy_repo(template, root)
     with pinned_env(tmp_path_factory.mktemp("new-data-home")):
-        raw = root / "data/raw.csv"
-        raw.write_text("".join(raw.read_text().splitlines(keepends=True)[:301]))
-        run(root, "dvc", "add", "-q", "data/raw.csv")
-        run(root, "dvc", "repro", "-q")
-        commit_all(root, "less data")
+        _less_raw_data(root)
         promote(str(root), "v2", [])
         commit_all(root, "Promote v2")
     return root
@@ -253,11 +258,7 @@ def named_data(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
         commit_all(root, "prepare names its data")
         promote(str(root), "v2", [])
         commit_all(root, "Promote v2")
-        raw = root / "data/raw.csv"
-        raw.write_text("".join(raw.read_text().splitlines(keepends=True)[:301]))
-        run(root, "dvc", "add", "-q", "data/raw.csv")
-        run(root, "dvc", "repro", "-q")
-        commit_all(root, "less data")
+        _less_raw_data(root)
         promote(str(root), "v3", [])
         commit_all(root, "Promote v3")
     return root
