@@ -7,8 +7,6 @@ pipeline state at a git revision), never from the DVC cache.
 from __future__ import annotations
 
 import math
-import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +27,9 @@ class Side:
     lock: LockFile | None
     promoted: frozenset[str] = field(default_factory=frozenset)  # pipeline paths promoted
     metric_stages: frozenset[str] = field(default_factory=frozenset)  # stages producing metrics
+    # dependencies no stage produces that are code (git-tracked, matching comparability.code)
+    code: frozenset[str] = field(default_factory=frozenset)
+    excerpt: bool = False  # the lock is a bundle's excerpt (its stages), not a whole dvc.lock
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Comparison:
     stages: tuple[tuple[str, str], ...]  # (stage, what changed in its lock entry)
     comparability_stages: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()  # what the verdict compared (the default: source inputs)
+    code: tuple[str, ...] = ()  # upstream dependencies it left out as code (the default)
     unexplained: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (stage, outputs changed)
 
     @property
@@ -99,12 +101,19 @@ def policy_for(policies: tuple[MetricPolicy, ...], file: str, key: str) -> Metri
     return next((p for p in hits if p.file is not None), hits[0] if hits else None)
 
 
-def _lock_changes(old: LockFile | None, new: LockFile | None) -> list[tuple[str, str]]:
+def _lock_changes(baseline: Side, candidate: Side) -> list[tuple[str, str]]:
+    """What changed in the lock entries of the stages the sides share. A stage only one
+    side has is added or removed, unless the other side is a whole dvc.lock and this one a
+    bundle's excerpt (which holds only the promoted stages and their upstream)."""
+    old, new = baseline.lock, candidate.lock
     if old is None or new is None:
         return []
     changes = []
+    partial = baseline.excerpt != candidate.excerpt
     for name in sorted(set(old.stages) | set(new.stages)):
         before, after = old.stages.get(name), new.stages.get(name)
+        if (before is None or after is None) and partial:
+            continue
         if before is None or after is None:
             changes.append((name, "added" if before is None else "removed"))
             continue
@@ -151,37 +160,17 @@ def _under(path: str, paths: frozenset[str] | set[str]) -> bool:
     return any(path == p or p.startswith(path + "/") or path.startswith(p + "/") for p in paths)
 
 
-# what a command runs rather than reads: a dependency with one of these extensions, or the
-# first word of a command (`./prepare.sh`), is the stage's program, not its data
-_CODE_SUFFIXES = frozenset(
-    {".py", ".ipynb", ".sh", ".bash", ".r", ".jl", ".js", ".ts", ".pl", ".rb", ".scala", ".sql"}
-)
-_SEPARATORS = re.compile(r"&&|\|\||[;|&\n]")
-
-
-def _is_program(path: str, cmd: object) -> bool:
-    """Whether the command runs ``path`` (its program), as opposed to reading it as data:
-    `python src/prepare.py data/data.xml` runs src/prepare.py and reads data/data.xml."""
-    text = "\n".join(str(c) for c in cmd) if isinstance(cmd, list) else str(cmd)
-    if path not in text:
-        return False
-    if os.path.splitext(path)[1].lower() in _CODE_SUFFIXES:
-        return True
-    firsts = {seg.split()[0] for seg in _SEPARATORS.split(text) if seg.split()}
-    return path in firsts or f"./{path}" in firsts
-
-
 def source_inputs(
-    lock: LockFile, stages: tuple[str, ...], promoted: frozenset[str]
+    lock: LockFile, stages: tuple[str, ...], promoted: frozenset[str], code: frozenset[str]
 ) -> dict[str, tuple[str | None, str]]:
     """The source inputs the ``stages`` (the ones producing metrics) rest on: path -> (md5,
     the stage reading it). Walking upstream through dependencies other stages produce, a
     source input is a dependency no stage produces (data added with ``dvc add``/``dvc
     import``, git-tracked files): all of the metrics stages' own (their evaluation code and
-    data), and the data of the stages upstream — not their programs (a dependency their
-    command runs: code by its extension, or a command's first word; a file a command names
-    as an argument is data), and nothing behind a promoted output, which may change.
-    Intermediate outputs a changed param regenerates are not inputs: their sources are."""
+    data), and the data of the stages upstream — not their ``code`` (git-tracked files the
+    policy's code patterns match: see ``evidence/comparison.code_inputs``), and nothing
+    behind a promoted output, which may change. Intermediate outputs a changed param
+    regenerates are not inputs: their sources are."""
     producers = {o.path: name for name, st in lock.stages.items() for o in st.outs}
 
     def producer(path: str) -> str | None:
@@ -204,7 +193,7 @@ def source_inputs(
             upstream = producer(dep.path)
             if upstream is not None and upstream != name:
                 todo.append((upstream, False))
-            elif own or not _is_program(dep.path, stage.cmd):
+            elif own or dep.path not in code:
                 found[dep.path] = (dep.md5, name)
     return found
 
@@ -221,8 +210,8 @@ def _sources_differ(
         old, new = baseline.lock.stages.get(name), candidate.lock.stages.get(name)
         if old is not None and new is not None and old.cmd != new.cmd:
             problems.append(f"stage {name}: command differs ({old.cmd!r} vs {new.cmd!r})")
-    before = source_inputs(baseline.lock, stages, promoted)
-    after = source_inputs(candidate.lock, stages, promoted)
+    before = source_inputs(baseline.lock, stages, promoted, baseline.code)
+    after = source_inputs(candidate.lock, stages, promoted, candidate.code)
     for path in sorted(set(before) | set(after)):
         was, now = before.get(path, (None, "")), after.get(path, (None, ""))
         if was[0] != now[0]:
@@ -231,6 +220,14 @@ def _sources_differ(
                 f"({was[0]} in {baseline.label}, {now[0]} in {candidate.label})"
             )
     return problems, tuple(sorted(set(before) | set(after)))
+
+
+def upstream_code(side: Side, stages: tuple[str, ...], promoted: frozenset[str]) -> set[str]:
+    """The upstream dependencies the default verdict leaves out of ``side`` as code."""
+    if side.lock is None:
+        return set()
+    every = source_inputs(side.lock, stages, promoted, frozenset())
+    return set(every) - set(source_inputs(side.lock, stages, promoted, side.code))
 
 
 def _not_comparable(
@@ -321,12 +318,17 @@ def compare(baseline: Side, candidate: Side, config: Config) -> Comparison:
     stages = config.comparability_stages
     explicit = stages is not None
     inputs: tuple[str, ...] = ()
+    code: set[str] = set()
     if stages is None:  # the default: what the evaluation rests on, at its sources
         stages = tuple(sorted(candidate.metric_stages | baseline.metric_stages))
     problems = _not_comparable(baseline, candidate, stages, config.metrics, explicit)
     if not explicit:
         extra, inputs = _sources_differ(baseline, candidate, stages)
         problems[:0] = extra
+        promoted = baseline.promoted | candidate.promoted
+        code = upstream_code(baseline, stages, promoted) | upstream_code(
+            candidate, stages, promoted
+        )
     return Comparison(
         baseline=baseline,
         candidate=candidate,
@@ -334,8 +336,9 @@ def compare(baseline: Side, candidate: Side, config: Config) -> Comparison:
         metrics=tuple(metrics),
         files=tuple(files),
         not_comparable=tuple(problems),
-        stages=tuple(_lock_changes(baseline.lock, candidate.lock)),
+        stages=tuple(_lock_changes(baseline, candidate)),
         comparability_stages=stages,
         inputs=inputs,
+        code=tuple(sorted(code)),
         unexplained=tuple(unexplained_outputs(baseline.lock, candidate.lock)),
     )

@@ -18,6 +18,8 @@ PYPROJECT = "pyproject.toml"
 DEFAULT_RELEASE_BRANCHES = ("main", "master", "release/*")
 # Not "exp*/": it would take export/ and expected/ for experiments.
 DEFAULT_EXPLORATORY = ("exp/", "exps/", "exp-*/", "exp_*/", "experiments/", "scratch/", "tmp/")
+# What an upstream stage runs rather than reads, when git tracks it (gitignore patterns)
+DEFAULT_CODE = ("*.py", "*.R", "*.sh", "*.ipynb", "src/**")
 
 
 def anchored(pattern: str) -> str:
@@ -59,6 +61,7 @@ class Config:
     release_branches: tuple[str, ...] = DEFAULT_RELEASE_BRANCHES
     baseline: str = "previous"
     comparability_stages: tuple[str, ...] | None = None  # None: the stages producing metrics
+    comparability_code: tuple[str, ...] = DEFAULT_CODE  # code, not data, when git-tracked
     metrics: tuple[MetricPolicy, ...] = ()
     require_pushed: bool = False
     require_metrics: bool = False  # a bundle must record metrics (off: a dataset release may not)
@@ -254,6 +257,7 @@ def _build(raw: dict[str, Any], origin: str) -> Config:
             if "stages" in raw.get("comparability", {})
             else None
         ),
+        comparability_code=tuple(raw.get("comparability", {}).get("code", DEFAULT_CODE)),
         metrics=tuple(
             MetricPolicy(
                 name,

@@ -9,6 +9,7 @@ them (``report.judge``). Nothing here reads the disk or git itself.
 # their annotations as ForwardRefs at every import (see evidence/records.py).
 
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -17,11 +18,12 @@ from promote_gate.codes import selected_rules
 from promote_gate.collect import Collector
 from promote_gate.config import Config
 from promote_gate.context.checkout import Checkout, ProjectCheckout, open_checkout
+from promote_gate.dvc import dvc_in
 from promote_gate.errors import UsageError
 from promote_gate.evidence.release import release_facts
 from promote_gate.evidence.scope import Scope
-from promote_gate.report import BundleReport, Report, judge, no_rule_ran
-from promote_gate.rules import RULES
+from promote_gate.report import BundleReport, Report, error_file, judge, no_rule_ran
+from promote_gate.rules import RULES, Unverified
 
 
 class Selection(NamedTuple):
@@ -54,7 +56,7 @@ def judge_checkout(checkout: Checkout, selection: Selection = EVERY_RULE) -> Rep
     unverified = None
     wanted = set(selection.bundles)
     seen: set[str] = set()
-    absent: dict[str, dict[str, list[str]]] = {"pull": {}, "checkout": {}}
+    absent: dict[tuple[str, str], dict[str, list[str]]] = {}  # (command, project) -> paths
     for each in checkout.projects:
         found = judge_project(each, selection, wanted=wanted, ci=checkout.ci)
         directory = each.directory
@@ -63,7 +65,8 @@ def judge_checkout(checkout: Checkout, selection: Selection = EVERY_RULE) -> Rep
         for bundle in found:
             for command, paths in _not_in_workspace(bundle).items():
                 for path in paths:
-                    absent[command].setdefault(lead + path, []).append(lead + bundle.path)
+                    named = absent.setdefault((command, directory), {})
+                    named.setdefault(lead + path, []).append(lead + bundle.path)
         reports += [_prefixed(b, directory) for b in found]
         notes += [n if not directory else f"{n} [{directory}]" for n in each.notes]
         if found and each.config.metadata_only:
@@ -75,8 +78,10 @@ def judge_checkout(checkout: Checkout, selection: Selection = EVERY_RULE) -> Rep
     if unknown:
         raise UsageError(f"no bundle {', '.join(unknown)} in the {checkout.view.label}")
     said = [
-        _absent_message(command, paths, selection.require_data)
-        for command, paths in absent.items()
+        _absent_message(command, paths, selection.require_data, project)
+        for (command, project), paths in sorted(
+            absent.items(), key=lambda i: (i[0][0] != "pull", i)
+        )
         if paths
     ]
     errors: tuple[str, ...] = ()
@@ -106,7 +111,7 @@ def _not_in_workspace(bundle: BundleReport) -> dict[str, tuple[str, ...]]:
     }
 
 
-def _absent_message(command: str, paths: dict[str, list[str]], required: bool) -> str:
+def _absent_message(command: str, paths: dict[str, list[str]], required: bool, project: str) -> str:
     """Data not in the working tree is no evidence against a release: it is not pulled (or
     not checked out), which ``dvc pull`` mends and ``--rev`` avoids, never ``dvc repro``."""
     shown = sorted(paths)
@@ -123,8 +128,8 @@ def _absent_message(command: str, paths: dict[str, list[str]], required: bool) -
         head += ", and --require-data asks for the data itself"
     return (
         f"{head}: {listed} (DVC-tracked: {where}; the pipeline of {named} names "
-        f"{'them' if len(shown) > 1 else 'it'}): run `dvc {command}` (or `promote-gate check "
-        "--rev HEAD` to judge the committed state from git objects)"
+        f"{'them' if len(shown) > 1 else 'it'}): run `{dvc_in(project, 'dvc ' + command)}` "
+        "(or `promote-gate check --rev HEAD` to judge the committed state from git objects)"
     )
 
 
@@ -199,23 +204,50 @@ def scope_of(project: ProjectCheckout, ci: bool) -> Scope:
 
 
 def _prefixed(bundle: BundleReport, project: str) -> BundleReport:
-    """A project's bundle report with its paths made top-relative."""
+    """A project's bundle report read from the repository's top: its paths, the bundle and
+    file an error names in its text, and the DVC commands it says to run (``dvc --cd``)."""
     if not project:
         return bundle
     lead = project + "/"
+    inside = re.compile(r"(?<![\w./@+-])" + re.escape(bundle.path + "/"))
+
+    def shown(text: str) -> str:
+        # a command keeps its project-relative paths: DVC reads them in the project
+        return "".join(
+            f"run: {dvc_in(project, part[5:])}"
+            if _RUN_DVC.fullmatch(part)
+            else inside.sub(lambda m: lead + m.group(0), part)
+            for part in _RUN_DVC.split(text)
+        )
 
     def fix(item: Any) -> Any:
-        return dataclasses.replace(item, path=lead + item.path)
+        if isinstance(item, Unverified):
+            command = item.command and dvc_in(project, item.command)
+            return dataclasses.replace(
+                item, path=lead + item.path, reason=shown(item.reason), command=command
+            )
+        return dataclasses.replace(item, path=lead + item.path, message=shown(item.message))
+
+    def reason(text: str | None) -> str | None:
+        named = error_file(text or "", "")
+        if text is None or not named or named.startswith(lead):
+            return text
+        return shown(re.sub(rf"(?<![\w./@+-]){re.escape(named)}", lead + named, text, count=1))
 
     results = tuple(
         dataclasses.replace(
             r,
             findings=tuple(fix(f) for f in r.findings),
             unverified=tuple(fix(u) for u in r.unverified),
+            reason=reason(r.reason),
         )
         for r in bundle.results
     )
     return dataclasses.replace(bundle, path=lead + bundle.path, results=results, project=project)
+
+
+# a DVC command a message says to run ("run: dvc pull …"): typed at the top, it needs --cd
+_RUN_DVC = re.compile(r"(run: dvc [^)`;]*)")
 
 
 def _order(config: Config) -> Callable[[str], tuple[bool, int, str]]:

@@ -82,3 +82,21 @@ def test_emptying_the_snapshot_of_a_measured_pipeline_is_caught(world: World, ga
     failed = {r["code"] for b in doc["bundles"] for r in b["results"] if r["status"] == "failed"}
     assert code == 1
     assert "PG402" in failed
+
+
+def test_diff_of_releases_without_metrics_says_comparability_was_not_judged(
+    dataset: Path, gate: Gate
+) -> None:
+    assert gate("promote", "v1", "--repo", str(dataset))[0] == 0
+    commit_all(dataset, "Promote v1")
+    params = dataset / "params.yaml"
+    params.write_text("build:\n  rows: 30\n")
+    run(dataset, "dvc", "repro", "-q")
+    commit_all(dataset, "30 rows")
+    assert gate("promote", "v2", "--repo", str(dataset))[0] == 0
+    commit_all(dataset, "Promote v2")
+    code, out, _ = gate("diff", "v1", "v2", "--repo", str(dataset))
+    assert code == 0, out
+    assert "Comparable: not judged: no stage of either side produces metrics" in out
+    assert "stages none" not in out
+    assert "build.rows" in out

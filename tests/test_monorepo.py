@@ -98,9 +98,11 @@ def test_check_at_the_top_judges_every_project_with_top_level_paths(
     assert (code, list(_bundles(doc))) == (1, ["b/publish/v1"])
 
     # diff reviews one project's releases: at the top it says which projects there are
-    code, _, err = gate("diff")
-    assert code == 2
-    assert "the repository holds the DVC projects a, b, c" in err
+    for argv in ((), ("HEAD~1", "v1")):  # never a bare "no dvc.yaml in the commit"
+        code, _, err = gate("diff", *argv)
+        assert code == 2
+        assert "the repository holds the DVC projects a, b, c" in err
+        assert "--project DIR" in err
     code, out, _ = gate("diff", "HEAD~1", "v1", "--project", "a")
     assert code == 0, out
     assert "promote-gate diff commit" in out
@@ -215,3 +217,55 @@ def test_a_rule_that_cannot_run_points_at_its_projects_file(
         if "could not run" in r["message"]["text"]
     }
     assert uris == {"b/dvc.yaml"}
+    # and the text names the same file, as a reader at the top opens it
+    messages = [c.find("error").get("message", "") for c in errors]  # type: ignore[union-attr]
+    assert all("b/dvc.yaml" in m for m in messages), messages
+
+
+def test_promote_from_the_top_prints_commands_that_work_there(
+    mono: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`promote --project c` at the top: the paths and commands it prints are the top's, and
+    running them as printed stages the bundle and pushes its data."""
+    monkeypatch.chdir(mono)
+    code, out, err = gate("promote", "--project", "c")
+    assert code == 0, err
+    assert "Created c/publish/v1. Review c/publish/v1/report.md" in out
+    add, push = (line.strip() for line in out.splitlines()[-2:])
+    assert add == "git add c/publish/v1 && git commit -m 'Promote v1'"
+    assert push.startswith("dvc --cd c push")
+    subprocess.run(add, shell=True, cwd=mono, check=True, capture_output=True)  # noqa: S602 as printed
+    assert "c/publish/v1/manifest.json" in run(mono, "git", "show", "--name-only", "HEAD")
+    pushed = subprocess.run(push, shell=True, cwd=mono, capture_output=True, text=True, check=False)  # noqa: S602
+    assert pushed.returncode == 0, pushed.stderr
+    # inside the project, the same commands as typed there
+    monkeypatch.chdir(mono / "c" / "src")
+    code, out, err = gate("promote")
+    assert code == 0, err
+    assert "Created c/publish/v2" in out
+    assert "git add ../publish/v2 && git commit -m 'Promote v2'" in out
+    assert "  dvc push" in out
+
+
+def test_at_the_top_the_text_names_top_level_files_and_commands(
+    mono: Path, gate: Gate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Data of a not pulled, a's params.yaml broken: what the report says to run works at the
+    top, and the file it says is broken is the one a reader opens from there."""
+    (mono / "a/data/raw.csv").unlink()
+    shutil.rmtree(mono / "a/.dvc/cache")
+    monkeypatch.chdir(mono)
+    first = run(mono, "git", "rev-list", "--max-parents=0", "HEAD").strip()
+    code, doc = gate.json("check", "--base", first)  # v1 a candidate: its pipeline judged
+    (note,) = [n for n in doc["notes"] if n.startswith("not pulled")]
+    assert "a/data/raw.csv" in note
+    assert "run `dvc --cd a pull`" in note
+    run(mono, "dvc", "--cd", "a", "pull", "-q")  # as the note says, at the top
+    assert (mono / "a/data/raw.csv").is_file()
+
+    (mono / "a/params.yaml").write_text("prepare:\n  split: [0.25\n")
+    code, doc = gate.json("check", "--base", first)
+    assert code == 2
+    reasons = [r["reason"] for b in doc["bundles"] for r in b["results"] if r["status"] == "error"]
+    assert reasons
+    assert all("a/params.yaml is not valid YAML" in r for r in reasons), reasons

@@ -461,7 +461,7 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     build_project(clean)
-    bundle = promote(str(clean), "v1", [])
+    bundle = promote(str(clean), "v1", []).path
     run_tool(clean, "git", "add", "-A")
     run_tool(clean, "git", "commit", "-q", "-m", "Promote v1")
     print(f"Promoted {bundle} and committed it. Checking the committed tree:\n")

@@ -8,6 +8,7 @@ import sys
 from promote_gate.bundle import list_bundles
 from promote_gate.compare import Comparison, Side, compare
 from promote_gate.context.checkout import open_view
+from promote_gate.dvc.project import choose_one
 from promote_gate.errors import UsageError
 from promote_gate.evidence.bundle import read_bundle
 from promote_gate.evidence.comparison import side_of_bundle, side_of_revision
@@ -42,6 +43,9 @@ def diff_repo(
 ) -> Comparison:
     git, view, config = open_view(repo, rev, project, config_path)
     try:
+        hint = "" if git.prefix else choose_one(view)
+        if hint:  # the top of a monorepo: diff reviews one project's releases
+            raise UsageError(f"there is no DVC project at the top to review; {hint}")
         names = list_bundles(view, config)
         numbered = [n for n in names if config.version_number(n) is not None]
         scope = Scope.local(view, config, git)
@@ -49,26 +53,17 @@ def diff_repo(
         def side(which: str) -> Side:
             if which in names:
                 path = f"{config.publish_root}/{which}"
-                return side_of_bundle(read_bundle(scope, which, path))
+                return side_of_bundle(read_bundle(scope, which, path), scope)
             commit = git.resolve(which)
             if commit is None:
                 raise UsageError(
                     f"{which!r} is neither a bundle under {config.publish_root}/ nor a git revision"
                 )
-            return side_of_revision(CommitView(git, commit), scope.store)
+            return side_of_revision(CommitView(git, commit), scope.store, config)
 
         if b is None:
             if not numbered:
-                from promote_gate.dvc.project import find_projects
-
-                others = [p for p in find_projects(view) if p] if not git.prefix else []
-                hint = (
-                    f"; the repository holds the DVC projects {', '.join(others)}: run diff "
-                    "inside one, or pass --project DIR"
-                    if others
-                    else ""
-                )
-                raise UsageError(f"no bundles under {config.publish_root}/ to review{hint}")
+                raise UsageError(f"no bundles under {config.publish_root}/ to review")
             b = max(numbered, key=lambda n: config.version_number(n) or 0)
         if a is None:
             a = config.baseline

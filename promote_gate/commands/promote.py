@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
-import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from promote_gate import __version__, verbosity
 from promote_gate import config as config_mod
@@ -32,8 +32,8 @@ from promote_gate.bundle import (
     render_sha256sums,
 )
 from promote_gate.context.policy import load_policy, project_of
-from promote_gate.dvc import DEFAULT_PARAMS, DVC_LOCK, DVC_YAML, norm
-from promote_gate.dvc.cache import cache_dir, cache_paths, read_dir_listing
+from promote_gate.dvc import DEFAULT_PARAMS, DVC_LOCK, DVC_YAML, dvc_in, norm
+from promote_gate.dvc.cache import cache_dir, ensure_cached, read_dir_listing
 from promote_gate.dvc.ignore import DvcIgnore
 from promote_gate.dvc.lock import LockFile, LockStage, lock_digest, project_lock
 from promote_gate.dvc.params import flatten, read_metrics_file
@@ -201,20 +201,14 @@ def _previous(
     return name, {f: e.get("values", {}) for f, e in snap.items() if isinstance(e, dict)}
 
 
-def _ensure_cached(cache: str, src: str, md5: str) -> None:
-    """Put content into the DVC cache (read-only, as DVC keeps it) if it is not there yet."""
-    if any(os.path.exists(p) for p in cache_paths(cache, md5)):
-        return
-    dest = cache_paths(cache, md5)[0]
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    tmp = dest + ".promote-gate.tmp"
-    shutil.copyfile(src, tmp)
-    os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-    os.replace(tmp, dest)
-
-
 # say(level, line): a line for the person running promote, shown from that verbosity up
 Say = Callable[[int, str], None]
+
+
+class Created(NamedTuple):
+    path: str  # the bundle, relative to the repository's top
+    project: str  # its DVC project's directory ("" for the top)
+    top: str  # the repository's top directory
 
 
 def _version_order(config: config_mod.Config, version: str, present: dict[str, int]) -> None:
@@ -250,9 +244,9 @@ def promote(
     now: datetime | None = None,
     project_dir: str | None = None,
     say: Say | None = None,
-) -> str:
+) -> Created:
     """Create the bundle in the DVC project ``repo`` lies in (or ``project_dir``); return
-    its path relative to the repository's top. ``version`` None: the next one (the newest
+    where it is. ``version`` None: the next one (the newest
     bundle's number plus one; the first without one). ``say`` hears what it decides and
     reads (see ``Say``). Raises RefusedError/UsageError."""
     say = say or (lambda _level, _line: None)
@@ -431,7 +425,7 @@ def promote(
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copyfile(os.path.join(root, item.workspace_path), target)
             if entry["storage"] == "dvc":
-                _ensure_cached(cache, target, item.digest.md5)
+                ensure_cached(cache, target, item.digest.md5)
                 pointer = {
                     "outs": [
                         {
@@ -457,22 +451,21 @@ def promote(
         raise
     finally:
         git.close()
-    return bundle_rel
+    return Created(norm(bundle_rel, directory), directory, top.root)
 
 
 def _no_pipeline(top: Git, directory: str) -> str:
     """Why there is nothing to promote here: no dvc.yaml, or not inside a DVC project."""
-    from promote_gate.dvc.project import find_projects
+    from promote_gate.dvc.project import choose_one
 
     if directory:
         return f"there is no {DVC_YAML} in the DVC project {directory}/: run `dvc repro` and commit"
-    others = [p for p in find_projects(WorktreeView(top.root)) if p]
-    if others:
-        return (
-            f"there is no {DVC_YAML} at the top of the repository; it holds the DVC projects "
-            f"{', '.join(others)}: run promote-gate inside one, or pass --project DIR"
-        )
-    return f"there is no {DVC_YAML} here: run `dvc repro` and commit"
+    hint = choose_one(WorktreeView(top.root))
+    return (
+        f"there is no {DVC_YAML} at the top of the repository; {hint}"
+        if hint
+        else (f"there is no {DVC_YAML} here: run `dvc repro` and commit")
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -482,14 +475,26 @@ def run(args: argparse.Namespace) -> int:
         if level >= at:
             print(line, flush=True)  # before `dvc status`, which takes its time
 
-    bundle = promote(
+    made = promote(
         args.repo, args.version, args.out, args.config, project_dir=args.project, say=say
     )
     if level == verbosity.QUIET:
-        print(f"Created {bundle}")
+        print(f"Created {made.path}")
     elif level >= verbosity.DEFAULT:
-        version = bundle.rsplit("/", 1)[-1]
-        print(f"Created {bundle}. Review {bundle}/report.md, then:")
-        print(f"  git add {bundle} && git commit -m 'Promote {version}'")
-        print("  dvc push   # so consumers can fetch the DVC-tracked files")
+        # the commands as typed here: git and DVC read paths from the working directory
+        here = os.getcwd()
+        home = os.path.join(made.top, made.project)
+        git, path = "git", os.path.relpath(os.path.join(made.top, made.path), here)
+        if _outside(here, made.top):
+            git, path = f"git -C {shlex.quote(made.top)}", made.path
+        push = dvc_in(os.path.relpath(home, here) if _outside(here, home) else "", "dvc push")
+        print(f"Created {made.path}. Review {made.path}/report.md, then:")
+        print(
+            f"  {git} add {shlex.quote(path)} && {git} commit -m 'Promote {path.rsplit('/')[-1]}'"
+        )
+        print(f"  {push}   # so consumers can fetch the DVC-tracked files")
     return 0
+
+
+def _outside(path: str, directory: str) -> bool:
+    return os.path.relpath(path, directory).split(os.sep)[0] == os.pardir

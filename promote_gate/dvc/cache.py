@@ -5,6 +5,8 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import shutil
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,3 +127,15 @@ def read_dir_listing(
         return None
     data = store.document(md5, hash_name=hash_name)
     return None if data is None else parse_dir_listing(data, md5)
+
+
+def ensure_cached(cache: str, src: str, md5: str) -> None:
+    """Put content into the DVC cache (read-only, as DVC keeps it) if it is not there yet."""
+    if any(os.path.exists(p) for p in cache_paths(cache, md5)):
+        return
+    dest = cache_paths(cache, md5)[0]
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    tmp = dest + ".promote-gate.tmp"
+    shutil.copyfile(src, tmp)
+    os.chmod(tmp, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    os.replace(tmp, dest)

@@ -62,6 +62,18 @@ def find_projects(view: View) -> list[str]:
     return sorted(found, key=lambda d: (d != "", d)) or [""]
 
 
+def choose_one(view: View) -> str:
+    """At the top of a repository whose DVC projects are all below it: which there are and
+    how to choose one ("" when the top is itself a project, or there is none)."""
+    projects = find_projects(view)
+    if "" in projects:  # the top is a project, or there is none
+        return ""
+    return (
+        f"the repository holds the DVC projects {', '.join(p for p in projects if p)}: run "
+        "promote-gate inside one, or pass --project DIR"
+    )
+
+
 def owner(projects: list[str], path: str) -> str | None:
     """The innermost project containing ``path`` (view-relative), or None."""
     containing = [p for p in projects if p in {"", path} or path.startswith(p + "/")]

@@ -10,7 +10,7 @@ from promote_gate.dvc import DVC_YAML
 from promote_gate.dvc.cache import cache_dir, read_dir_listing
 from promote_gate.dvc.ignore import DvcIgnore
 from promote_gate.dvc.lock import LockEntry, LockFile, LockStage
-from promote_gate.dvc.params import get_dotted, read_params_file
+from promote_gate.dvc.params import flatten, get_dotted, read_params_file
 from promote_gate.dvc.parsing import ParamsDef, Project
 from promote_gate.dvc.pointer import find_pointer
 from promote_gate.git import iter_parents
@@ -275,4 +275,25 @@ def _compare_params(
         elif key not in info:
             changes.append(f"param {pdef.file}:{key}: new")
         elif value != info[key] and not (isinstance(value, tuple) and list(value) == info[key]):
-            changes.append(f"param {pdef.file}:{key}: modified ({info[key]!r} -> {value!r})")
+            changes += [
+                f"param {pdef.file}:{leaf}: modified ({short(old)} -> {short(new)})"
+                for leaf, old, new in leaf_changes(key, info[key], value)
+            ]
+
+
+def leaf_changes(key: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
+    """The leaves that differ between two values of param ``key`` (a section such as
+    ``train`` compares key by key, as ``dvc params diff`` shows it): (dotted key, old, new);
+    a leaf one side lacks is ``None`` there."""
+    before, after = flatten(old, key), flatten(new, key)
+    return [
+        (leaf, before.get(leaf), after.get(leaf))
+        for leaf in sorted(set(before) | set(after))
+        if before.get(leaf) != after.get(leaf)
+    ] or [(key, old, new)]
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """A value on one line, at most ``limit`` characters: long lists and texts are cut."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -7,6 +7,7 @@ from typing import Any
 
 from promote_gate.bundle import list_bundles
 from promote_gate.compare import Comparison, Side, compare, side_metrics
+from promote_gate.config import Config
 from promote_gate.dvc.lock import LockFile, project_lock
 from promote_gate.dvc.params import flatten, read_metrics_file
 from promote_gate.dvc.parsing import parse_project
@@ -16,7 +17,7 @@ from promote_gate.evidence.records import Comparisons
 from promote_gate.evidence.scope import Scope
 from promote_gate.facts import BundleFacts
 from promote_gate.objects import ObjectStore
-from promote_gate.repo import CommitView
+from promote_gate.repo import CommitView, View
 
 
 def comparisons(scope: Scope, facts: BundleFacts) -> Comparisons:
@@ -26,8 +27,45 @@ def comparisons(scope: Scope, facts: BundleFacts) -> Comparisons:
     return Comparisons(primary, note, _released(scope, facts, primary))
 
 
-def side_of_bundle(facts: BundleFacts) -> Side:
-    """A promoted bundle as one side of a comparison (its snapshots, never the cache)."""
+def code_inputs(
+    lock: LockFile | None, view: View | None, patterns: tuple[str, ...]
+) -> frozenset[str]:
+    """The dependencies in ``lock`` no stage produces that are code, as git recorded them
+    in ``view`` (a commit): tracked by git (a file, or a directory whose every file is) and
+    matched by the ``comparability.code`` patterns. Every other one is data: DVC-tracked
+    ones always (a ``.dvc`` pointer covers them: ``dvc add``, ``dvc import``,
+    ``import-url``), whatever their name; without a commit to ask, none is code."""
+    if lock is None or view is None:
+        return frozenset()
+    import pathspec
+
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    produced = {o.path for stage in lock.stages.values() for o in stage.outs}
+    found = set()
+    for path in {d.path for stage in lock.stages.values() for d in stage.deps} - produced:
+        parts = path.split("/")
+        if any(view.present("/".join(parts[:n]) + ".dvc") for n in range(1, len(parts) + 1)):
+            continue
+        entry = view.entry(path)
+        files = [path] if entry is not None else [e.path for e in view.files_under(path)]
+        if files and all(spec.match_file(f) for f in files):
+            found.add(path)
+    return frozenset(found)
+
+
+def _source_view(scope: Scope, facts: BundleFacts) -> CommitView | None:
+    """The commit a bundle was promoted from (``source.commit``), where this repository has it."""
+    source = facts.manifest_value.get("source")
+    commit = source.get("commit") if isinstance(source, dict) else None
+    if scope.git is None or not isinstance(commit, str):
+        return None
+    resolved = scope.git.resolve(commit)
+    return CommitView(scope.git, resolved) if resolved is not None else None
+
+
+def side_of_bundle(facts: BundleFacts, scope: Scope) -> Side:
+    """A promoted bundle as one side of a comparison (its snapshots, never the cache), its
+    code told by the commit it was promoted from."""
     params = facts.docs["params"].value
     metrics = facts.docs["metrics"].value
     lock = facts.docs["lock"].value
@@ -45,6 +83,12 @@ def side_of_bundle(facts: BundleFacts) -> Side:
             for f in entries
         },
         lock=lock if isinstance(lock, LockFile) else None,
+        excerpt=True,
+        code=code_inputs(
+            lock if isinstance(lock, LockFile) else None,
+            _source_view(scope, facts),
+            scope.config.comparability_code,
+        ),
         promoted=frozenset(
             str(f["source"].get("path")) for f in entries if isinstance(f.get("source"), dict)
         ),
@@ -56,7 +100,7 @@ def side_of_bundle(facts: BundleFacts) -> Side:
     )
 
 
-def side_of_revision(view: CommitView, store: ObjectStore) -> Side:
+def side_of_revision(view: CommitView, store: ObjectStore, config: Config) -> Side:
     """The pipeline state at a revision: dvc.lock, its params, and the metrics files it declares."""
     project = parse_project(view)
     lock = project_lock(view.read, project, f" at {str(view.commit)[:12]}")[0] if project else None
@@ -78,7 +122,8 @@ def side_of_revision(view: CommitView, store: ObjectStore) -> Side:
         metrics[path] = flatten(read_metrics_file(data, path))
         if hit is not None:
             stages.add(hit[0].name)
-    return Side(view.label, params, metrics, {}, lock, frozenset(), frozenset(stages))
+    code = code_inputs(lock, view, config.comparability_code)
+    return Side(view.label, params, metrics, {}, lock, frozenset(), frozenset(stages), code)
 
 
 def _baseline(scope: Scope, facts: BundleFacts) -> tuple[Comparison | None, str | None]:
@@ -117,11 +162,11 @@ def _released(scope: Scope, facts: BundleFacts, primary: Comparison | None) -> C
 def _compare_with(scope: Scope, facts: BundleFacts, baseline: str, names: list[str]) -> Comparison:
     if baseline in names:
         other = read_bundle(scope, baseline, f"{scope.config.publish_root}/{baseline}")
-        side = side_of_bundle(other)
+        side = side_of_bundle(other, scope)
     else:
         assert scope.git is not None
         commit = scope.git.resolve(baseline)
         if commit is None:
             raise GateError(f"baseline {baseline!r} is neither a bundle nor a git revision here")
-        side = side_of_revision(CommitView(scope.git, commit), scope.store)
-    return compare(side, side_of_bundle(facts), scope.config)
+        side = side_of_revision(CommitView(scope.git, commit), scope.store, scope.config)
+    return compare(side, side_of_bundle(facts, scope), scope.config)

@@ -10,8 +10,11 @@ from promote_gate.compare import Comparison, MetricDelta
 from promote_gate.reporters.markdown_escape import code, escape
 
 
-def _value(value: Any) -> str:
-    return "—" if value is None else json.dumps(value, sort_keys=True)
+def _value(value: Any, limit: int = 60) -> str:
+    """A param or metric value in a table cell, at most ``limit`` characters (``--format
+    json`` has it whole)."""
+    text = "—" if value is None else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _verdict(delta: MetricDelta) -> str:
@@ -60,6 +63,8 @@ _TITLES = {
 def _comparability(c: Comparison, value: Callable[[str], str] = str) -> list[str]:
     """The verdict with its reasons: what was compared, and what differs (each name and
     reason from the repository through ``value``)."""
+    if not c.comparability_stages and c.comparable:
+        return ["Comparable: not judged: no stage of either side produces metrics"]
     stages = ", ".join(value(s) for s in c.comparability_stages) or "none"
     if c.inputs:
         basis = (
@@ -68,9 +73,18 @@ def _comparability(c: Comparison, value: Callable[[str], str] = str) -> list[str
         )
     else:
         basis = f"the dependencies and commands of stages {stages}"
+    code = (
+        [f"  - treated as code, not compared: {', '.join(value(p) for p in c.code)}"]
+        if c.code
+        else []
+    )
     if c.comparable:
-        return [f"Comparable: yes: {basis} are identical"]
-    return [f"Comparable: NO: compared {basis}", *(f"  - {value(p)}" for p in c.not_comparable)]
+        return [f"Comparable: yes: {basis} are identical", *code]
+    return [
+        f"Comparable: NO: compared {basis}",
+        *(f"  - {value(p)}" for p in c.not_comparable),
+        *code,
+    ]
 
 
 def text(c: Comparison) -> str:
@@ -116,6 +130,7 @@ def as_json(c: Comparison) -> str:
         "not_comparable": list(c.not_comparable),
         "comparability_stages": list(c.comparability_stages),
         "comparability_inputs": list(c.inputs),
+        "comparability_code": list(c.code),
         "params": [{"file": f, "key": k, "before": o, "after": n} for f, k, o, n in c.params],
         "metrics": [
             {

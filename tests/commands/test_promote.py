@@ -279,7 +279,9 @@ def test_promote_without_a_version_takes_the_next_one(repo: Path, gate: Gate) ->
         "No version given: promoting v2, the next after v1.",
         "Created publish/v2. Review publish/v2/report.md, then:",
     ]
-    assert "git add publish/v2 && git commit -m 'Promote v2'" in out
+    # run from outside the repository (--repo): the commands name it
+    assert f"git -C {repo} add publish/v2 && git -C {repo} commit -m 'Promote v2'" in out
+    assert f"dvc --cd {os.path.relpath(repo)} push" in out
     manifest = json.loads((repo / "publish/v2/manifest.json").read_text())
     assert manifest["version"] == "v2"
 

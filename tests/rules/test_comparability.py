@@ -185,7 +185,8 @@ def test_default_traces_the_evaluation_to_its_sources(template: Path) -> None:
     from promote_gate.dvc.lock import parse_lock
 
     lock = parse_lock((template / "dvc.lock").read_bytes())
-    found = source_inputs(lock, ("evaluate",), frozenset({"models/model.json"}))
+    code = frozenset({"src/prepare.py", "src/train.py"})  # git-tracked, matching *.py
+    found = source_inputs(lock, ("evaluate",), frozenset({"models/model.json"}), code)
     # prepare's program is not an input of the evaluation; its data is; the model may change
     assert {p: stage for p, (_, stage) in found.items()} == {
         "src/evaluate.py": "evaluate",
@@ -278,4 +279,121 @@ def test_default_data_a_command_names_is_still_an_input(
     assert "evaluation input data/raw.csv (read by stage prepare) differs" in finding["message"]
     code, out, _ = gate("diff", "v2", "v3", "--repo", str(named_data), "--config", policy)
     assert "Comparable: NO" in out
-    assert "src/prepare.py" not in out  # the program is still not an input
+    assert "evaluation input src/prepare.py" not in out  # the program is still not an input
+    assert "treated as code, not compared: src/prepare.py" in out
+
+
+# --------------------------------------------------------------------------- code or data
+# Upstream of the evaluation, a dependency is code when git tracks it and the policy's
+# `comparability.code` patterns (default: *.py, *.R, *.sh, *.ipynb, src/**) match it; every
+# other one is data, and a DVC-tracked one always, whatever its name.
+
+
+def _bundle_results(doc: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
+    bundle = next(b for b in doc["bundles"] if b["name"] == name)
+    return {r["code"]: r for r in bundle["results"]}
+
+
+@pytest.fixture(scope="module")
+def upstream(template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """prepare also reads a git-tracked data/stopwords.txt. v2 so reproduced; v3 with that
+    file edited (data upstream: not comparable with v2); v4 with src/prepare.py changed to
+    sort its rows before the shuffle (code upstream: comparable with v3), each reproduced."""
+    root = tmp_path_factory.mktemp("upstream") / "repo"
+    copy_repo(template, root)
+    with pinned_env(tmp_path_factory.mktemp("upstream-home")):
+        (root / "data/stopwords.txt").write_text("the\na\n")
+        dvc_yaml = root / "dvc.yaml"
+        text = dvc_yaml.read_text()
+        old = "deps: [src/prepare.py, data/raw.csv]"
+        assert old in text
+        dvc_yaml.write_text(
+            text.replace(old, "deps: [src/prepare.py, data/raw.csv, data/stopwords.txt]")
+        )
+        run(root, "git", "add", "data/stopwords.txt")
+        run(root, "dvc", "repro", "-q")
+        commit_all(root, "prepare reads stopwords")
+        for name, change in (
+            ("v2", None),
+            ("v3", lambda: (root / "data/stopwords.txt").write_text("the\na\nan\n")),
+            ("v4", lambda: _edit_prepare(root)),
+        ):
+            if change is not None:
+                change()
+                run(root, "dvc", "repro", "-q")
+                commit_all(root, f"before {name}")
+            promote(str(root), name, [])
+            commit_all(root, f"Promote {name}")
+    return root
+
+
+def _edit_prepare(root: Path) -> None:
+    script = root / "src/prepare.py"
+    text = script.read_text()
+    old = 'rows = list(csv.reader(open("data/raw.csv")))[1:]\n'
+    assert old in text
+    script.write_text(text.replace(old, old + "rows.sort()\n"))
+
+
+def test_git_tracked_data_upstream_is_compared(upstream: Path, gate: Gate, tmp_path: Path) -> None:
+    """A git-tracked file upstream that no code pattern matches is data: editing it and
+    reproducing makes the next release not comparable."""
+    policy = _default_policy(tmp_path)
+    code, doc = gate.json("check", "--repo", str(upstream), "--rev", "HEAD", "--config", policy)
+    assert code == 1
+    (finding,) = _bundle_results(doc, "v3")["PG404"]["findings"]
+    assert (
+        "evaluation input data/stopwords.txt (read by stage prepare) differs" in finding["message"]
+    )
+    _code, out, _ = gate("diff", "v2", "v3", "--repo", str(upstream), "--config", policy)
+    assert "Comparable: NO" in out
+
+
+def test_a_code_change_upstream_stays_comparable_and_diff_says_what_was_code(
+    upstream: Path, gate: Gate, tmp_path: Path
+) -> None:
+    policy = _default_policy(tmp_path)
+    code, doc = gate.json("check", "--repo", str(upstream), "--rev", "HEAD", "--config", policy)
+    assert _bundle_results(doc, "v4")["PG404"]["status"] == "passed"
+    code, out, _ = gate("diff", "v3", "v4", "--repo", str(upstream), "--config", policy)
+    assert code == 0
+    assert (
+        "Comparable: yes: the evaluation's source inputs (data/raw.csv, data/stopwords.txt" in out
+    )
+    assert "treated as code, not compared: src/prepare.py" in out
+    code, doc = gate.json(
+        "diff", "v3", "v4", "--repo", str(upstream), "--config", policy, "--format", "json"
+    )
+    assert doc["comparability_code"] == ["src/prepare.py"]
+
+
+def test_code_patterns_are_the_policy(upstream: Path, gate: Gate, tmp_path: Path) -> None:
+    """`comparability.code` decides: a policy naming data/*.txt as code makes v3 comparable;
+    one naming no *.py makes the code change of v4 a change of the evaluation's inputs."""
+    policy = Path(_default_policy(tmp_path))
+    text = policy.read_text()
+    as_code = tmp_path / "as-code.yaml"
+    as_code.write_text(text + 'comparability:\n  code: ["*.py", "data/*.txt"]\n')
+    _, doc = gate.json("check", "--repo", str(upstream), "--rev", "HEAD", "--config", str(as_code))
+    assert _bundle_results(doc, "v3")["PG404"]["status"] == "passed"
+    no_code = tmp_path / "no-code.yaml"
+    no_code.write_text(text + 'comparability:\n  code: ["*.sh"]\n')
+    _code, doc = gate.json(
+        "check", "--repo", str(upstream), "--rev", "HEAD", "--config", str(no_code)
+    )
+    (finding,) = _bundle_results(doc, "v4")["PG404"]["findings"]
+    assert "evaluation input src/prepare.py (read by stage prepare) differs" in finding["message"]
+
+
+def test_dvc_tracked_data_is_data_whatever_the_patterns(
+    new_data: Path, gate: Gate, tmp_path: Path
+) -> None:
+    """data/raw.csv is DVC-tracked (dvc add): a policy calling everything code does not make
+    a change to it comparable."""
+    policy = Path(_default_policy(tmp_path))
+    everything = tmp_path / "everything.yaml"
+    everything.write_text(policy.read_text() + 'comparability:\n  code: ["**"]\n')
+    code, results = _results(gate, new_data, "--config", str(everything))
+    assert code == 1
+    (finding,) = results["PG404"]["findings"]
+    assert "evaluation input data/raw.csv (read by stage prepare) differs" in finding["message"]
