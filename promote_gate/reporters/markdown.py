@@ -50,9 +50,11 @@ def _bundle(bundle: BundleReport) -> list[str]:
                     f"| {code(finding.path + (f':{finding.line}' if finding.line else ''))} "
                     f"| {escape(finding.described)} | {escape(result.rule.fix)} |"
                 )
-            if result.status == "error":
+            if result.status == "error":  # on the file JUnit, Code Quality and SARIF name
                 lines.append(
-                    f"| {_ICON['error']} {result.rule.title} | | {escape(result.reason or '')} | |"
+                    f"| {_ICON['error']} {result.rule.title} "
+                    f"| {code(bundle.error_file(result.reason))} "
+                    f"| {escape(result.reason or '')} | |"
                 )
         lines.append("")
     skipped = [r for r in bundle.results if r.status == "skipped" and r.unverified]

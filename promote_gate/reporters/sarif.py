@@ -7,15 +7,22 @@ Homepage, each rule's ``helpUri`` its row in the Documentation (the README's rul
 distribution that declares none gets no links. Each finding is a result: level ``error``, at
 the file a reader can open (the ``.dvc`` pointer of a DVC-tracked file the commit does not
 hold) and its line, with a ``partialFingerprints`` value that masks commit ids and hashes, so
-an alert that stays is the same alert when the base moves. A rule that could not run is an ``error`` on the file its
-message names; a gate error is a tool execution notification and ``executionSuccessful:
-false`` (the GitHub template then uploads nothing: an empty analysis would close every open
-alert). Evidence a skipped rule could not read (a released bundle's content not available
-here; for a bundle being released it is a failure, hence an ``error``) is a ``note`` naming
-the command that provides it: "could not verify" is never silence. Rules skipped with
-nothing to judge are not results: SARIF would require them to be level ``none``, and code
-scanning would show them as alerts to dismiss. No ``automationDetails``: the upload's
-``category`` names the analysis.
+an alert that stays is the same alert when the base moves.
+
+A rule that could not run (the gate exits 2) is two things: an ``error`` result on the file its
+message names, so the check visibly fails there, and a tool execution notification (SARIF
+§3.58: level ``error``, ``associatedRule`` the rule, ``descriptor`` the driver's
+``rule-error`` notification). The other rules' findings are real, so the run is
+``executionSuccessful: true`` and the GitHub template uploads it; until the rule runs again,
+code scanning may close that rule's earlier alerts as fixed. Only a gate error (nothing was
+evaluated, no results) is ``executionSuccessful: false``, a ``gate-error`` notification: the
+template then uploads nothing, as an empty analysis would close every open alert.
+
+Evidence a skipped rule could not read (a released bundle's content not available here; for a
+bundle being released it is a failure, hence an ``error``) is a ``note`` naming the command
+that provides it: "could not verify" is never silence. Rules skipped with nothing to judge are
+not results: SARIF would require them to be level ``none``, and code scanning would show them
+as alerts to dismiss. No ``automationDetails``: the upload's ``category`` names the analysis.
 """
 
 from __future__ import annotations
@@ -30,9 +37,35 @@ from promote_gate.report import BundleReport, Report
 from promote_gate.reporters.gitlab import fingerprint, ranked
 from promote_gate.rules import RULES, Rule
 
-SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# The OASIS schema the tests validate against (SARIF 2.1.0 with Errata 01, tests/schemas).
+SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 FINGERPRINT = "promoteGate/v1"
 _INDEX = {rule.code: index for index, rule in enumerate(RULES)}
+# The driver's notification descriptors (its ``notifications``), each notification naming one:
+# id, short and full description, help (GitHub's ingestion rules want all four, as for rules).
+NOTIFICATIONS = (
+    (
+        "gate-error",
+        "promote-gate could not evaluate",
+        "The gate could not evaluate (unreadable repository, bad configuration, no rule ran).",
+        "Fix what the message names. The GitHub template does not upload such a run.",
+    ),
+    (
+        "rule-error",
+        "A rule could not run",
+        "A rule failed on a bundle: its findings are unknown. The other rules' are reported.",
+        "Fix the file the message names; --traceback shows where the rule failed.",
+    ),
+    (
+        "unverified",
+        "Content not verified",
+        "metadata_only is set: the content of bundles being released was not verified.",
+        "Unset metadata_only, or run where the DVC cache or remote holds the content.",
+    ),
+)
+_NOTIFICATION_INDEX = {kind[0]: index for index, kind in enumerate(NOTIFICATIONS)}
 
 
 @lru_cache(maxsize=1)
@@ -114,22 +147,39 @@ def _result(
     }
 
 
+def _notification(
+    kind: str, text: str, level: str = "error", rule: Rule | None = None, path: str | None = None
+) -> dict[str, Any]:
+    """A tool execution notification: its descriptor, and the rule and file it is about."""
+    note: dict[str, Any] = {
+        "descriptor": {"id": kind, "index": _NOTIFICATION_INDEX[kind]},
+        "level": level,
+        "message": {"text": text},
+    }
+    if rule is not None:
+        note["associatedRule"] = {"id": rule.code, "index": _INDEX[rule.code]}
+    if path is not None:
+        note["locations"] = [_location(path, None)]
+    return note
+
+
+def _rule_errors(bundle: BundleReport) -> list[tuple[Rule, str, str]]:
+    """(rule, reason, file) of each rule of ``bundle`` that could not run."""
+    return [
+        (r.rule, r.reason or "error", bundle.error_file(r.reason))
+        for r in bundle.results
+        if r.status == "error"
+    ]
+
+
 def _bundle_results(bundle: BundleReport) -> list[dict[str, Any]]:
     results = []
+    for rule, reason, path in _rule_errors(bundle):  # where the check fails, as in JUnit
+        text = f"{rule.title} could not run: {reason}"
+        key = fingerprint(rule.code, bundle.path, "error", reason)
+        results.append(_result(rule, "error", text, path, None, key))
     for result in bundle.results:
         rule = result.rule
-        if result.status == "error":
-            reason = result.reason or "error"
-            results.append(
-                _result(
-                    rule,
-                    "error",
-                    f"{rule.title} could not run: {reason}",
-                    bundle.error_file(reason),
-                    None,
-                    fingerprint(rule.code, bundle.path, "error", reason),
-                )
-            )
         for item in result.unverified:  # on a skipped rule: evidence not required here
             command = f" (run: {item.command})" if item.command else ""
             results.append(
@@ -161,18 +211,32 @@ def render(report: Report) -> str:
     for bundle in report.bundles:
         results += _bundle_results(bundle)
     notifications = [
-        {"level": "error", "message": {"text": f"promote-gate could not evaluate: {error}"}}
+        _notification("gate-error", f"promote-gate could not evaluate: {error}")
         for error in report.errors
+    ]
+    notifications += [
+        _notification("rule-error", f"{rule.title} could not run: {reason}", rule=rule, path=path)
+        for bundle in report.bundles
+        for rule, reason, path in _rule_errors(bundle)
     ]
     if report.unverified:
         notifications.append(
-            {"level": "warning", "message": {"text": f"UNVERIFIED: {report.unverified}"}}
+            _notification("unverified", f"UNVERIFIED: {report.unverified}", level="warning")
         )
     driver: dict[str, Any] = {
         "name": "promote-gate",
         "version": __version__,
         "semanticVersion": __version__,
         "rules": [_descriptor(rule, docs) for rule in RULES],
+        "notifications": [
+            {
+                "id": kind,
+                "shortDescription": {"text": short},
+                "fullDescription": {"text": full},
+                "help": {"text": text, "markdown": text},
+            }
+            for kind, short, full, text in NOTIFICATIONS
+        ],
     }
     home = information_uri()
     if home:
@@ -181,8 +245,8 @@ def render(report: Report) -> str:
         "tool": {"driver": driver},
         "invocations": [
             {
-                "executionSuccessful": not report.errors
-                and all(r.status != "error" for b in report.bundles for r in b.results),
+                # a rule that could not run is a notification: the others' findings are real
+                "executionSuccessful": not report.errors,
                 "toolExecutionNotifications": notifications,
             }
         ],

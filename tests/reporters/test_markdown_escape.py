@@ -22,9 +22,15 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from scenario import World, github_pr, release_v2  # type: ignore[import-not-found, unused-ignore]
+from scenario import (  # type: ignore[import-not-found, unused-ignore]
+    V1,
+    World,
+    github_pr,
+    release_v2,
+)
 
-from promote_gate.reporters import comment
+from promote_gate.compare import Comparison, Side
+from promote_gate.reporters import comment, diff
 from promote_gate.reporters.markdown_escape import code, escape, html_text, neutral
 
 ZWSP = "\u200b"
@@ -227,3 +233,81 @@ def test_a_params_key_cannot_forge_the_comment(
     looks_fine(markdown)
     summary = (tmp_path / "runner" / "summary.md").read_text()
     looks_fine(summary)
+
+
+# ------------------------------------------------------------------ code spans, as read
+
+# What HTML, entities and code spans react to, in one file name: a span escaped before it is
+# fenced shows "&lt;b&gt;", one fenced by a single backtick ends at the first one.
+ODD_NAME = "a <b>`x` &lt; y.txt"
+
+
+def spans(inline: Token) -> list[tuple[str, str]]:
+    """(kind, text a reader sees) of each piece of an inline run: a code span is shown as its
+    content, verbatim; text with its entities and escapes resolved."""
+    return [(child.type, child.content) for child in inline.children or ()]
+
+
+def tables(markdown: str) -> list[list[list[Token]]]:
+    """Each table's rows, each row its cells (inline tokens), the header row first."""
+    found: list[list[list[Token]]] = []
+    for token in parse(markdown):
+        if token.type == "table_open":
+            found.append([])
+        elif token.type == "tr_open":
+            found[-1].append([])
+        elif token.type == "inline" and token.level == 4:  # a cell: table, t*, tr, t*
+            found[-1][-1].append(token)
+    return found
+
+
+def problem_rows(markdown: str) -> dict[str, list[tuple[str, str]]]:
+    """Each row of the summary's problems table: its rule cell -> the pieces of its file cell."""
+    (problems,) = [
+        rows
+        for rows in tables(markdown)
+        if [cell_text(c) for c in rows[0]] == ["rule", "file", "problem", "fix"]
+    ]
+    return {cell_text(rule): spans(file) for rule, file, _problem, _fix in problems[1:]}
+
+
+def odd_name_and_broken_pipeline(work: Path) -> None:
+    """Add a file to the released v1 under ``ODD_NAME`` (PG103, PG501) and make dvc.yaml no
+    YAML at all: PG504 cannot tell the pipeline's outputs and cannot run."""
+    (work / V1 / ODD_NAME).write_text("copied in\n")
+    (work / "dvc.yaml").write_text("stages: [not, a, mapping\n")
+
+
+def test_the_comment_and_summary_show_each_file_as_itself(
+    world: World, gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    head = world.branch("odd", odd_name_and_broken_pipeline, dvc_push=False)
+    body = tmp_path / "comment.md"
+    verdict = github_pr(world, gate, monkeypatch, tmp_path, "odd", head, "--comment", str(body))
+    assert verdict.code == 2, verdict.text  # PG504 could not run; the other rules judged
+    summary = tmp_path / "runner" / "summary.md"
+    for markdown in (body.read_text(), summary.read_text()):
+        rows = problem_rows(markdown)
+        odd = [("code_inline", f"{V1}/{ODD_NAME}")]  # one span: < as <, &lt; as &lt;, `x`
+        assert rows["❌ PG103 file-unlisted"] == odd
+        assert rows["❌ PG501 released-version-mutated"] == odd
+        # the rule that could not run names the file JUnit, Code Quality and SARIF name
+        assert rows["⚠️ PG504 internal-path-leak"] == [("code_inline", "dvc.yaml")]
+
+
+def test_the_review_shows_each_label_and_path_as_itself() -> None:
+    """``diff --format markdown`` (the comment's review): the labels in the heading are code
+    spans, the paths in the files table text, each read back as the value it is."""
+    old, new = (Side(label, {}, {}, {}, None) for label in ("v1 <b>`x`", "v2 &lt; ``y"))
+    files = (("added", f"{V1}/{ODD_NAME}", None, ("0" * 32, 3)),)
+    review = Comparison(old, new, (), (), files, (), ())
+    tokens = parse(diff.markdown(review))
+    heading = tokens[[t.type for t in tokens].index("heading_open") + 1]
+    assert spans(heading) == [
+        ("text", "Promotion review: "),
+        ("code_inline", "v1 <b>`x`"),
+        ("text", " → "),
+        ("code_inline", "v2 &lt; ``y"),
+    ]
+    (added,) = [row for rows in tables(diff.markdown(review)) for row in rows[1:]]
+    assert [cell_text(cell) for cell in added[:2]] == ["added", f"{V1}/{ODD_NAME}"]

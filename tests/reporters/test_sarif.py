@@ -1,11 +1,15 @@
 """SARIF for GitHub code scanning and the pull-request comment, read back as their consumers
-read them: the SARIF log validated against the official SARIF 2.1.0 JSON Schema (vendored in
-tests/schemas), every finding a result at its file and line with its rule's help; the comment
-body as the templates post it."""
+read them: the SARIF log validated against the OASIS SARIF 2.1.0 JSON Schema with Errata 01
+(vendored in tests/schemas), every finding a result at its file and line with its rule's help;
+the comment body as the templates post it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +17,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 from conftest import Gate, commit_all, run  # type: ignore[import-not-found, unused-ignore]
 from scenario import (  # type: ignore[import-not-found, unused-ignore]
     V1,
@@ -27,13 +32,17 @@ from promote_gate.rules.docs import rules_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "tests" / "schemas" / "sarif-schema-2.1.0.json"
+WORKFLOW = ROOT / "ci-templates" / "github" / "promote-gate.yml"
 
 
 @lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft7Validator:
+def _validator() -> jsonschema.protocols.Validator:
     schema = json.loads(SCHEMA.read_text())
-    assert schema["$id"].endswith("/Schemata/sarif-schema-2.1.0.json")  # the official one
-    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    # the OASIS errata01 schema (draft-04: "id"), the one promote-gate's logs name as $schema
+    assert schema["id"] == sarif.SCHEMA
+    validator = jsonschema.validators.validator_for(schema)
+    assert validator is jsonschema.Draft4Validator
+    return validator(schema, format_checker=jsonschema.FormatChecker())  # every known format
 
 
 def _valid(path: Path) -> dict[str, Any]:
@@ -41,6 +50,12 @@ def _valid(path: Path) -> dict[str, Any]:
     errors = sorted(_validator().iter_errors(log), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
     return log
+
+
+def _invocation(log: dict[str, Any]) -> dict[str, Any]:
+    (only,) = log["runs"][0]["invocations"]
+    invocation: dict[str, Any] = only
+    return invocation
 
 
 def _results(log: dict[str, Any]) -> list[dict[str, Any]]:
@@ -72,6 +87,18 @@ def test_schema_refuses_a_broken_log(tmp_path: Path) -> None:
     broken.write_text(json.dumps({"version": "2.1.0", "runs": [{"results": []}]}))  # no tool
     with pytest.raises(AssertionError, match="tool"):
         _valid(broken)
+
+
+def test_the_vendored_schema_is_the_errata01_text() -> None:
+    """Its README names its source and sha256; it holds what Errata 01 corrected (a region
+    needs a start, a suppression has a ``status``), which the original 2.1.0 schema lacks."""
+    readme = (SCHEMA.parent / "README.md").read_text()
+    assert hashlib.sha256(SCHEMA.read_bytes()).hexdigest() in readme
+    definitions = json.loads(SCHEMA.read_text())["definitions"]
+    assert {"required": ["startLine"]} in definitions["region"]["anyOf"]
+    suppression = definitions["suppression"]["properties"]
+    assert "status" in suppression
+    assert "state" not in suppression
 
 
 def test_every_finding_is_a_result_where_junit_puts_it(
@@ -130,22 +157,73 @@ def test_fingerprints_do_not_move_with_the_base(repo: Path, gate: Gate, tmp_path
     assert prints[0] == prints[1]
 
 
-def test_a_rule_that_cannot_run_is_an_error_on_its_file(
-    repo: Path, gate: Gate, tmp_path: Path
-) -> None:
+def _rule_error_and_finding(repo: Path, gate: Gate, out: Path) -> dict[str, Any]:
+    """A commit where two rules cannot run (dvc.yaml is not YAML) and another finds a file
+    the manifest does not list: the gate exits 2, and writes its SARIF."""
     (repo / "dvc.yaml").write_text("stages: [not, a, mapping\n")
-    commit_all(repo, "break dvc.yaml")
-    out = tmp_path / "r.sarif"
-    code, _, _ = gate("check", "--repo", str(repo), "--rev", "HEAD", "--format", "sarif")
-    assert code == 2
+    (repo / V1 / "a.txt").write_text("copied in\n")
+    commit_all(repo, "break dvc.yaml, add a file to v1")
     code, _, _ = gate("check", "--repo", str(repo), "--rev", "HEAD", "--sarif", str(out))
     assert code == 2
-    log = _valid(out)
-    errors = {r["ruleId"]: r for r in _results(log) if "could not run" in r["message"]["text"]}
+    return _valid(out)
+
+
+def test_a_rule_that_cannot_run_leaves_the_findings_and_says_so(
+    repo: Path, gate: Gate, tmp_path: Path
+) -> None:
+    log = _rule_error_and_finding(repo, gate, tmp_path / "r.sarif")
+    assert log["$schema"] == sarif.SCHEMA  # the schema it was just validated against
+    results = _results(log)
+    # the real finding is a result, at its file
+    (finding,) = [r for r in results if r["ruleId"] == "PG103"]
+    assert (finding["level"], _where(finding)) == ("error", (f"{V1}/a.txt", 1))
+    # each rule that could not run is an error on the file its message names (the check
+    # visibly fails there) ...
+    errors = {r["ruleId"]: r for r in results if "could not run" in r["message"]["text"]}
     assert set(errors) == {"PG204", "PG504"}
     assert {_where(r)[0] for r in errors.values()} == {"dvc.yaml"}
     assert {r["level"] for r in errors.values()} == {"error"}
-    assert log["runs"][0]["invocations"][0]["executionSuccessful"] is False
+    # ... and a tool execution notification naming the rule and its notification descriptor
+    driver = log["runs"][0]["tool"]["driver"]
+    invocation = _invocation(log)
+    notes = {n["associatedRule"]["id"]: n for n in invocation["toolExecutionNotifications"]}
+    assert set(notes) == {"PG204", "PG504"}
+    for code, note in notes.items():
+        assert note["level"] == "error"
+        assert driver["rules"][note["associatedRule"]["index"]]["id"] == code
+        descriptor = note["descriptor"]
+        assert driver["notifications"][descriptor["index"]]["id"] == descriptor["id"]
+        assert descriptor["id"] == "rule-error"
+        assert note["message"]["text"] == errors[code]["message"]["text"]
+        (where,) = note["locations"]
+        assert where["physicalLocation"]["artifactLocation"]["uri"] == "dvc.yaml"
+    # the other rules ran: the run is uploaded (see below), so its findings reach code scanning
+    assert invocation["executionSuccessful"] is True
+
+
+def _template_uploads(sarif_file: Path, tmp_path: Path) -> bool:
+    """Whether the GitHub template's code-scanning job uploads ``sarif_file``: its guard step
+    run for real on it, where the job downloads it."""
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    (guard,) = [s for s in jobs["code-scanning"]["steps"] if s.get("id") == "evaluated"]
+    runner_temp = tmp_path / "runner-temp"
+    (runner_temp / "promote-gate-reports").mkdir(parents=True)
+    shutil.copy(sarif_file, runner_temp / "promote-gate-reports" / "promote-gate.sarif")
+    output = tmp_path / "github-output"
+    env = {**os.environ, "GITHUB_OUTPUT": str(output), "RUNNER_TEMP": str(runner_temp)}
+    argv = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", guard["run"]]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return output.read_text() == "ok=true\n"
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed (runners have it)")
+def test_the_template_uploads_a_run_in_which_a_rule_could_not_run(
+    repo: Path, gate: Gate, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.sarif"
+    _rule_error_and_finding(repo, gate, out)
+    assert _template_uploads(out, tmp_path)
 
 
 def test_a_gate_error_is_a_failed_execution(tmp_path: Path, gate: Gate) -> None:
@@ -154,10 +232,15 @@ def test_a_gate_error_is_a_failed_execution(tmp_path: Path, gate: Gate) -> None:
     code, _, err = gate("check", "--repo", str(tmp_path / "plain"), "--sarif", str(out))
     assert code == 2
     assert "not inside a git repository" in err
-    (invocation,) = _valid(out)["runs"][0]["invocations"]
-    assert invocation["executionSuccessful"] is False
+    log = _valid(out)
+    assert _results(log) == []
+    invocation = _invocation(log)
+    assert invocation["executionSuccessful"] is False  # the template uploads nothing
     (note,) = invocation["toolExecutionNotifications"]
     assert note["level"] == "error"
+    assert note["descriptor"] == {"id": "gate-error", "index": 0}
+    assert log["runs"][0]["tool"]["driver"]["notifications"][0]["id"] == "gate-error"
+    assert "associatedRule" not in note
     assert "not inside a git repository" in note["message"]["text"]
 
 
