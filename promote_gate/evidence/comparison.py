@@ -48,6 +48,8 @@ def code_inputs(
             continue
         entry = view.entry(path)
         files = [path] if entry is not None else [e.path for e in view.files_under(path)]
+        if any(f.endswith(".dvc") for f in files):  # a directory holding DVC-tracked data
+            continue
         if files and all(spec.match_file(f) for f in files):
             found.add(path)
     return frozenset(found)

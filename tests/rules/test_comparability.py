@@ -397,3 +397,38 @@ def test_dvc_tracked_data_is_data_whatever_the_patterns(
     assert code == 1
     (finding,) = results["PG404"]["findings"]
     assert "evaluation input data/raw.csv (read by stage prepare) differs" in finding["message"]
+
+
+def test_code_is_what_git_tracks_and_the_patterns_match(tmp_path: Path) -> None:
+    """code_inputs asks the commit: a git-tracked src/ file is code; a directory under src/
+    holding a .dvc pointer (DVC-tracked data inside) is data; a file git does not track is
+    data; a dvc-added *.sh is data; a stage's output is neither (not a source)."""
+    from promote_gate.dvc.lock import parse_lock
+    from promote_gate.evidence.comparison import code_inputs
+    from promote_gate.git import Git
+    from promote_gate.repo import CommitView
+
+    run(tmp_path, "git", "init", "-q", "-b", "main")
+    for path, text in {
+        "src/prepare.py": "print()\n",
+        "src/assets/readme.txt": "weights below\n",
+        "src/assets/weights.bin.dvc": "outs:\n- md5: 0\n  path: weights.bin\n",
+        "tools/fetch.sh.dvc": "outs:\n- md5: 0\n  path: fetch.sh\n",
+    }.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    commit = commit_all(tmp_path, "code and data")
+    lock = parse_lock(
+        b"schema: '2.0'\nstages:\n  prepare:\n    cmd: python src/prepare.py\n    deps:\n"
+        b"    - path: src/prepare.py\n      md5: a\n    - path: src/assets\n      md5: b.dir\n"
+        b"    - path: tools/fetch.sh\n      md5: c\n    - path: src/untracked.py\n      md5: d\n"
+        b"    outs:\n    - path: data/prepared\n      md5: e.dir\n"
+        b"  train:\n    cmd: python src/prepare.py\n    deps:\n    - path: data/prepared\n"
+        b"      md5: e.dir\n    outs:\n    - path: model.pkl\n      md5: f\n"
+    )
+    git = Git.open(str(tmp_path))
+    try:
+        found = code_inputs(lock, CommitView(git, commit), ("*.py", "*.sh", "src/**"))
+    finally:
+        git.close()
+    assert found == {"src/prepare.py"}
