@@ -102,12 +102,18 @@ _FRONT = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 
 
 def cell(value: Any) -> str:
-    """How a value is written in a report table: JSON, so it reads back exactly."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False).replace("|", "\\|")
+    """How a value reads in a report table: JSON, so it reads back exactly."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _piped(text: str) -> str:
+    """A table cell as written: a ``|`` in it escaped (GFM), which a reader does not see."""
+    return text.replace("|", "\\|")
 
 
 def table_rows(values: Mapping[str, Mapping[str, Any]]) -> dict[tuple[str, str], str]:
-    """``{file: {key: value}}`` -> ``{(file, dotted key): cell}`` as the report tables show it."""
+    """``{file: {key: value}}`` -> ``{(file, dotted key): cell}`` as a reader of the report
+    tables sees them (what :func:`parse_report` reads back)."""
     return {
         (fname, key): cell(value)
         for fname, inner in values.items()
@@ -296,7 +302,10 @@ def render_report(
         "<!-- promote-gate:params -->",
         "| file | param | value |",
         "|---|---|---|",
-        *(f"| `{f}` | `{k}` | {v} |" for (f, k), v in table_rows(params).items()),
+        *(
+            f"| `{_piped(f)}` | `{_piped(k)}` | {_piped(v)} |"
+            for (f, k), v in table_rows(params).items()
+        ),
         "<!-- /promote-gate:params -->",
         "",
         "## Metrics",
@@ -306,7 +315,7 @@ def render_report(
         f"| file | metric | value | {'vs ' + previous[0] if previous else 'baseline'} |",
         "|---|---|---|---|",
         *(
-            f"| `{f}` | `{k}` | {v} | {_delta(prev_rows.get((f, k)), v)} |"
+            f"| `{_piped(f)}` | `{_piped(k)}` | {_piped(v)} | {_delta(prev_rows.get((f, k)), v)} |"
             for (f, k), v in table_rows(metrics).items()
         ),
         "<!-- /promote-gate:metrics -->",

@@ -354,3 +354,24 @@ def test_promote_verbose_says_what_it_read(repo: Path, gate: Gate) -> None:
     ]
     assert lines[6] == "Created publish/v2. Review publish/v2/report.md, then:"
     assert re.fullmatch(r"promote-gate: promote took \d+\.\d\d s\n", err)
+
+
+def test_a_param_holding_a_pipe_reads_back_from_its_own_report(repo: Path, gate: Gate) -> None:
+    """A value with `|` and backticks: the report's table escapes the pipe (GFM) and the
+    bundle promote writes passes its own check (PG304 read the escape as part of the value)."""
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("  seed: 7\n", '  seed: 7\n  note: "a|b `c`"\n'))
+    dvc_yaml = repo / "dvc.yaml"
+    old = "params: [prepare.split, prepare.seed]"
+    dvc_yaml.write_text(dvc_yaml.read_text().replace(old, old[:-1] + ", prepare.note]"))
+    run(repo, "dvc", "repro", "-q")
+    commit_all(repo, "prepare takes a note")
+    code, _, err = gate("promote", "v2", "--repo", str(repo))
+    assert code == 0, err
+    commit_all(repo, "Promote v2")
+    assert (
+        '| `params.yaml` | `prepare.note` | "a\\|b `c`" |'
+        in (repo / "publish/v2/report.md").read_text()
+    )
+    code, out, _ = gate("check", "--repo", str(repo), "--rev", "HEAD")
+    assert code == 0, out
