@@ -93,6 +93,10 @@ PINS: dict[str, tuple[str, str]] = {
     "mikepenz/action-junit-report": ("3585e9575db828022551b4231f165eb59a0e74e3", "v5.6.2"),
     "github/codeql-action/upload-sarif": ("ff0a06e83cb2de871e5a09832bc6a81e7276941f", "v3.28.18"),
     "pypa/gh-action-pypi-publish": ("76f52bc884231f62b9a034ebfe128415bbaabdfc", "v1.12.4"),
+    "aws-actions/configure-aws-credentials": (
+        "61815dcd50bd041e203e49132bacad1fd04d2708",
+        "v5.1.1",
+    ),
 }
 # ----------------------------------------------------------------------------------------
 

@@ -531,6 +531,25 @@ def test_github_switches_are_one_variable_each() -> None:
     assert "PROMOTE_GATE_PR_COMMENT = true" in header
 
 
+def test_github_s3_role_is_assumed_only_when_named() -> None:
+    """The optional OIDC step for an S3 remote: run only with PROMOTE_GATE_AWS_ROLE set,
+    before the gate, with a short session; the id-token permission stays off (commented)."""
+    steps = load(WORKFLOW)["jobs"][GATE_JOB]["steps"]
+    names = [step.get("name") for step in steps]
+    role = steps[names.index("Assume the read-only role of the DVC remote")]
+    assert names.index("Assume the read-only role of the DVC remote") < names.index("promote-gate")
+    assert role["uses"].startswith("aws-actions/configure-aws-credentials@")
+    assert role["with"]["role-to-assume"] == "${{ vars.PROMOTE_GATE_AWS_ROLE }}"
+    assert int(role["with"]["role-duration-seconds"]) <= 3600
+    contexts = github_contexts("pull_request")
+    for value, runs in (("", False), ("arn:aws:iam::123456789012:role/read-dvc", True)):
+        contexts["vars"] = {"PROMOTE_GATE_AWS_ROLE": value}
+        text = role["if"].strip()[3:-2]
+        status = {"success": True, "failure": False, "cancelled": False, "always": True}
+        assert truthy(_Expression(f"success() && ({text})", contexts, status).evaluate()) == runs
+    assert "      # id-token: write" in WORKFLOW.read_text()
+
+
 def test_action_runs_the_gate_with_its_inputs() -> None:
     doc = load(ACTION)
     assert doc["runs"]["using"] == "composite"
