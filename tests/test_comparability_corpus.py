@@ -113,7 +113,9 @@ def _lay_out(folder: Path, work: Path, project: str) -> None:
     outs = [o for s in stages for o in s.outs]
     for stage in stages:
         for dep in stage.deps:
-            path = Path(dep.fs_path)
+            path = (root / dep.fs_path).resolve()  # DVC's may be relative to the cwd
+            if not path.is_relative_to(work.resolve()):
+                continue  # outside the repository: nothing git could track
             if hasattr(dep, "params") or path.exists():
                 continue
             if any(_covers(str(o.fs_path), str(path)) for o in outs):
@@ -124,17 +126,21 @@ def _lay_out(folder: Path, work: Path, project: str) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"{value}\n")
         for out in stage.outs:
-            if out.metric and not Path(out.fs_path).exists():
-                Path(out.fs_path).parent.mkdir(parents=True, exist_ok=True)
-                Path(out.fs_path).write_text("{}\n")
+            metric = (root / out.fs_path).resolve()
+            if out.metric and metric.is_relative_to(work.resolve()) and not metric.exists():
+                metric.parent.mkdir(parents=True, exist_ok=True)
+                metric.write_text("{}\n")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("pair", _pairs())
-def test_default_comparability_follows_dvcs_graph(pair: Any, tmp_path: Path) -> None:
+def test_default_comparability_follows_dvcs_graph(
+    pair: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a, b, project = pair
     work = tmp_path / "work"
     work.mkdir()
+    monkeypatch.chdir(work)  # DVC resolves some paths against the working directory
     run(work, "git", "init", "-q", "-b", "main")
     commits, facts = [], []
     for folder in (a, b):
