@@ -23,24 +23,7 @@ class Doc:
     value: Any = None
     error: str | None = None
     digest: Digest | None = None
-    text: str | None = None  # as read (decoded), for locating a finding's line
-
-    def line_of(self, *paths: tuple[str, ...]) -> int | None:
-        """The 1-based line of the first key path found in a YAML or JSON document, else of
-        the deepest key of the first path that exists; None without a line."""
-        if not self.text:
-            return None
-        from promote_gate.yamlio import key_lines
-
-        lines = key_lines(self.text)
-        for path in paths:
-            if path in lines:
-                return lines[path]
-        for path in paths:
-            for depth in range(len(path) - 1, 0, -1):
-                if path[:depth] in lines:
-                    return lines[path[:depth]]
-        return None
+    text: str | None = None  # as read (decoded), for locating a finding's line (locate.py)
 
     @property
     def ok(self) -> bool:
@@ -59,6 +42,7 @@ class FileFacts:
     pointer: Pointer | None = None  # its ``.dvc`` pointer, when one is next to it
     pointer_error: str | None = None
     pointer_path: str | None = None  # what the pointer says it tracks (outs[0].path)
+    pointer_text: str | None = None  # the pointer as read, for locating a finding's line
     missing: str | None = None  # why the content could not be read (DVC-stored, not here)
 
     @property
@@ -117,6 +101,8 @@ class RepoEvidence:
     declared_error: str | None = None  # why that could not be read
     status: Mapping[str, StageStatus] | None = None  # set for candidates only
     status_error: str | None = None
+    # the checked view's dvc.lock files (project path -> text), where PG204's findings are shown
+    lock_texts: Mapping[str, str] = field(default_factory=dict)
     comparison: Comparison | None = None  # with the baseline; candidates only
     comparison_note: str | None = None  # why there is no comparison
     # with the newest released version, where the baseline is itself being released: a
@@ -142,6 +128,8 @@ class ReleaseFacts:
     attribute_changes: tuple[str, ...] = ()  # checkout attributes that differ from the base
     released_versions: tuple[int, ...] = ()  # version numbers present at the base
     versions: tuple[int, ...] = ()  # version numbers present at the checked revision
+    # changed text file -> the first line that differs from the base (where PG501 shows it)
+    changed_lines: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -168,3 +156,11 @@ class BundleFacts:
 
     def repo_path(self, relpath: str) -> str:
         return f"{self.path}/{relpath}" if self.path else relpath
+
+    def shown(self, relpath: str) -> str:
+        """The bundle file a reader can open for ``relpath``: a DVC-tracked promoted file that
+        is not in the checked tree (a commit has only its pointer) is its ``.dvc`` pointer."""
+        item = self.files.get(relpath)
+        if item is not None and not item.in_tree and item.pointer is not None:
+            return relpath + ".dvc"
+        return relpath

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 import re
 import time
 import traceback
@@ -11,6 +12,7 @@ from typing import Any, Literal, TypeVar
 
 from promote_gate.errors import EXIT_ERROR, EXIT_OK, EXIT_VIOLATIONS
 from promote_gate.facts import BundleFacts
+from promote_gate.locate import located
 from promote_gate.rules import RULES, Finding, NotApplicable, Rule, Unverified
 
 Status = Literal["passed", "failed", "skipped", "error"]
@@ -44,10 +46,17 @@ class BundleReport:
         lead = f"{self.path}/" if self.path else ""
         if self.facts is None or not path.startswith(lead):
             return path
-        item = self.facts.files.get(path[len(lead) :])
-        if item is not None and not item.in_tree and item.pointer is not None:
-            return path + ".dvc"
-        return path
+        return lead + self.facts.shown(path[len(lead) :])
+
+    def where(self, finding: Finding) -> str:
+        """Where a person reads ``finding``: its path, with its line in the file the line is
+        in (``publish/v1/model.json (model.json.dvc:2)`` for data shown at its pointer)."""
+        if not finding.line:
+            return finding.path
+        shown = self.existing(finding.path)
+        if shown == finding.path:
+            return f"{shown}:{finding.line}"
+        return f"{finding.path} ({posixpath.basename(shown)}:{finding.line})"
 
     def error_file(self, reason: str | None) -> str:
         """Where a rule that could not run is shown: the file its message names (a
@@ -106,11 +115,20 @@ _O = TypeVar("_O", Finding, Unverified)
 def _printable(outcome: _O) -> _O:
     """File names that are not UTF-8 (read with surrogateescape) made safe for every reporter."""
     fields: dict[str, Any] = {
-        k: v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        for k, v in dataclasses.asdict(outcome).items()
-        if isinstance(v, str)
+        k: _printable_text(v) for k, v in dataclasses.asdict(outcome).items() if isinstance(v, str)
     }
+    if outcome.key is not None:
+        fields["key"] = tuple(_printable_text(k) for k in outcome.key)
     return dataclasses.replace(outcome, **fields)
+
+
+# a surrogate no undecodable byte stands for: a JSON document may spell one ("\ud800")
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
+def _printable_text(text: str) -> str:
+    text = _LONE_SURROGATE.sub("\ufffd", text)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def judge(
@@ -152,20 +170,24 @@ def judge(
             results.append(RuleResult(rule, "error", reason=reason, seconds=took))
             continue
         took = time.perf_counter() - start
-        findings = tuple(_printable(o) for o in outcomes if isinstance(o, Finding))
-        unverified = tuple(_printable(o) for o in outcomes if isinstance(o, Unverified))
+        findings = tuple(o for o in outcomes if isinstance(o, Finding))
+        unverified = tuple(o for o in outcomes if isinstance(o, Unverified))
         if require_data and unverified:
             findings += tuple(
                 Finding(
                     u.path,
                     f"could not be verified here, and unverified evidence does not pass: {u.reason}"
                     + (f" (run: {u.command})" if u.command else ""),
+                    key=u.key,
                 )
                 for u in unverified
             )
             unverified = ()
+        unverified = tuple(_printable(u) for u in unverified)
         not_applicable = [o.reason for o in outcomes if isinstance(o, NotApplicable)]
         if findings:
+            # located with the keys as the documents spell them, then made printable
+            findings = tuple(_printable(f) for f in located(facts, findings))
             results.append(RuleResult(rule, "failed", findings, unverified, seconds=took))
         elif not_applicable and not unverified:
             reason = "; ".join(not_applicable)

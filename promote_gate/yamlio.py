@@ -309,3 +309,21 @@ def key_lines(text: str, max_depth: int = 32) -> dict[tuple[str, ...], int]:
         elif isinstance(node, yaml.SequenceNode):
             todo.extend((item, (*path, str(index))) for index, item in enumerate(node.value))
     return lines
+
+
+def problem_line(text: str, json_text: bool = False) -> int | None:
+    """The 1-based line where the parser stops reading a document that is not valid YAML (or
+    JSON), else None. For locating findings only: the loaders above name it in their message."""
+    text = text.removeprefix("\ufeff")  # the loaders read UTF-8 with or without a BOM
+    try:
+        if json_text:
+            json.loads(text)
+        else:
+            yaml.compose(text, Loader=Yaml12Loader)
+    except json.JSONDecodeError as exc:
+        return exc.lineno
+    except yaml.MarkedYAMLError as exc:
+        return exc.problem_mark.line + 1 if exc.problem_mark is not None else None
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return None
+    return None

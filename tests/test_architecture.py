@@ -145,6 +145,8 @@ UPWARD = {
     "promote_gate.evidence": ("collect", "gate", "commands", "context", "cli", "reporters"),
     "promote_gate.context": ("collect", "evidence", "gate", "commands", "cli", "reporters"),
     "promote_gate.rules": ("collect", "evidence", "context", "gate", "commands", "git", "repo"),
+    # where a finding's evidence lives in its file: pure, as rules are (the judge asks it)
+    "promote_gate.locate": ("collect", "evidence", "context", "gate", "commands", "git", "repo"),
     "promote_gate.reporters": ("collect", "evidence", "context", "gate", "commands", "git"),
     "promote_gate.dvc": ("collect", "evidence", "context", "gate", "commands", "rules"),
     "promote_gate.collect": ("gate", "commands", "context", "cli", "reporters"),

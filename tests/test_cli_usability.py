@@ -236,7 +236,7 @@ def test_a_broken_bundle_json_file_is_named_with_its_line(
     code, out, err = gate("check", "--repo", str(repo))
     assert code == 1, out + err
     lines = out.splitlines()
-    at = next(i for i, x in enumerate(lines) if x.endswith(f"  publish/v1/{name}"))
+    at = next(i for i, x in enumerate(lines) if x.endswith(f"  publish/v1/{name}:{line}"))
     assert lines[at + 1] == f"      {name} is not valid JSON: line {line}, column 1: extra data"
     assert "Traceback" not in err
 

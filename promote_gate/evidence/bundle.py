@@ -108,16 +108,21 @@ def read_bundle(scope: Scope, name: str, path: str) -> BundleFacts:
     for pointer_rel in sorted(pointers):
         data_rel = pointer_rel[: -len(".dvc")]
         base = data_rel.rsplit("/", 1)[0] if "/" in data_rel else ""
+        text: str | None = None
         try:
-            pointer = parse_pointer(view.read(lead + pointer_rel) or b"", pointer_rel)
+            data = view.read(lead + pointer_rel) or b""
+            text = data.decode("utf-8", "replace")
+            pointer = parse_pointer(data, pointer_rel)
         except DocumentError as exc:
             old = files.get(data_rel, FileFacts(data_rel, "file", in_tree=False))
-            files[data_rel] = dataclasses.replace(old, pointer_error=str(exc))
+            files[data_rel] = dataclasses.replace(old, pointer_error=str(exc), pointer_text=text)
             continue
         if norm(pointer.path, base) != data_rel:
             old = files.get(data_rel, FileFacts(data_rel, "file", in_tree=False))
             msg = f"{pointer_rel} tracks {pointer.path!r}, not {data_rel.rsplit('/', 1)[-1]!r}"
-            files[data_rel] = dataclasses.replace(old, pointer_error=msg, pointer_path=pointer.path)
+            files[data_rel] = dataclasses.replace(
+                old, pointer_error=msg, pointer_path=pointer.path, pointer_text=text
+            )
             continue
         present = files.get(data_rel)
         if present is None:
@@ -129,13 +134,14 @@ def read_bundle(scope: Scope, name: str, path: str) -> BundleFacts:
                 in_tree=False,
                 pointer=pointer,
                 pointer_path=pointer.path,
+                pointer_text=text,
                 missing=None
                 if digest is not None or not pointer.md5
                 else scope.store.missing(pointer.md5),
             )
         else:
             files[data_rel] = dataclasses.replace(
-                present, pointer=pointer, pointer_path=pointer.path
+                present, pointer=pointer, pointer_path=pointer.path, pointer_text=text
             )
     bookkeeping = frozenset({MANIFEST, ".gitignore", *names.values()})
     for rel in bookkeeping:

@@ -9,7 +9,9 @@ from promote_gate.errors import GateError
 from promote_gate.evidence.scope import Scope
 from promote_gate.facts import BundleFacts, ReleaseFacts
 from promote_gate.gitattributes import Attributes
+from promote_gate.locate import first_difference
 from promote_gate.repo import CommitView, View
+from promote_gate.yamlio import DocumentError
 
 
 # Attributes that make a checkout's bytes differ from the blob on every platform. `text` and
@@ -105,6 +107,25 @@ def release_facts(
         for k in sorted(set(before.get(p, {})) | set(after.get(p, {})))
         if before.get(p, {}).get(k) != after.get(p, {}).get(k)
     )
+    changes = tuple(_changed(base, scope.view, path))
     return dataclasses.replace(
-        facts, changes=tuple(_changed(base, scope.view, path)), attribute_changes=moved
+        facts,
+        changes=changes,
+        attribute_changes=moved,
+        changed_lines=_first_lines(base, scope.view, changes),
     )
+
+
+def _first_lines(base: View, head: View, paths: tuple[str, ...]) -> dict[str, int]:
+    """Where each changed file first differs from the base (PG501's line): files that are
+    text on both sides and small enough to read as a document."""
+    found: dict[str, int] = {}
+    for path in paths:
+        try:
+            before, after = base.read(path), head.read(path)
+        except DocumentError:
+            continue
+        line = first_difference(before, after) if before is not None and after is not None else None
+        if line is not None:
+            found[path] = line
+    return found

@@ -27,8 +27,8 @@ def _clean(text: str) -> str:
     return _INVALID_XML.sub("\ufffd", text)
 
 
-def _finding_text(finding: Finding, fix: str) -> str:
-    lines = [f"{finding.path}{f':{finding.line}' if finding.line else ''}: {finding.message}"]
+def _finding_text(bundle: BundleReport, finding: Finding, fix: str) -> str:
+    lines = [f"{bundle.where(finding)}: {finding.message}"]
     if finding.expected is not None or finding.found is not None:
         lines.append(f"  expected: {finding.expected}")
         lines.append(f"  found:    {finding.found}")
@@ -60,9 +60,7 @@ def _cases(suite: ET.Element, bundle: BundleReport, result: RuleResult) -> None:
     if result.status == "failed":
         seen: dict[str, int] = {}
         for finding in result.findings:
-            name = f"{result.rule.title}: {finding.path}"
-            if finding.line:
-                name += f":{finding.line}"
+            name = f"{result.rule.title}: {bundle.where(finding)}"
             seen[name] = seen.get(name, 0) + 1
             if seen[name] > 1:  # names stay unique: GitLab merges cases of one name
                 name += f" ({seen[name]})"
@@ -78,7 +76,7 @@ def _cases(suite: ET.Element, bundle: BundleReport, result: RuleResult) -> None:
             _child(
                 case,
                 "failure",
-                _finding_text(finding, result.rule.fix),
+                _finding_text(bundle, finding, result.rule.fix),
                 message=finding.described,
                 type=result.rule.code,
             )

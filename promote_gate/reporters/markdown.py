@@ -47,7 +47,7 @@ def _bundle(bundle: BundleReport) -> list[str]:
             for finding in result.findings or ():
                 lines.append(
                     f"| {_ICON[result.status]} {result.rule.title} "
-                    f"| {code(finding.path + (f':{finding.line}' if finding.line else ''))} "
+                    f"| {code(bundle.where(finding))} "
                     f"| {escape(finding.described)} | {escape(result.rule.fix)} |"
                 )
             if result.status == "error":  # on the file JUnit, Code Quality and SARIF name

@@ -65,7 +65,7 @@ def render(report: Report, colour: bool = False, level: int | None = None) -> st
             rule = result.rule
             if result.status == "failed" and level > verbosity.SILENT:
                 for finding in result.findings:
-                    where = finding.path + (f":{finding.line}" if finding.line else "")
+                    where = bundle.where(finding)
                     lines.append(f"  {c('red', rule.code)} {rule.name}  {safe(where)}")
                     lines.append(f"      {safe(finding.message)}")
                     sides = [

@@ -19,6 +19,9 @@ class Finding:
     expected: str | None = None
     found: str | None = None
     line: int | None = None  # 1-based, where the file has one for this finding
+    # what in the shown file the finding is about: a key path into the document (a stage of a
+    # dvc.lock: ("stages", name)); locate.py turns it into ``line``
+    key: tuple[str, ...] | None = None
 
     @property
     def described(self) -> str:
@@ -35,6 +38,7 @@ class Unverified:
     path: str
     reason: str
     command: str | None = None
+    key: tuple[str, ...] | None = None  # as Finding's, where it becomes one (--require-data)
 
 
 @dataclass(frozen=True)

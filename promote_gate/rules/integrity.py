@@ -12,10 +12,20 @@ from promote_gate.facts import BundleFacts
 from promote_gate.rules.base import Finding, Outcome, Rule, Unverified, provides
 from promote_gate.yamlio import DocumentError
 
+POINTER_PATH = ("outs", "0", "path")  # what a .dvc pointer says it tracks
+
 
 def listed_files(facts: BundleFacts) -> list[dict[str, Any]]:
+    return [entry for _, entry in indexed_files(facts)]
+
+
+def indexed_files(facts: BundleFacts) -> list[tuple[str, dict[str, Any]]]:
+    """The manifest's file entries that are objects, each with its index in ``files`` (the
+    key it has in manifest.json)."""
     files = facts.manifest_value.get("files")
-    return [f for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+    if not isinstance(files, list):
+        return []
+    return [(str(i), entry) for i, entry in enumerate(files) if isinstance(entry, dict)]
 
 
 def _manifest_invalid(facts: BundleFacts) -> Iterator[Outcome]:
@@ -30,7 +40,12 @@ def _manifest_invalid(facts: BundleFacts) -> Iterator[Outcome]:
         yield Finding(where, doc.error)
         return
     for error in facts.manifest_errors:
-        yield Finding(where, error)
+        yield Finding(where, error, key=_schema_key(error))
+
+
+def _schema_key(error: str) -> tuple[str, ...]:
+    """The key path a schema error names first (``files/0/md5: …``, as collected)."""
+    return tuple(error.split(": ", 1)[0].split("/"))
 
 
 def _unsafe_path_reason(path: str) -> str | None:
@@ -87,12 +102,15 @@ def _unsafe_path(facts: BundleFacts) -> Iterator[Outcome]:
         )
         return
     listed = [e.get("path") for e in listed_files(facts)]
-    for path in listed:
-        if not isinstance(path, str):
-            continue
-        reason = _unsafe_path_reason(path)
+    for index, entry in indexed_files(facts):
+        path = entry.get("path")
+        reason = _unsafe_path_reason(path) if isinstance(path, str) else None
         if reason:
-            yield Finding(facts.repo_path(MANIFEST), f"manifest path {path!r} {reason}")
+            yield Finding(
+                facts.repo_path(MANIFEST),
+                f"manifest path {path!r} {reason}",
+                key=("files", index, "path"),
+            )
     names = (
         [p for p in listed if isinstance(p, str)]
         + list(facts.files)
@@ -117,6 +135,7 @@ def _unsafe_path(facts: BundleFacts) -> Iterator[Outcome]:
             yield Finding(
                 facts.repo_path(rel + ".dvc"),
                 f"the .dvc pointer names a path outside the bundle: {item.pointer_path}",
+                key=POINTER_PATH,
             )
 
 
@@ -193,7 +212,10 @@ def _content_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
             yield Finding(facts.repo_path(path), f"is {what}, not the promoted file")
             continue
         if item.pointer_error and not _escapes(path, item.pointer_path):
-            yield Finding(facts.repo_path(path + ".dvc"), item.pointer_error)
+            # a pointer tracking another path is about its path; one that does not parse, where
+            # the parser stopped
+            key = POINTER_PATH if item.pointer_path is not None else None
+            yield Finding(facts.repo_path(path + ".dvc"), item.pointer_error, key=key)
         if item.pointer is not None:
             if item.pointer.md5 != entry.get("md5"):
                 yield Finding(
@@ -208,6 +230,7 @@ def _content_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
                     "pointer size differs from the manifest",
                     str(entry.get("size")),
                     str(item.pointer.size),
+                    key=("outs", "0", "size"),
                 )
         if item.digest is not None:
             yield from _compare_digest(

@@ -16,7 +16,7 @@ from promote_gate.rules.base import (
     Unverified,
     provides,
 )
-from promote_gate.rules.params import diff_keys, report_claims
+from promote_gate.rules.params import diff_items, key_path, report_claims
 from promote_gate.rules.provenance import excerpt
 from promote_gate.yamlio import DocumentError
 
@@ -75,7 +75,9 @@ def _metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
     for path, entry in snap.items():
         hit = lock.producer(path)
         if hit is None:
-            yield Finding(where, f"{path} is not an output of any stage in lock.yaml")
+            yield Finding(
+                where, f"{path} is not an output of any stage in lock.yaml", key=(path, "stage")
+            )
             continue
         stage, out = hit
         expected: str | None = out.md5
@@ -95,11 +97,16 @@ def _metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
                 f"md5 of {path} differs from stage {stage.name} in lock.yaml",
                 str(expected),
                 entry["md5"],
+                key=(path, "md5"),
             )
             continue
         recorded = repo.content.get(path)
         if recorded is not None and recorded.conflict:
-            yield Finding(where, f"{recorded.conflict}: dvc.lock does not describe its own metrics")
+            yield Finding(
+                where,
+                f"{recorded.conflict}: dvc.lock does not describe its own metrics",
+                key=(path, "md5"),
+            )
             continue
         content = recorded.data if recorded is not None else None
         if content is None:
@@ -113,14 +120,21 @@ def _metrics_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
         try:
             actual = read_metrics_file(content, path)
         except DocumentError as exc:
-            yield Finding(where, f"{path} as recorded cannot be read: {exc}")
+            yield Finding(where, f"{path} as recorded cannot be read: {exc}", key=(path,))
             continue
-        for line in diff_keys({path: flatten(actual)}, {path: flatten(entry["values"])}):
+        for (_, key), text in diff_items({path: flatten(actual)}, {path: flatten(entry["values"])}):
             yield Finding(
                 where,
-                f"differs from {path} as recorded: {line}",
-                line=facts.docs["metrics"].line_of((path,)),
+                f"differs from {path} as recorded: {text}",
+                key=metric_key(facts, path, key),
             )
+
+
+def metric_key(facts: BundleFacts, file: str, dotted: str) -> tuple[str, ...]:
+    """Where metric ``dotted`` of ``file`` is in the metrics snapshot (its key path)."""
+    entry = (metrics_snapshot(facts) or {}).get(file)
+    values = entry.get("values") if isinstance(entry, dict) else None
+    return (file, "values", *key_path(values, dotted))
 
 
 def recorded_metrics(facts: BundleFacts) -> dict[str, dict[str, Any]] | None:
@@ -172,8 +186,17 @@ def _not_comparable(facts: BundleFacts) -> Iterator[Outcome]:
         yield comparison
         return
     for each in _comparisons(facts):
+        key = _evaluated(facts, each.comparability_stages)
         for problem in each.not_comparable:
-            yield Finding(where, f"not comparable with {each.baseline.label}: {problem}")
+            yield Finding(where, f"not comparable with {each.baseline.label}: {problem}", key=key)
+
+
+def _evaluated(facts: BundleFacts, stages: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The metrics a comparison judges, as the snapshot lists them: the first metrics file
+    a comparability stage produced (else the first one)."""
+    snap = metrics_snapshot(facts) or {}
+    files = [f for f, e in snap.items() if e.get("stage") in stages] or list(snap)
+    return (files[0],) if files else None
 
 
 def _regression(facts: BundleFacts) -> Iterator[Outcome]:
@@ -201,6 +224,7 @@ def _regression(facts: BundleFacts) -> Iterator[Outcome]:
                 f"better, allowed regression {bound})",
                 expected=f"at most {bound} worse than {delta.old}",
                 found=str(delta.new),
+                key=metric_key(facts, delta.file, delta.key),
             )
 
 

@@ -47,6 +47,12 @@ def diff_items(
     return lines
 
 
+def key_path(values: Any, dotted: str) -> tuple[str, ...]:
+    """Where the flattened key ``dotted`` is in ``values`` as written: itself where the
+    mapping has it whole (a snapshot written flat), else split at its dots (nested)."""
+    return (dotted,) if isinstance(values, dict) and dotted in values else tuple(dotted.split("."))
+
+
 def report_claims(
     facts: BundleFacts, block: str, expected: Mapping[str, Mapping[str, Any]]
 ) -> Iterator[Outcome]:
@@ -136,12 +142,12 @@ def _params_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
     if excerpt_gaps(facts):
         yield NotApplicable("the lock excerpt leaves out upstream stages (PG202)")
         return
-    doc = facts.docs["params"]
+    where = facts.repo_path(facts.docs["params"].name)
     for (pfile, key), text in diff_items(recorded, snap):
         yield Finding(
-            facts.repo_path(doc.name),
+            where,
             f"differs from lock.yaml: {text}",
-            line=doc.line_of((pfile, key), (pfile, *key.split("."))),
+            key=(pfile, *key_path(snap.get(pfile), key)),
         )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from promote_gate.dvc import DVC_LOCK
 from promote_gate.dvc.lock import LockFile
+from promote_gate.dvc.project import lock_of
 from promote_gate.facts import BundleFacts
 from promote_gate.hashing import LEGACY
 from promote_gate.rules.base import (
@@ -17,6 +18,8 @@ from promote_gate.rules.base import (
     provides,
 )
 from promote_gate.rules.integrity import listed_files
+
+SOURCE_COMMIT = ("source", "commit")  # where manifest.json names the commit it was made from
 
 
 def excerpt(facts: BundleFacts) -> LockFile | None:
@@ -136,6 +139,7 @@ def _lock_excerpt_invalid(facts: BundleFacts) -> Iterator[Outcome]:
             where,
             f"stage {stage} depends on {dep}, produced by stage {producer}, "
             "which the excerpt leaves out",
+            key=("stages", stage),
         )
 
 
@@ -149,6 +153,7 @@ def _lock_evidence_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
         yield Finding(
             facts.repo_path("manifest.json"),
             f"source.commit {commit} is not in this repository (shallow clone? fetch it)",
+            key=SOURCE_COMMIT,
         )
         return
     if repo.source_lock_error:
@@ -160,6 +165,7 @@ def _lock_evidence_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
             f"source.dvc_lock_sha256 does not match {DVC_LOCK} at {commit[:12]}",
             repo.source_lock_sha256,
             source.get("dvc_lock_sha256"),
+            key=("source", "dvc_lock_sha256"),
         )
     lock, full = excerpt(facts), repo.source_lock
     if lock is None or full is None:
@@ -168,15 +174,13 @@ def _lock_evidence_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
         original = full.stages.get(name)
         if original is None:
             yield Finding(
-                where,
-                f"stage {name} is not in {DVC_LOCK} at {commit[:12]}",
-                line=facts.docs["lock"].line_of(("stages", name)),
+                where, f"stage {name} is not in {DVC_LOCK} at {commit[:12]}", key=("stages", name)
             )
         elif dict(original.raw) != dict(stage.raw):
             yield Finding(
                 where,
                 f"stage {name} differs from {DVC_LOCK} at {commit[:12]}",
-                line=facts.docs["lock"].line_of(("stages", name)),
+                key=("stages", name),
             )
 
 
@@ -192,10 +196,18 @@ def _pipeline_stale(facts: BundleFacts) -> Iterator[Outcome]:
         status = repo.status.get(name)
         if status is None:
             continue
+        where, key = lock_entry(name)
         for change in status.changes:
-            yield Finding(DVC_LOCK, f"stage {name}: {change} (at {repo.checked})")
+            yield Finding(where, f"stage {name}: {change} (at {repo.checked})", key=key)
         for reason in status.unverified:
-            yield Unverified(DVC_LOCK, f"stage {name}: {reason}")
+            yield Unverified(where, f"stage {name}: {reason}", key=key)
+
+
+def lock_entry(stage: str) -> tuple[str, tuple[str, ...]]:
+    """The dvc.lock recording ``stage`` and its key there: ``sub/dvc.yaml:train`` is
+    ``train`` in ``sub/dvc.lock``, as DVC addresses and records it."""
+    dvcfile, _, name = stage.rpartition(":")
+    return (lock_of(dvcfile) if dvcfile else DVC_LOCK), ("stages", name)
 
 
 def _unexplained_output(facts: BundleFacts) -> Iterator[Outcome]:
@@ -212,6 +224,7 @@ def _unexplained_output(facts: BundleFacts) -> Iterator[Outcome]:
             f"stage {stage}: {', '.join(outs)} changed since {comparison.baseline.label} while its "
             "command, dependencies and params did not: the outputs were not reproduced from "
             "what dvc.lock records (dvc commit -f, an edited dvc.lock, or a forced re-run)",
+            key=("stages", stage),
         )
 
 
@@ -221,12 +234,15 @@ def _source_not_in_history(facts: BundleFacts) -> Iterator[Outcome]:
     commit = _source(facts).get("commit", "")
     if not repo.source_known:
         yield Finding(
-            facts.repo_path("manifest.json"), f"source.commit {commit} is not in this repository"
+            facts.repo_path("manifest.json"),
+            f"source.commit {commit} is not in this repository",
+            key=SOURCE_COMMIT,
         )
     elif not repo.source_is_ancestor:
         yield Finding(
             facts.repo_path("manifest.json"),
             f"source.commit {commit[:12]} is not an ancestor of the {repo.checked}",
+            key=SOURCE_COMMIT,
         )
 
 

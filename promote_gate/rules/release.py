@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from promote_gate.bundle import MANIFEST
 from promote_gate.facts import BundleFacts
 from promote_gate.rules.base import Finding, NotApplicable, Outcome, Rule, Unverified
-from promote_gate.rules.integrity import listed_files
+from promote_gate.rules.integrity import indexed_files, listed_files
 from promote_gate.rules.provenance import excerpt
 
 
@@ -21,7 +21,11 @@ def _released_version_mutated(facts: BundleFacts) -> Iterator[Outcome]:
         )
         return
     for path in release.changes:
-        yield Finding(path, f"differs from the released {facts.name} in the {release.base}")
+        yield Finding(
+            path,
+            f"differs from the released {facts.name} in the {release.base}",
+            line=release.changed_lines.get(path),
+        )
     for change in release.attribute_changes:
         path, _, what = change.partition(": ")
         yield Finding(
@@ -41,7 +45,11 @@ def _version_order(facts: BundleFacts) -> Iterator[Outcome]:
     version = facts.manifest_value.get("version")
     if isinstance(version, str) and version != facts.name:
         yield Finding(
-            where, "manifest version differs from the directory name", facts.name, version
+            where,
+            "manifest version differs from the directory name",
+            facts.name,
+            version,
+            key=("version",),
         )
     release = facts.release
     released = release.released_versions if release else ()
@@ -65,12 +73,25 @@ def _source_out(facts: BundleFacts, entry: dict[str, object]) -> str | None:
     return hit[1].md5 if hit else None
 
 
+def _listing(facts: BundleFacts, path: str) -> tuple[str, ...] | None:
+    """Where the manifest lists ``path``: a promoted file's path, or the path it came from."""
+    for index, entry in indexed_files(facts):
+        source = entry.get("source")
+        if entry.get("path") == path:
+            return ("files", index, "path")
+        if isinstance(source, dict) and source.get("path") == path:
+            return ("files", index, "source", "path")
+    return None
+
+
 def _exploratory_leak(facts: BundleFacts) -> Iterator[Outcome]:
     repo = facts.repo
     assert repo is not None
     for path, pattern in repo.exploratory:
         yield Finding(
-            facts.repo_path(MANIFEST), f"{path} matches the exploratory pattern {pattern!r}"
+            facts.repo_path(MANIFEST),
+            f"{path} matches the exploratory pattern {pattern!r}",
+            key=_listing(facts, path),
         )
     if repo.lineage is None:
         return

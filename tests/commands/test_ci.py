@@ -360,25 +360,28 @@ def test_github_pr_editing_a_released_bundle_fails(
     code, out, err = gate_ci(gate, monkeypatch, ws)
     assert code == 1, (out, err)
     found = error_commands(out)
+    added = len((repo / V1 / "report.md").read_text().splitlines()) + 1  # the first line added
     assert found[0][0] == {
         "file": f"{V1}/report.md",
+        "line": str(added),
         "title": "PG501 released-version-mutated",
     }
     assert found[0][1].startswith(
         f"differs from the released v1 in the commit {pr.base[:12]} — fix: Revert"
     )
-    assert f"::error file={V1}/report.md,title=PG501 released-version-mutated::" in out
+    assert f"::error file={V1}/report.md,line={added},title=PG501 released-version-mutated::" in out
     markdown = summary.read_text()
     assert markdown.startswith("## promote-gate: failed")
     assert "### `publish/v1`: FAIL" in markdown
-    assert f"| ❌ PG501 released-version-mutated | `{V1}/report.md` |" in markdown
+    assert f"| ❌ PG501 released-version-mutated | `{V1}/report.md:{added}` |" in markdown
     assert "| `params.yaml` | `train.lr` | 0.05 |" in markdown
     assert "| `eval/metrics.json` | `acc` |" in markdown
     root = validate_junit(ws / JUNIT)
     case = failing_cases(root)[
-        "promote-gate.publish.v1:PG501 released-version-mutated: publish/v1/report.md"
+        f"promote-gate.publish.v1:PG501 released-version-mutated: publish/v1/report.md:{added}"
     ]
     assert case.get("file") == f"{V1}/report.md"
+    assert case.get("line") == str(added)
     failure = case.find("failure")
     assert failure is not None
     assert failure.get("type") == "PG501"
@@ -625,8 +628,9 @@ def test_gitlab_merge_request_writes_a_code_quality_report(
     assert ("PG501", f"{V1}/report.md") in by_check
     assert ("PG103", f"{V1}/notes.txt") in by_check
     root = validate_junit(ws / JUNIT)
+    added = len((repo / V1 / "report.md").read_text().splitlines()) + 1  # the first line added
     assert (
-        "promote-gate.publish.v1:PG501 released-version-mutated: publish/v1/report.md"
+        f"promote-gate.publish.v1:PG501 released-version-mutated: publish/v1/report.md:{added}"
         in failing_cases(root)
     )
 
@@ -742,7 +746,11 @@ def test_without_ci_variables_the_flags_decide(
     assert "PG501 released-version-mutated" in out
     assert error_commands(out) == []
     junit = failing_cases(validate_junit(ws / JUNIT))
-    assert "promote-gate.publish.v1:PG501 released-version-mutated: publish/v1/report.md" in junit
+    added = len((repo / V1 / "report.md").read_text().splitlines()) + 1  # the first line added
+    assert (
+        f"promote-gate.publish.v1:PG501 released-version-mutated: publish/v1/report.md:{added}"
+        in junit
+    )
     # no --base: every bundle is judged as new; nothing is "released" to compare with
     code, out, _ = gate_ci(gate, monkeypatch, ws, "--rev", pr.head)
     assert "base none" in out

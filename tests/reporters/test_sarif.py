@@ -302,7 +302,7 @@ def test_the_comment_says_what_failed_and_is_bounded(
     assert text.startswith(comment.MARKER + "\n")
     assert "## promote-gate: failed" in text
     assert "PG501 released-version-mutated" in text
-    assert f"`{V1}/report.md`" in text
+    assert f"`{V1}/report.md:" in text  # at the first line the edit added
     # a body over GitHub's limit is cut at a line, its <details> closed, and says so
     from promote_gate.report import Report
 
