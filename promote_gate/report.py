@@ -109,6 +109,14 @@ def no_rule_ran(report: Report) -> Report:
     return dataclasses.replace(report, errors=(*report.errors, error))
 
 
+_ERROR_LEAD = "the rule could not run: "
+
+
+def could_not_run(rule: Rule, reason: str | None) -> str:
+    """A rule error as one sentence that names the rule (the reason said once)."""
+    return f"{rule.title} could not run: {(reason or 'error').removeprefix(_ERROR_LEAD)}"
+
+
 _O = TypeVar("_O", Finding, Unverified)
 
 
@@ -165,7 +173,7 @@ def judge(
             detail = (
                 traceback.format_exc() if traceback_on_error else f"{type(exc).__name__}: {exc}"
             )
-            reason = f"the rule could not run: {detail}"
+            reason = f"{_ERROR_LEAD}{detail}"
             took = time.perf_counter() - start
             results.append(RuleResult(rule, "error", reason=reason, seconds=took))
             continue

@@ -40,6 +40,7 @@ def test_a_one_digit_param_change_is_one_short_finding(repo: Path, gate: Gate) -
     (finding,) = stale["findings"]
     assert "param params.yaml:train.lr: modified (0.05 -> 0.06)" in finding["message"]
     assert len(finding["message"]) < 200, finding["message"]
+    assert finding["values"] == [0.05, 0.06]  # whole, for machines
     code, out, _ = gate("check", "--repo", str(repo), "--rev", "HEAD", "--base", base)
     (line,) = [x for x in out.splitlines() if "PG204" in x]
     assert len(line) < 200, line
@@ -77,3 +78,25 @@ def test_diff_with_a_commit_names_only_stages_both_sides_have(repo: Path, gate: 
     code, out, _ = gate("diff", "HEAD", "v1", "--repo", str(repo))
     assert code == 0
     assert "summary" not in out.split("Lock stages whose hashes changed:")[1]
+
+
+def test_a_rule_that_could_not_run_says_so_once(repo: Path, gate: Gate, tmp_path: Path) -> None:
+    (repo / "dvc.yaml").write_text("stages: [not, a, mapping\n")
+    commit_all(repo, "break dvc.yaml")
+    sarif, quality = tmp_path / "r.sarif", tmp_path / "q.json"
+    code, _, _ = gate("check", "--repo", str(repo), "--rev", "HEAD", "--sarif", str(sarif))
+    assert code == 2
+    gate(
+        "check",
+        "--repo",
+        str(repo),
+        "--rev",
+        "HEAD",
+        "--format",
+        "gitlab",
+        "--output",
+        str(quality),
+    )
+    for text in (sarif.read_text(), quality.read_text()):
+        assert "PG204 pipeline-stale could not run: " in text
+        assert "could not run: the rule could not run" not in text

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from promote_gate.dvc import DVC_YAML
@@ -31,6 +31,8 @@ class StageStatus:
     not_pulled: tuple[str, ...] = ()
     # in the DVC cache but not in the workspace (DVC: "deleted"; `dvc checkout` restores them)
     not_checked_out: tuple[str, ...] = ()
+    # a param change's text -> its whole values (old, new), which the text may show cut
+    values: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
 
 
 class _Hasher:
@@ -195,6 +197,7 @@ def pipeline_status(
             continue
         changes: list[str] = []
         unverified: list[str] = []
+        values: dict[str, tuple[Any, Any]] = {}
         if stage.always_changed:
             changes.append("always changed")
         elif stage.cmd and not (stage.deps or stage.params or stage.outs):
@@ -207,7 +210,7 @@ def pipeline_status(
             for dep in stage.deps:
                 _compare(hasher, dep, deps.get(dep), "dep", changes, unverified)
             for pdef in stage.params:
-                _compare_params(view, pdef, locked, params_cache, changes)
+                _compare_params(view, pdef, locked, params_cache, changes, values)
         outs = {o.path: o for o in locked.outs}
         for out in stage.outs:
             _compare(hasher, out.path, outs.get(out.path), "out", changes, unverified)
@@ -219,6 +222,7 @@ def pipeline_status(
             tuple(unverified),
             tuple(p for p in absent if not hasher.absent[p]),
             tuple(p for p in absent if hasher.absent[p]),
+            values,
         )
     return result
 
@@ -251,7 +255,12 @@ def _compare(
 
 
 def _compare_params(
-    view: View, pdef: ParamsDef, locked: LockStage, cache: dict[str, Any], changes: list[str]
+    view: View,
+    pdef: ParamsDef,
+    locked: LockStage,
+    cache: dict[str, Any],
+    changes: list[str],
+    values: dict[str, tuple[Any, Any]],
 ) -> None:
     if pdef.file not in cache:
         cache[pdef.file] = read_params_file(view, pdef.file)
@@ -275,10 +284,10 @@ def _compare_params(
         elif key not in info:
             changes.append(f"param {pdef.file}:{key}: new")
         elif value != info[key] and not (isinstance(value, tuple) and list(value) == info[key]):
-            changes += [
-                f"param {pdef.file}:{leaf}: modified ({short(old)} -> {short(new)})"
-                for leaf, old, new in leaf_changes(key, info[key], value)
-            ]
+            for leaf, old, new in leaf_changes(key, info[key], value):
+                text = f"param {pdef.file}:{leaf}: modified ({short(old)} -> {short(new)})"
+                changes.append(text)
+                values[text] = (old, new)
 
 
 def leaf_changes(key: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:

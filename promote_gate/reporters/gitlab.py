@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from promote_gate.report import BundleReport, Report, error_file
+from promote_gate.report import BundleReport, Report, could_not_run, error_file
 from promote_gate.rules import Finding, Rule
 
 # Most severe first: a changed release or broken integrity before provenance, then claims.
@@ -66,7 +66,7 @@ def render(report: Report) -> str:
     ]
     issues += [
         _issue(
-            f"{result.rule.title} could not run: {result.reason or 'error'}",
+            could_not_run(result.rule, result.reason),
             result.rule.code,
             fingerprint(result.rule.code, bundle.path, "error", result.reason or ""),
             "blocker",

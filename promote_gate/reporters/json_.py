@@ -35,4 +35,4 @@ def render(report: Report) -> str:
             for b in report.bundles
         ],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"
+    return json.dumps(doc, indent=2, ensure_ascii=True, default=str) + "\n"  # YAML dates

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote
 
 from promote_gate import __version__
-from promote_gate.report import BundleReport, Report
+from promote_gate.report import BundleReport, Report, could_not_run
 from promote_gate.reporters.gitlab import fingerprint, ranked
 from promote_gate.rules import RULES, Rule
 
@@ -175,7 +175,7 @@ def _rule_errors(bundle: BundleReport) -> list[tuple[Rule, str, str]]:
 def _bundle_results(bundle: BundleReport) -> list[dict[str, Any]]:
     results = []
     for rule, reason, path in _rule_errors(bundle):  # where the check fails, as in JUnit
-        text = f"{rule.title} could not run: {reason}"
+        text = could_not_run(rule, reason)
         key = fingerprint(rule.code, bundle.path, "error", reason)
         results.append(_result(rule, "error", text, path, None, key))
     for result in bundle.results:
@@ -215,7 +215,7 @@ def render(report: Report) -> str:
         for error in report.errors
     ]
     notifications += [
-        _notification("rule-error", f"{rule.title} could not run: {reason}", rule=rule, path=path)
+        _notification("rule-error", could_not_run(rule, reason), rule=rule, path=path)
         for bundle in report.bundles
         for rule, reason, path in _rule_errors(bundle)
     ]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from promote_gate.facts import BundleFacts
@@ -22,6 +22,9 @@ class Finding:
     # what in the shown file the finding is about: a key path into the document (a stage of a
     # dvc.lock: ("stages", name)); locate.py turns it into ``line``
     key: tuple[str, ...] | None = None
+    # the values behind a message that shows them cut (a param's whole before and after): in
+    # --format json only, never printed
+    values: tuple[Any, Any] | None = field(default=None, compare=False)
 
     @property
     def described(self) -> str:

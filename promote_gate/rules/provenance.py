@@ -198,7 +198,8 @@ def _pipeline_stale(facts: BundleFacts) -> Iterator[Outcome]:
             continue
         where, key = lock_entry(name)
         for change in status.changes:
-            yield Finding(where, f"stage {name}: {change} (at {repo.checked})", key=key)
+            text = f"stage {name}: {change} (at {repo.checked})"
+            yield Finding(where, text, key=key, values=status.values.get(change))
         for reason in status.unverified:
             yield Unverified(where, f"stage {name}: {reason}", key=key)
 
