@@ -269,3 +269,15 @@ def test_at_the_top_the_text_names_top_level_files_and_commands(
     reasons = [r["reason"] for b in doc["bundles"] for r in b["results"] if r["status"] == "error"]
     assert reasons
     assert all("a/params.yaml is not valid YAML" in r for r in reasons), reasons
+
+
+def test_a_hint_to_fetch_content_runs_in_its_project(mono: Path, gate: Gate) -> None:
+    """a's content in neither its cache nor the remote: the command the finding gives, typed
+    at the top, runs DVC in a (`dvc --cd a pull publish/v1/…`), the path DVC reads there."""
+    shutil.rmtree(mono / "a/.dvc/cache")
+    (mono / "a/publish/v1/model.json").unlink()
+    shutil.rmtree(mono.parent / REMOTE)
+    _, doc = gate.json("check", "--repo", str(mono), "--rev", "HEAD", "--bundle", "a/publish/v1")
+    said = json.dumps(doc)
+    assert "run: dvc --cd a pull publish/v1/model.json" in said
+    assert "run: dvc pull" not in said
