@@ -56,7 +56,7 @@ def _covers(out: str, dep: str) -> bool:
 def _dvc_facts(project: Path) -> dict[str, tuple[str | None, str]] | None:
     """What DVC says the metrics stages rest on: dependency -> (its dvc.lock hash, "own",
     "data" or "code"), or None where DVC refuses the project or it has no metrics."""
-    import networkx as nx
+    import networkx as nx  # type: ignore[import-untyped, unused-ignore]
     import pathspec
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
@@ -147,7 +147,8 @@ def test_default_comparability_follows_dvcs_graph(
         _lay_out(folder, work, project)
         commits.append(commit_all(work, folder.name))
         facts.append(_dvc_facts(work / project))
-    if facts[0] is None or facts[1] is None:
+    before, after = facts
+    if before is None or after is None:
         pytest.skip("DVC refuses a dvc.yaml here, or no stage produces metrics")
     git = Git.open(str(work)).project(project)
     store = ObjectStore([])
@@ -156,8 +157,7 @@ def test_default_comparability_follows_dvcs_graph(
         sides = [side_of_revision(CommitView(git, c), store, config) for c in commits]
     finally:
         git.close()
-    said = "\n".join(compare(*sides, config).not_comparable)
-    before, after = facts
+    said = "\n".join(compare(sides[0], sides[1], config).not_comparable)
     for path in sorted(set(before) | set(after)):
         (was, kind), (now, _) = before.get(path, (None, "")), after.get(path, (None, ""))
         kind = kind or after[path][1]
