@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.generate import SIZES, Size, build, sh
+from benchmarks.remote import RemoteCases
 
 PG = [sys.executable, "-m", "promote_gate"]
 # as a user runs them: bytecode written and used (a sandbox may switch it off)
@@ -200,9 +201,22 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
             {},
         ),
     ]
-    return {
-        title: Group(compare(runs, cases, before), pairs) for title, cases, before, pairs in groups
-    }
+    remote = RemoteCases(repo, work / size.name)
+    groups.append(
+        (
+            "check --rev HEAD in a clone without a DVC cache, by its DVC remote (issue 21)",
+            remote.cases,
+            _nothing,
+            remote.pairs,
+        )
+    )
+    try:
+        return {
+            title: Group(compare(runs, cases, before), pairs)
+            for title, cases, before, pairs in groups
+        }
+    finally:
+        remote.close()
 
 
 def _machine() -> str:

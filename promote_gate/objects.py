@@ -13,12 +13,15 @@ read through DVC's own filesystem layer when DVC (and its remote plugin) is inst
 Nothing is ever written: remote objects are streamed and hashed, not fetched into a cache.
 
 A remote is asked on a worker thread, and waited for only while it answers: one that stays
-silent for ``remote_timeout`` seconds (before the first byte or between two chunks) counts
-as unreachable, and is not asked again in the run — a remote that cannot be reached costs
-one timeout, never a hang. What a failed read means is decided in one place,
+silent for ``remote_timeout`` seconds (to connect, before the first byte, between two
+chunks) counts as unreachable, and is not asked again in the run (by any project's store:
+they share what they learnt) — a remote that cannot be reached costs one timeout, never a
+hang, and never one per object. Its client gets the same limit, and a single attempt,
+where it takes them (:func:`limited`: S3 and HTTP both, SSH the limit), so it gives up when
+the gate does and says why itself; an HTTP object is one streamed GET. What a failed read means is decided in one place,
 ``remote_io.remote_failure``: "no such object" is *absent* (not pushed); anything else (the
-remote's directory missing, a refused connection, a 403, a timeout) leaves it *unavailable*
-— unknown, never taken for absent or present.
+remote's directory or bucket missing, a refused connection, a 403, a timeout) leaves it
+*unavailable* — unknown, never taken for absent or present.
 """
 
 from __future__ import annotations
@@ -110,6 +113,10 @@ class Source:
         """Before the first object of a remote (on the bounded thread): raise what says the
         remote itself cannot be asked (:func:`remote_failure` classifies it)."""
 
+    # seconds the store waits beyond its timeout: a client with the gate's limits
+    # (:func:`limited`) gives up first, and says why in its own words
+    grace: float = 0.0
+
     def open_object(self, parts: tuple[str, ...]) -> IO[bytes] | None:
         """The object at ``parts`` below this source's root, or None when it is not there."""
         raise NotImplementedError
@@ -150,17 +157,30 @@ class DvcFsSource(Source):
     """Remote storage read through DVC's filesystem layer (s3://, gs://, ssh://, …).
 
     ``make`` makes the filesystem when ``fs`` is None: some connect when they are made (ssh),
-    so that happens on the bounded thread, at the first object asked for."""
+    so that happens on the bounded thread, at the first object asked for. ``root``: where
+    the remote itself lives (its bucket or container, its directory), asked for once
+    before the first object, so that a bucket that is not there is not taken for a
+    remote holding nothing."""
 
     is_remote = True
 
     def __init__(
-        self, fs: Any, path: str, label: str, make: Callable[[], Any] | None = None
+        self,
+        fs: Any,
+        path: str,
+        label: str,
+        make: Callable[[], Any] | None = None,
+        root: str | None = None,
+        grace: float = 0.0,
+        options: dict[str, Any] | None = None,
     ) -> None:
         self._fs = fs
         self._make = make
         self.path = path
         self.label = label
+        self.root = root
+        self.grace = grace
+        self.options = options or {}  # how its objects are opened (HTTP: STREAM)
 
     @property
     def fs(self) -> Any:
@@ -169,11 +189,26 @@ class DvcFsSource(Source):
         return self._fs
 
     def ready(self) -> None:
-        _ = self.fs
+        fs = self.fs
+        if self.root is None:
+            return
+        try:
+            fs.info(self.root)
+        except Exception as exc:
+            why = remote_failure(exc)
+            if why is None:  # "no such thing", of the remote's own location: said as such
+                raise FileNotFoundError(
+                    errno.ENOENT, "no such bucket or directory", self.root
+                ) from None
+            if why.startswith("refused"):
+                return  # a credential may read objects without listing the bucket: they decide
+            raise
 
     def open_object(self, parts: tuple[str, ...]) -> IO[bytes] | None:
         try:
-            fobj: IO[bytes] = self.fs.open(self.fs.join(self.path, *parts), mode="rb")
+            fobj: IO[bytes] = self.fs.open(
+                self.fs.join(self.path, *parts), mode="rb", **self.options
+            )
         except FileNotFoundError as exc:
             if remote_failure(exc) is not None:  # "not found" standing for another failure
                 raise
@@ -189,6 +224,7 @@ class ObjectStore:
         sources: Sequence[Source] = (),
         unavailable: str | None = None,
         remote_timeout: float = REMOTE_TIMEOUT,
+        down: dict[str, str] | None = None,
     ) -> None:
         self.sources = tuple(sources)
         self.unavailable = unavailable  # why a source that should be here is not (shown once)
@@ -197,8 +233,18 @@ class ObjectStore:
         self.hashes: HashCache | None = None  # digests of unchanged local objects
         self._in: dict[tuple[str, str | None, str], bool] = {}
         self.remote_timeout = remote_timeout
-        self.remote_down: str | None = None  # why the remote could not be asked (once down)
+        # remote label -> why it could not be asked; shared by the stores of one run, so a
+        # remote that failed once is not asked again by another project's store
+        self._down = down if down is not None else {}
         self._ready: set[str] = set()  # remotes whose location answered
+
+    @property
+    def remote_down(self) -> str | None:
+        """Why this store's remote could not be asked (once it could not), naming it."""
+        for source in self.sources:
+            if source.is_remote and source.label in self._down:
+                return self._down[source.label]
+        return None
 
     def _read(
         self, md5: str, hash_name: str | None, source: Source, keep: bool, limit: int
@@ -207,7 +253,7 @@ class ObjectStore:
         that cannot be asked: then :attr:`remote_down` says why, and it is not asked again)."""
         if not source.is_remote:
             found, rejected = self._attempt(md5, hash_name, source, keep, limit, None)
-        elif self.remote_down is not None:
+        elif source.label in self._down:
             return None
         else:
             try:
@@ -215,9 +261,10 @@ class ObjectStore:
                     lambda tick: self._attempt(md5, hash_name, source, keep, limit, tick),
                     self.remote_timeout,
                     source.label,
+                    source.grace,
                 )
             except RemoteUnavailable as exc:
-                self.remote_down = str(exc)
+                self._down.setdefault(source.label, str(exc))
                 return None
             self._ready.add(source.label)
         if rejected is not None:
@@ -240,7 +287,8 @@ class ObjectStore:
             try:
                 source.ready()
             except Exception as exc:  # every library's own kinds: classified
-                down = remote_failure(exc, root=True) or "unreachable"
+                down = remote_failure(exc, root=True, waited=self.remote_timeout)
+                down = down or "unreachable"
                 raise RemoteUnavailable(f"{source.label} {down}") from exc
             tick()
         try:
@@ -263,7 +311,7 @@ class ObjectStore:
                 if isinstance(exc, OSError):
                     return None, f"{source.label} could not be read: {exc}"
                 raise
-            why = remote_failure(exc)
+            why = remote_failure(exc, waited=self.remote_timeout)
             if why is None:
                 return None, None
             raise RemoteUnavailable(f"{source.label} {why}") from exc
@@ -325,28 +373,41 @@ class ObjectStore:
         return self._in[key]
 
     def missing(self, md5: str) -> str:
-        """Why ``md5`` could not be read: where it was looked for, and any object rejected."""
-        where = " nor ".join(s.label for s in self.sources) or "no DVC cache or remote here"
-        reason = f"not in {where}" if self.sources else where
+        """Why ``md5`` could not be read: where it was looked for, and any object rejected.
+        A remote that could not be asked is named as such, never as a place it is not in."""
+        down = self.remote_down
+        asked = [s.label for s in self.sources if not (s.is_remote and down)]
+        if asked:
+            reason = "not in " + " nor ".join(asked)
+        else:
+            reason = "not read" if self.sources else "no DVC cache or remote here"
         if self.unavailable:
             reason += f" ({self.unavailable})"
-        if self.remote_down:
-            reason += f" ({self.remote_down})"
+        if down:
+            reason += f"; {down}" if asked else f": {down}"
         if md5 in self.rejected:
             reason += f"; {self.rejected[md5]}"
         return reason
 
 
 PROMPTS = frozenset({"ask_password", "ask_passphrase"})  # DVC remote options that prompt
+BUCKETS = frozenset({"s3", "gs", "azure", "oss"})  # a remote path's first part is its bucket
+DIRECTORIES = frozenset({"ssh", "hdfs", "webhdfs"})  # a remote path is its directory
+LIMITED = frozenset({"s3", "http", "https", "ssh"})  # clients that give up by themselves
+GRACE = 2.0  # seconds the store waits beyond a limited client's own limits
+# fsspec asks an HTTP server for a file's size before reading it (a HEAD, then a GET if
+# that fails): a stream needs none, so one object is one GET (any true size skips the ask)
+STREAM = {"block_size": 0, "size": -1}
 
 
 def remote_source(
-    name: str, url: str, config: dict[str, Any], root: str
+    name: str, url: str, config: dict[str, Any], root: str, timeout: float = REMOTE_TIMEOUT
 ) -> tuple[Source | None, str | None]:
     """A source for DVC remote ``name`` at ``url``: a local directory directly, others through
-    DVC's filesystem layer. (None, why) when it cannot be read here (DVC or its plugin
-    missing, a configuration DVC refuses). Nothing is asked of the remote here: whether it
-    can be reached is learnt at its first object, within the store's timeout."""
+    DVC's filesystem layer, their clients limited to ``timeout`` (:func:`limited`). (None,
+    why) when it cannot be read here (DVC or its plugin missing, a configuration DVC
+    refuses). Nothing is asked of the remote here: whether it can be reached is learnt at
+    its first object, within the store's timeout."""
     label = f"DVC remote {name} ({url})"
     if "://" not in url or url.startswith("file://"):
         path = url.removeprefix("file://")
@@ -369,5 +430,50 @@ def remote_source(
         cls, conf, fs_path = get_cloud_fs({**config, "remote": remotes}, name=name)
     except Exception as exc:  # DVC raises many kinds: a missing plugin, bad config
         return None, f"{label} cannot be opened: {type(exc).__name__}: {exc}"
+    protocol = _protocol(cls)
+    where = fs_path.split("/", 1)[0] if protocol in BUCKETS else None
+    if protocol in DIRECTORIES:
+        where = fs_path
     # made (and, for ssh, connected) at the first object, on the bounded thread
-    return DvcFsSource(None, fs_path, label, make=lambda: cls(**conf)), None
+    return DvcFsSource(
+        None,
+        fs_path,
+        label,
+        make=lambda: limited(cls(**conf), timeout),
+        root=where or None,
+        grace=GRACE if protocol in LIMITED else 0.0,
+        options=STREAM if protocol in ("http", "https") else None,
+    ), None
+
+
+def _protocol(fs: Any) -> str:
+    """A DVC filesystem's (or its class's) protocol: ``s3``, ``http``, ``ssh``, …"""
+    protocol = getattr(fs, "protocol", "")
+    return str(protocol[0] if isinstance(protocol, (tuple, list)) else protocol)
+
+
+def limited(fs: Any, timeout: float) -> Any:
+    """DVC filesystem ``fs``, before it makes its client, with the gate's own limits (not
+    the remote's options: PROMOTE_GATE_REMOTE_TIMEOUT sets them): every wait at most
+    ``timeout`` seconds and a single attempt, where the client takes them. Left to their
+    defaults, the clients retry for minutes where nothing answers (S3: 431 s, SSH: 120 s,
+    HTTP: 600 s). Azure's retries cannot be set: the store's wait bounds them, as it bounds
+    every other kind."""
+    args: dict[str, Any] = fs.fs_args
+    protocol = _protocol(fs)
+    if protocol == "s3":
+        # botocore's attempts (5 in its legacy mode), and s3fs's own 5 around each
+        args.setdefault("config_kwargs", {}).update(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"total_max_attempts": 1, "mode": "standard"},
+        )
+        fs.fs.retries = 1  # s3fs's (made here; it connects at its first request)
+    elif protocol in ("http", "https"):
+        args.setdefault("client_kwargs", {}).update(connect_timeout=timeout, read_timeout=timeout)
+        fs.SESSION_RETRIES = 1  # dvc-http's aiohttp-retry attempts (5)
+    elif protocol == "ssh":
+        args["timeout"] = timeout  # setting up the connection (DVC's default: 1800 s)
+    elif protocol == "azure":
+        args.update(connection_timeout=timeout, read_timeout=timeout)
+    return fs

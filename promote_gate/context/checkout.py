@@ -21,7 +21,7 @@ from promote_gate.facts import RemoteFacts
 from promote_gate.git import Git
 from promote_gate.hashcache import HashCache
 from promote_gate.objects import DirectorySource, ObjectStore, Source, remote_source
-from promote_gate.remote_io import remote_timeout
+from promote_gate.remote_io import KNOB, remote_timeout
 from promote_gate.repo import CommitView, IndexView, View, WorktreeView
 
 
@@ -153,6 +153,7 @@ def open_checkout(
                 )
         policy_top = view_at(top_git, policy_commit) if policy_commit is not None else top_view
         projects = []
+        down: dict[str, str] = {}  # remotes that could not be asked: once per run, not per project
         for directory in directories:
             git = top_git.project(directory)
             view = view_of(git, hashes)
@@ -169,7 +170,7 @@ def open_checkout(
                 each.limit = config.max_document_bytes
             own_notes = _policy_notes(view, policy_view, config_path)
             store, remote, evidence_notes = evidence_store(
-                git, view, policy_view, ci=ci, dvc_cache=dvc_cache
+                git, view, policy_view, ci=ci, dvc_cache=dvc_cache, down=down
             )
             store.hashes = hashes
             projects.append(
@@ -219,11 +220,17 @@ def _policy_notes(view: View, policy_view: View, config_path: str | None) -> lis
 
 
 LOCAL_CONFIG = ".dvc/config.local"
-REMOTE_TIMEOUT_ENV = "PROMOTE_GATE_REMOTE_TIMEOUT"
+REMOTE_TIMEOUT_ENV = KNOB
 
 
 def evidence_store(
-    git: Git, view: View, policy_view: View, *, ci: bool = False, dvc_cache: str | None = None
+    git: Git,
+    view: View,
+    policy_view: View,
+    *,
+    ci: bool = False,
+    dvc_cache: str | None = None,
+    down: dict[str, str] | None = None,
 ) -> tuple[ObjectStore, RemoteFacts, list[str]]:
     """Where DVC objects may come from, the default remote (PG505), and notes for the report.
 
@@ -235,7 +242,9 @@ def evidence_store(
     to the remotes the policy names, never move them (their ``url``) or choose another
     default. In CI the checkout's DVC cache is not used at all (a change could bring one):
     objects come from ``dvc_cache`` when given, and from the remote. A remote is waited for
-    at most ``PROMOTE_GATE_REMOTE_TIMEOUT`` seconds of silence (remote_io.REMOTE_TIMEOUT).
+    at most ``PROMOTE_GATE_REMOTE_TIMEOUT`` seconds of silence (remote_io.REMOTE_TIMEOUT),
+    its client limited to as much and one attempt; ``down`` (shared by the projects of one
+    run) remembers a remote that could not be asked, so that it is not asked again.
     """
     notes: list[str] = []
     try:
@@ -264,7 +273,9 @@ def evidence_store(
     if remote.name is None or remote.url is None:
         reason = "no default DVC remote is configured (dvc remote add -d)"
     else:
-        source, reason = remote_source(remote.name, remote.url, dict(remote.config), git.root)
+        source, reason = remote_source(
+            remote.name, remote.url, dict(remote.config), git.root, timeout
+        )
         if source is not None:
             sources.append(source)
     if policy_view is not view:
@@ -275,7 +286,7 @@ def evidence_store(
                 f"{remote.url} -> {mine.name}: {mine.url}); the remote of the base "
                 f"({policy_view.label}) applies until it is merged"
             )
-    store = ObjectStore(sources, unavailable=None, remote_timeout=timeout)
+    store = ObjectStore(sources, unavailable=None, remote_timeout=timeout, down=down)
     return store, RemoteFacts(remote.name, remote.url, None, reason), notes
 
 

@@ -79,9 +79,19 @@ class Rule:
         return f"{self.code} {self.name}"
 
 
-def provides(facts: BundleFacts, path: str, verb: str = "pull") -> str:
+# how a remote that could not be asked is worded (remote_io.remote_failure): no DVC command
+# provides its content until the remote answers
+_REMOTE_UNAVAILABLE = (" unreachable", " refused access", " cannot be opened here")
+
+
+def provides(
+    facts: BundleFacts, path: str, verb: str = "pull", why: str | None = None
+) -> str | None:
     """The command that makes DVC content at ``path`` readable where the gate runs: in CI,
-    which reads only the DVC remote, pushing it there; elsewhere pulling (or fetching) it."""
+    which reads only the DVC remote, pushing it there; elsewhere pulling (or fetching) it.
+    None when ``why`` says the remote could not be asked: its message says what to mend."""
+    if why is not None and any(phrase in why for phrase in _REMOTE_UNAVAILABLE):
+        return None
     if facts.repo is not None and facts.repo.ci:
         return f"dvc push {path}  # CI reads the DVC remote the base configures"
     return f"dvc {verb} {path}"

@@ -241,7 +241,7 @@ def _content_mismatch(facts: BundleFacts) -> Iterator[Outcome]:
                 facts.repo_path(path),
                 f"content {item.missing or 'not present here (DVC-tracked, not pulled)'}: "
                 "md5 checked by pointer only",
-                provides(facts, facts.repo_path(path)),
+                provides(facts, facts.repo_path(path), why=item.missing),
             )
     for path, name, value in facts.attributes:
         setting = name if value == "set" else f"{name}={value}"

@@ -86,7 +86,7 @@ def _no_provenance(facts: BundleFacts) -> Iterator[Outcome]:
             yield Unverified(
                 where,
                 f"the .dir listing of {out.path} ({out.md5}) is {why or 'not in the DVC cache'}",
-                provides(facts, out.path, "fetch"),
+                provides(facts, out.path, "fetch", why),
             )
             continue
         expected = listing.get(src[len(out.path) + 1 :])
