@@ -84,6 +84,8 @@ def judge_checkout(checkout: Checkout, selection: Selection = EVERY_RULE) -> Rep
         )
         if paths
     ]
+    if checkout.projects:  # the stores of a run share one account of what was read
+        notes += checkout.projects[0].store.reads.lines()
     errors: tuple[str, ...] = ()
     if selection.require_data:  # fails closed: the data itself was asked for
         errors = tuple(said)

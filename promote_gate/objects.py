@@ -29,6 +29,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from promote_gate.hashcache import HashCache, digest_open
 from promote_gate.hashing import Digest, digest_chunks, read_chunks
 from promote_gate.remote_io import (
     REMOTE_TIMEOUT,
+    RemoteReads,
     RemoteUnavailable,
     Ticking,
     bounded,
@@ -225,8 +227,10 @@ class ObjectStore:
         unavailable: str | None = None,
         remote_timeout: float = REMOTE_TIMEOUT,
         down: dict[str, str] | None = None,
+        reads: RemoteReads | None = None,
     ) -> None:
         self.sources = tuple(sources)
+        self.reads = reads if reads is not None else RemoteReads()  # shared like ``down``
         self.unavailable = unavailable  # why a source that should be here is not (shown once)
         self.rejected: dict[str, str] = {}  # md5 -> why an object found was not trusted
         self._found: dict[tuple[str, str | None, bool], Found | None] = {}
@@ -256,6 +260,7 @@ class ObjectStore:
         elif source.label in self._down:
             return None
         else:
+            start = time.monotonic()
             try:
                 found, rejected = bounded(
                     lambda tick: self._attempt(md5, hash_name, source, keep, limit, tick),
@@ -267,6 +272,8 @@ class ObjectStore:
                 self._down.setdefault(source.label, str(exc))
                 return None
             self._ready.add(source.label)
+            if found is not None:
+                self.reads.add(source.label, found.digest.size, time.monotonic() - start)
         if rejected is not None:
             self.rejected[md5] = rejected
         return found

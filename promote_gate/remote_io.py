@@ -211,3 +211,32 @@ class Ticking:
 
     def fileno(self) -> int:
         return self._fobj.fileno()
+
+
+class RemoteReads:
+    """What one run read from each DVC remote — objects found, bytes, seconds waited — shared
+    by the stores of the run, for the report's note (the cost of CI's evidence, made visible)."""
+
+    def __init__(self) -> None:
+        self.by_remote: dict[str, list[float]] = {}
+
+    def add(self, label: str, size: int, seconds: float) -> None:
+        counts = self.by_remote.setdefault(label, [0, 0, 0.0])
+        counts[0] += 1
+        counts[1] += max(size, 0)
+        counts[2] += seconds
+
+    def lines(self) -> list[str]:
+        return [
+            f"read {int(n)} object{'s' if n != 1 else ''} ({_bytes(size)}) from {label} in "
+            f"{seconds:.1f} s"
+            for label, (n, size, seconds) in sorted(self.by_remote.items())
+        ]
+
+
+def _bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"  # pragma: no cover - the loop returns

@@ -19,6 +19,7 @@ Run them alone with ``pytest -m remotes``. Kinds whose server is not installed h
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -317,7 +318,11 @@ def s3_site(v2_promoted: Released, s3: S3, tmp_path_factory: pytest.TempPathFact
 
 
 def test_s3_found(s3_site: S3Site, gate: Gate) -> None:
-    passes(check(gate, s3_site.clone, s3_site.base, s3_site.env))
+    verdict = check(gate, s3_site.clone, s3_site.base, s3_site.env)
+    passes(verdict)
+    # what CI read from the remote, said once: objects, bytes and the time it took
+    (line,) = [x for x in verdict.text.splitlines() if " from DVC remote storage " in x]
+    assert re.search(r"read \d+ objects? \([\d.]+ [KMG]?B\) from DVC remote storage \(s3://", line)
 
 
 def test_s3_absent(s3_site: S3Site, gate: Gate) -> None:

@@ -21,7 +21,7 @@ from promote_gate.facts import RemoteFacts
 from promote_gate.git import Git
 from promote_gate.hashcache import HashCache
 from promote_gate.objects import DirectorySource, ObjectStore, Source, remote_source
-from promote_gate.remote_io import KNOB, remote_timeout
+from promote_gate.remote_io import KNOB, RemoteReads, remote_timeout
 from promote_gate.repo import CommitView, IndexView, View, WorktreeView
 
 
@@ -154,6 +154,7 @@ def open_checkout(
         policy_top = view_at(top_git, policy_commit) if policy_commit is not None else top_view
         projects = []
         down: dict[str, str] = {}  # remotes that could not be asked: once per run, not per project
+        reads = RemoteReads()  # what the run read from each remote, for the report's note
         for directory in directories:
             git = top_git.project(directory)
             view = view_of(git, hashes)
@@ -170,7 +171,7 @@ def open_checkout(
                 each.limit = config.max_document_bytes
             own_notes = _policy_notes(view, policy_view, config_path)
             store, remote, evidence_notes = evidence_store(
-                git, view, policy_view, ci=ci, dvc_cache=dvc_cache, down=down
+                git, view, policy_view, ci=ci, dvc_cache=dvc_cache, down=down, reads=reads
             )
             store.hashes = hashes
             projects.append(
@@ -231,6 +232,7 @@ def evidence_store(
     ci: bool = False,
     dvc_cache: str | None = None,
     down: dict[str, str] | None = None,
+    reads: RemoteReads | None = None,
 ) -> tuple[ObjectStore, RemoteFacts, list[str]]:
     """Where DVC objects may come from, the default remote (PG505), and notes for the report.
 
@@ -286,7 +288,7 @@ def evidence_store(
                 f"{remote.url} -> {mine.name}: {mine.url}); the remote of the base "
                 f"({policy_view.label}) applies until it is merged"
             )
-    store = ObjectStore(sources, unavailable=None, remote_timeout=timeout, down=down)
+    store = ObjectStore(sources, unavailable=None, remote_timeout=timeout, down=down, reads=reads)
     return store, RemoteFacts(remote.name, remote.url, None, reason), notes
 
 
