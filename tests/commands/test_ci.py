@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 # Run alone (`mypy tests/commands/x.py`), mypy does not see tests/ as a root: conftest
 # resolves only in the suite-wide run, so the ignore must tolerate being unused there.
@@ -831,3 +832,26 @@ def test_new_release_branch_cannot_drop_itself_from_the_policy(
     code, out, err = gate_ci(gate, monkeypatch, ws)
     assert code == 1, (out, err)
     assert "PG501" in out
+
+
+def test_a_ci_cache_is_used_and_each_object_in_it_hashed_before_it_counts(
+    v2_pr: PR, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gate: Gate
+) -> None:
+    """`ci --dvc-cache DIR` (a cache CI restored, e.g. with actions/cache): with the DVC
+    remote gone, its objects are the evidence — once each hashes to its name; a forged one
+    is said to be forged and counts for nothing."""
+    ws = workspace(v2_pr.bare, tmp_path / "ws", v2_pr.branch, shallow=False)
+    cache = tmp_path / "ci-cache"
+    shutil.copytree(tmp_path / REMOTE, cache)  # a DVC remote and a cache share the layout
+    shutil.rmtree(tmp_path / REMOTE)
+    github_pr(monkeypatch, tmp_path, v2_pr)
+    code, out, err = gate_ci(gate, monkeypatch, ws, "--dvc-cache", str(cache))
+    assert code == 0, (out, err)
+    pointer = yaml.safe_load((ws / "publish/v2/model.json.dvc").read_text())
+    md5 = pointer["outs"][0]["md5"]
+    forged = cache / "files" / "md5" / md5[:2] / md5[2:]
+    forged.chmod(0o644)
+    forged.write_bytes(b'{"weights": [1, 2, 3]}\n')
+    code, out, err = gate_ci(gate, monkeypatch, ws, "--dvc-cache", str(cache))
+    assert code == 1, (out, err)
+    assert f"does not hash to {md5} (corrupt or forged): ignored" in out
