@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import Gate, commit_all, pinned_env, run  # type: ignore[import-not-found, unused-ignore]
 from scenario import Verdict, github_pr  # type: ignore[import-not-found, unused-ignore]
 
@@ -272,11 +273,13 @@ def test_at_the_top_the_text_names_top_level_files_and_commands(
 
 
 def test_a_hint_to_fetch_content_runs_in_its_project(mono: Path, gate: Gate) -> None:
-    """a's content in neither its cache nor the remote: the command the finding gives, typed
-    at the top, runs DVC in a (`dvc --cd a pull publish/v1/…`), the path DVC reads there."""
+    """a's content in neither its cache nor the remote (which answers: no such object): the
+    command the finding gives, typed at the top, runs DVC in a (`dvc --cd a pull
+    publish/v1/…`), the path DVC reads there."""
     shutil.rmtree(mono / "a/.dvc/cache")
     (mono / "a/publish/v1/model.json").unlink()
-    shutil.rmtree(mono.parent / REMOTE)
+    md5 = yaml.safe_load((mono / "a/publish/v1/model.json.dvc").read_text())["outs"][0]["md5"]
+    (mono.parent / REMOTE / "files" / "md5" / md5[:2] / md5[2:]).unlink()
     _, doc = gate.json("check", "--repo", str(mono), "--rev", "HEAD", "--bundle", "a/publish/v1")
     said = json.dumps(doc)
     assert "run: dvc --cd a pull publish/v1/model.json" in said
