@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from remote_servers import moto_s3  # type: ignore[import-not-found]
+from remote_servers import moto_s3  # type: ignore[import-not-found, unused-ignore]
 
 from promote_gate.commands.demo import build_project, release_v2, run_tool
 from promote_gate.commands.promote import promote
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with moto_s3(top) as s3:
             os.environ.update(s3.env())
-            s3.client().create_bucket(Bucket="models")
+            s3.client().create_bucket(Bucket="models")  # type: ignore[attr-defined, unused-ignore]
             repo = top / "repo"
             build_project(repo)
             run_tool(repo, "dvc", "remote", "modify", "storage", "url", "s3://models/store")
