@@ -10,21 +10,16 @@ served over HTTP by a server in the test (DVC's own HTTP filesystem reads it).
 
 from __future__ import annotations
 
-import base64
-import functools
-import http.server
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import Gate, commit_all, run  # type: ignore[import-not-found, unused-ignore]
+from remote_servers import http_remote  # type: ignore[import-not-found, unused-ignore]
 from scenario import Verdict, World, github_pr, release_v2  # type: ignore[import-not-found, unused-ignore]
 
 from promote_gate.commands.demo import REMOTE
@@ -180,51 +175,6 @@ def test_metadata_only_does_not_excuse_an_unreachable_remote(world: World, gate:
 # --------------------------------------------------------------------------- over HTTP
 
 
-class _Remote(http.server.SimpleHTTPRequestHandler):
-    """A read-only DVC HTTP remote: the directory, behind basic auth when ``password``."""
-
-    password: str | None = None
-
-    def _allowed(self) -> bool:
-        if self.password is None:
-            return True
-        token = base64.b64encode(f"ci:{self.password}".encode()).decode()
-        if self.headers.get("Authorization") == f"Basic {token}":
-            return True
-        self.send_response(401)
-        self.send_header("WWW-Authenticate", 'Basic realm="dvc"')
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-        return False
-
-    def do_GET(self) -> None:
-        if self._allowed():
-            super().do_GET()
-
-    def do_HEAD(self) -> None:
-        if self._allowed():
-            super().do_HEAD()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def _served(directory: Path, password: str | None = None) -> Iterator[str]:
-    """``directory`` over HTTP on localhost, for as long as the block runs: its URL."""
-    handler = type("Handler", (_Remote,), {"password": password})
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(directory))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """DVC's HTTP client honours proxy variables: localhost is asked directly."""
@@ -236,7 +186,7 @@ def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_http_remote_is_read_and_a_missing_object_is_not_pushed(
     world: World, gate: Gate
 ) -> None:
-    with _served(world.remote) as url:
+    with http_remote(world.remote) as url:
         _require_pushed(world, url=url)
         head = _v2_unpushed(world, gate)
         refused = _push(world)
@@ -282,7 +232,7 @@ def test_a_remote_that_never_answers_does_not_hold_the_push(world: World, gate: 
 def test_config_local_may_supply_the_remotes_credentials(world: World, gate: Gate) -> None:
     """The policy names the remote and its user; the password is this machine's own
     (.dvc/config.local, as DVC keeps it). A wrong one is refused access, not "not pushed"."""
-    with _served(world.remote, password="s3cret") as url:  # noqa: S106 - the test server's
+    with http_remote(world.remote, password="s3cret") as url:  # noqa: S106 - the test server's
         _require_pushed(world, url=url)
         run(world.work, "dvc", "remote", "modify", "storage", "auth", "basic")
         run(world.work, "dvc", "remote", "modify", "storage", "user", "ci")
