@@ -65,8 +65,11 @@ def find_projects(view: View) -> list[str]:
 def choose_one(view: View) -> str:
     """At the top of a repository whose DVC projects are all below it: which there are and
     how to choose one ("" when the top is itself a project, or there is none)."""
+    top = view.entry(CONFIG)
+    if top is not None and top.kind == "file":  # the top is a project: no walk of the tree
+        return ""
     projects = find_projects(view)
-    if "" in projects:  # the top is a project, or there is none
+    if "" in projects:  # there is none
         return ""
     return (
         f"the repository holds the DVC projects {', '.join(p for p in projects if p)}: run "

@@ -56,13 +56,21 @@ def code_inputs(
 
 
 def _source_view(scope: Scope, facts: BundleFacts) -> CommitView | None:
-    """The commit a bundle was promoted from (``source.commit``), where this repository has it."""
+    """The commit a bundle was promoted from (``source.commit``), where this repository has
+    it: its tree listed once per run. None too where only an explicit ``comparability.stages``
+    verdict is given, which reads no code (:func:`code_inputs` then finds none)."""
     source = facts.manifest_value.get("source")
     commit = source.get("commit") if isinstance(source, dict) else None
     if scope.git is None or not isinstance(commit, str):
         return None
+    if scope.config.comparability_stages is not None:
+        return None
     resolved = scope.git.resolve(commit)
-    return CommitView(scope.git, resolved) if resolved is not None else None
+    if resolved is None:
+        return None
+    if resolved not in scope.memo.trees:
+        scope.memo.trees[resolved] = CommitView(scope.git, resolved)
+    return scope.memo.trees[resolved]
 
 
 def side_of_bundle(facts: BundleFacts, scope: Scope) -> Side:
@@ -124,7 +132,9 @@ def side_of_revision(view: CommitView, store: ObjectStore, config: Config) -> Si
         metrics[path] = flatten(read_metrics_file(data, path))
         if hit is not None:
             stages.add(hit[0].name)
-    code = code_inputs(lock, view, config.comparability_code)
+    code = code_inputs(
+        lock, view if config.comparability_stages is None else None, config.comparability_code
+    )
     return Side(view.label, params, metrics, {}, lock, frozenset(), frozenset(stages), code)
 
 

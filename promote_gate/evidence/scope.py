@@ -30,6 +30,7 @@ class Memo:
         self.bundles: dict[tuple[str, str], BundleFacts] = {}
         self.statuses: dict[frozenset[str], tuple[Any, str | None]] = {}
         self.lineage: tuple[dict[str, frozenset[str]], dict[str, str]] | None = None
+        self.trees: dict[str, CommitView] = {}  # commit -> its tree (a bundle's source.commit)
 
 
 @dataclass(frozen=True)
