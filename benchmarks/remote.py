@@ -12,16 +12,19 @@ Each case exits 0 when the gate's verdict is the one expected (the table's "exit
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
 import importlib.util
 import shutil
-import socket
 import sys
-import threading
 from pathlib import Path
 
 from benchmarks.generate import sh
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from remote_servers import (  # type: ignore[import-not-found, unused-ignore]
+    closed_port,
+    http_remote,
+    silent,
+)
 
 TIMEOUT = "2"  # PROMOTE_GATE_REMOTE_TIMEOUT for every case (it matters to the silent one)
 NO_REMOTE = "no DVC remote configured"
@@ -35,59 +38,15 @@ ENV = [
 ]
 
 
-class Silent:
-    """A loopback server that accepts every connection and never answers."""
-
-    def __init__(self) -> None:
-        self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
-        self._socket.listen(64)
-        self.port: int = self._socket.getsockname()[1]
-        self._held: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._socket.accept()
-            except OSError:
-                return
-            self._held.append(conn)
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._socket.shutdown(socket.SHUT_RDWR)
-        self._socket.close()
-        for conn in self._held:
-            conn.close()
-        self._thread.join(timeout=10)
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 class RemoteCases:
     """The clones, each with its remote committed, and the servers (``close`` them): the
     local remote served over HTTP, and the silent one."""
 
     def __init__(self, repo: Path, top: Path) -> None:
-        self.silent = Silent()
-        self.http = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(top / "dvc-remote"))
-        )
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-        served = f"http://127.0.0.1:{self.http.server_address[1]}"
-        closed = f"127.0.0.1:{_closed_port()}"
+        self._servers = contextlib.ExitStack()  # the test suite's servers (tests/remote_servers.py)
+        self.silent = self._servers.enter_context(silent())
+        served = self._servers.enter_context(http_remote(top / "dvc-remote"))
+        closed = f"127.0.0.1:{closed_port()}"
         remotes: dict[str, dict[str, str] | None] = {
             NO_REMOTE: None,
             "local directory remote (reachable)": {},
@@ -119,6 +78,4 @@ class RemoteCases:
         self.pairs = {label: NO_REMOTE for label in self.cases if label != NO_REMOTE}
 
     def close(self) -> None:
-        self.silent.close()
-        self.http.shutdown()
-        self.http.server_close()
+        self._servers.close()
