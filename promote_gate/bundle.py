@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from promote_gate.repo import View
 
 MANIFEST = "manifest.json"
+# The bundle's signature (model signing v1.0): a reserved name, in no manifest or SHA256SUMS
+# (it signs them), so every copy of the bundle carries it.
+SIGNATURE = "bundle.sig"
 MANIFEST_SCHEMA_ID = "promote-gate/manifest/1"
 REPORT_FORMAT = "promote-gate/report/1"
 DEFAULT_NAMES = {

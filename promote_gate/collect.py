@@ -12,7 +12,16 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple, Protocol
 
-from promote_gate.evidence import comparison, consumers, content, lineage, remote, source, status
+from promote_gate.evidence import (
+    comparison,
+    consumers,
+    content,
+    lineage,
+    remote,
+    signature,
+    source,
+    status,
+)
 from promote_gate.evidence.bundle import read_bundle
 from promote_gate.evidence.release import rewriting_attributes
 from promote_gate.evidence.scope import Scope
@@ -62,6 +71,8 @@ class Collector:
         """The bundle's facts and what the repository says about it."""
         scope = self.scope
         facts = dataclasses.replace(read_bundle(scope, name, path), candidate=candidate)
+        if facts.kind == "directory" and (self.needed is None or "signature" in self.needed):
+            facts = dataclasses.replace(facts, signature=signature.signature(scope, facts))
         if scope.git is None:  # a bare bundle directory: nothing but the bundle
             return facts
         facts = source.with_wdirs(scope, facts)

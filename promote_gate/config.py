@@ -69,6 +69,8 @@ class Config:
     internal_paths: tuple[str, ...] | None = None  # None: "auto", every output in dvc.yaml
     consumers: tuple[str, ...] = ()
     exploratory: tuple[str, ...] = DEFAULT_EXPLORATORY
+    signing_required: bool = False  # a new bundle must carry a trusted signature (PG601)
+    signing_keys: tuple[str, ...] = ()  # public keys trusted to sign: paths from the top
     origin: str = field(default="defaults", compare=False)
 
     @property
@@ -127,6 +129,16 @@ def _outside(path: str) -> str | None:
 
 
 def _check_paths(raw: dict[str, Any], origin: str) -> None:
+    signing = raw.get("signing", {})
+    for item in signing.get("keys", ()):
+        why = _outside(str(item))
+        if why:
+            raise UsageError(f"{origin} is invalid:\n  signing.keys: {item!r} {why}")
+    if signing.get("required") and not signing.get("keys"):
+        raise UsageError(
+            f"{origin} is invalid:\n  signing.required: true needs at least one key in "
+            "signing.keys (the public keys trusted to sign)"
+        )
     for key in _PATH_KEYS:
         value = raw.get(key)
         values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
@@ -275,6 +287,8 @@ def _build(raw: dict[str, Any], origin: str) -> Config:
         ),
         consumers=tuple(raw.get("consumers", ())),
         exploratory=tuple(raw.get("exploratory", DEFAULT_EXPLORATORY)),
+        signing_required=bool(raw.get("signing", {}).get("required", False)),
+        signing_keys=tuple(raw.get("signing", {}).get("keys", ())),
         origin=origin,
     )
 

@@ -133,6 +133,19 @@ class ReleaseFacts:
 
 
 @dataclass(frozen=True)
+class SignatureFacts:
+    """The bundle's ``bundle.sig`` as read, parsed (``doc.value``: a ``signing.Signed``)
+    and checked against the keys the policy (or ``verify --key``) trusts."""
+
+    doc: Doc
+    required: bool  # the policy requires a signature, or verify was given keys
+    keys: tuple[str, ...]  # the trusted keys' names: none, nothing to check who signed
+    signer: str | None = None  # the trusted key that verifies it
+    problem: str = ""  # "invalid" or "untrusted" when no trusted key verifies it
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class BundleFacts:
     name: str  # "v1"
     path: str  # "publish/v1", or the directory given to verify
@@ -148,6 +161,7 @@ class BundleFacts:
     manifest_errors: tuple[str, ...] = ()  # where manifest.json breaks its JSON Schema
     attributes: tuple[tuple[str, str, str], ...] = ()  # (path, attribute, value) changing bytes
     require_metrics: bool = False  # the policy: a bundle without metrics fails PG401
+    signature: SignatureFacts | None = None  # collected when a signature rule is selected
 
     @property
     def manifest_value(self) -> dict[str, Any]:

@@ -202,6 +202,8 @@ def scope_of(project: ProjectCheckout, ci: bool) -> Scope:
         project.remote,
         frozenset(released),
         ci,
+        project.keys,
+        project.config.signing_required,
     )
 
 

@@ -18,7 +18,18 @@ HELP: dict[str, tuple[str, str]] = {
         "Verify a bundle directory with nothing but the bundle (a consumer's check).",
         """\
   promote-gate verify publish/v1
+  promote-gate verify publish/v2 --key keys/release.pub    # and require its signature
   dvc get https://example.com/models.git publish/v3 -o v3 && promote-gate verify v3""",
+    ),
+    "sign": (
+        "Sign a bundle that passes verify: bundle.sig, in the OpenSSF model signing format.",
+        """  promote-gate sign v2 --key release.key      # writes publish/v2/bundle.sig
+  PROMOTE_GATE_KEY_PASSWORD=… promote-gate sign v2 --key release.key  # an encrypted key""",
+    ),
+    "attest": (
+        "Write an in-toto attestation of a bundle: its files, source commit, params, metrics.",
+        """  promote-gate attest v2 --key release.key --output v2.intoto.jsonl
+  promote-gate attest v2 --unsigned           # a DSSE envelope for another signer""",
     ),
     "promote": (
         "Create a bundle from the reproduced, committed pipeline, or refuse and write nothing.",

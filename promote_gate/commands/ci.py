@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from promote_gate import config as config_mod
 from promote_gate import verbosity
@@ -18,7 +21,7 @@ from promote_gate.config import Config
 from promote_gate.context.checkout import open_checkout
 from promote_gate.context.ci import History, base_and_policy, detect, refspecs
 from promote_gate.context.policy import policy_at
-from promote_gate.errors import EXIT_OK, GateError, UsageError
+from promote_gate.errors import EXIT_OK, MAX_DOCUMENT_BYTES, GateError, UsageError
 from promote_gate.files import write_report
 from promote_gate.gate import Selection, judge_checkout
 from promote_gate.git import Git
@@ -86,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     with checkout:
         selection = Selection(require_data=args.require_data, traceback_on_error=args.traceback)
         report = judge_checkout(checkout, selection)
+        policies = _policy_files(checkout.git, trusted, [p.config for p in checkout.projects])
     report = dataclasses.replace(report, notes=(*report.notes, note))
     sys.stdout.write(text.render(report, colour=text.use_colour(sys.stdout)))
     write_report(args.junit_xml, junit.render(report))
@@ -103,4 +107,65 @@ def run(args: argparse.Namespace) -> int:
         write_report(args.sarif, sarif.render(report))
     if args.comment:
         write_report(args.comment, comment.render(report))
+    if args.attest:
+        write_report(args.attest, verdict(report, policies, _run_url(env)))
     return report.exit_code
+
+
+def _policy_files(git: Git, commit: str, configs: list[Config]) -> list[dict[str, Any]]:
+    """The policy files that judged the run, as in-toto ResourceDescriptors pinned by the
+    commit they were read at (the base's tip) and their sha256."""
+    from promote_gate.hashing import sha256_hex
+
+    found: dict[str, dict[str, Any]] = {}
+    for config in configs:
+        name = config.origin.removesuffix(" [tool.promote-gate]")
+        if name == "defaults" or name in found:
+            continue
+        data = git.read_at(commit, name, MAX_DOCUMENT_BYTES)
+        digest = {"gitCommit": commit} | ({"sha256": sha256_hex(data)} if data else {})
+        found[name] = {"name": name, "digest": digest}
+    return list(found.values()) or [
+        {"name": "(promote-gate defaults)", "digest": {"gitCommit": commit}}
+    ]
+
+
+def _run_url(env: Mapping[str, str]) -> str | None:
+    if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        return f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    return env.get("CI_JOB_URL") or None
+
+
+def verdict(report: Report, configuration: list[dict[str, Any]], url: str | None) -> str:
+    """The gate's verdict as an in-toto Statement with the Test Result predicate: its
+    subjects every file each bundle declares (what a deploy job holds), its tests each
+    bundle's rules (``publish/v2:PG104``)."""
+    from promote_gate import attestation
+    from promote_gate.rules.signing import declared
+
+    subjects: list[dict[str, Any]] = []
+    tests: dict[str, list[str]] = {"passed": [], "failed": [], "warned": []}
+    for bundle in report.bundles:
+        for result in bundle.results:
+            status = {"error": "failed"}.get(result.status, result.status)
+            if status == "skipped" and result.unverified:
+                status = "warned"
+            if status in tests:
+                tests[status].append(f"{bundle.path}:{result.rule.code}")
+        facts = bundle.facts
+        if facts is None or (facts.release is not None and facts.release.removed):
+            continue
+        md5 = {
+            str(e.get("path")): str(e.get("md5"))
+            for e in facts.manifest_value.get("files", [])
+            if isinstance(e, dict)
+        }
+        for name, sha in sorted((declared(facts) or {}).items()):
+            digest = {"sha256": sha} | ({"md5": md5[name]} if name in md5 else {})
+            subjects.append({"name": f"{bundle.path}/{name}", "digest": digest})
+    predicate = attestation.verdict_predicate(
+        tests["passed"], tests["failed"], tests["warned"], configuration, url
+    )
+    stmt = attestation.statement(subjects, attestation.TEST_RESULT, predicate)
+    return json.dumps(stmt, indent=2, sort_keys=True) + "\n"

@@ -407,3 +407,7 @@ def uninstall(args: argparse.Namespace) -> int:
     if idle:
         print(f"promote-gate: no promote-gate {', '.join(idle)} hook in {hooks}: nothing to remove")
     return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    return install(args) if args.command == "install" else uninstall(args)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, final
 
 from promote_gate import config as config_mod
-from promote_gate.context.policy import load_policy, project_of
+from promote_gate.context.policy import load_policy, project_of, trusted_keys
 from promote_gate.dvc.cache import Remote, cache_dir, default_remote
 from promote_gate.dvc.project import find_projects
 from promote_gate.errors import UsageError
@@ -23,6 +23,7 @@ from promote_gate.hashcache import HashCache
 from promote_gate.objects import DirectorySource, ObjectStore, Source, remote_source
 from promote_gate.remote_io import KNOB, RemoteReads, remote_timeout
 from promote_gate.repo import CommitView, IndexView, View, WorktreeView
+from promote_gate.signing import PublicKey
 
 
 class ProjectCheckout(NamedTuple):
@@ -38,6 +39,7 @@ class ProjectCheckout(NamedTuple):
     store: ObjectStore
     remote: RemoteFacts
     notes: tuple[str, ...]
+    keys: tuple[PublicKey, ...] = ()  # trusted to sign, read where the policy is
 
 
 @final
@@ -185,6 +187,7 @@ def open_checkout(
                     store,
                     remote,
                     (*own_notes, *evidence_notes),
+                    trusted_keys(policy_top, config),
                 )
             )
     except BaseException:

@@ -13,6 +13,7 @@ from promote_gate.git import Git
 
 if TYPE_CHECKING:
     from promote_gate.repo import View
+    from promote_gate.signing import PublicKey
 
 
 def policy_at(git: Git, commit: str) -> config_mod.Config:
@@ -59,3 +60,25 @@ def project_of(git: Git, directory: str, explicit: str | None) -> str | None:
             return os.path.relpath(here, top).replace(os.sep, "/")
         here = os.path.dirname(here)
     return None
+
+
+def trusted_keys(top: View, config: config_mod.Config) -> tuple[PublicKey, ...]:
+    """The public keys the policy trusts to sign (``signing.keys``), read from ``top``: the
+    repository's top at the revision the policy comes from, so a change cannot bring the
+    key that signs its own release. UsageError when one cannot be read there."""
+    if not config.signing_keys:
+        return ()
+    from promote_gate.signing import public_keys
+
+    keys: list[PublicKey] = []
+    for path in config.signing_keys:
+        entry = top.entry(path)
+        data = top.read(path) if entry is not None and entry.kind == "file" else None
+        if data is None:
+            what = "not a regular file" if entry is not None else "not there"
+            raise UsageError(
+                f"signing.keys: {path} is {what} in the {top.label}, whose policy applies: "
+                "a trusted key must be committed where the policy is"
+            )
+        keys.extend(public_keys(data, path))
+    return tuple(keys)

@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from promote_gate.bundle import MANIFEST, doc_names, manifest_schema
+from promote_gate.bundle import MANIFEST, SIGNATURE, doc_names, manifest_schema
 from promote_gate.dvc import norm
 from promote_gate.dvc.lock import parse_lock
 from promote_gate.dvc.pointer import parse_pointer
@@ -143,7 +143,7 @@ def read_bundle(scope: Scope, name: str, path: str) -> BundleFacts:
             files[data_rel] = dataclasses.replace(
                 present, pointer=pointer, pointer_path=pointer.path, pointer_text=text
             )
-    bookkeeping = frozenset({MANIFEST, ".gitignore", *names.values()})
+    bookkeeping = frozenset({MANIFEST, SIGNATURE, ".gitignore", *names.values()})
     for rel in bookkeeping:
         files.pop(rel, None)
 

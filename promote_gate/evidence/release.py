@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from promote_gate.bundle import SIGNATURE
 from promote_gate.errors import GateError
 from promote_gate.evidence.scope import Scope
 from promote_gate.facts import BundleFacts, ReleaseFacts
@@ -49,7 +50,9 @@ def _changed(base: View, head: View, path: str) -> list[str]:
     """Paths under ``path`` that differ between two views, as git records them.
 
     A DVC-tracked file is judged by its pointer: the data file itself is not in git, and in
-    a working tree it is only a checkout of what the pointer names.
+    a working tree it is only a checkout of what the pointer names. A signature added or
+    replaced (``bundle.sig``, a regular file) is not a change to the release: the signature
+    rules (PG6xx) judge what it signs; a signature removed is.
     """
     before = {e.path: e for e in base.files_under(path)}
     after = {e.path: e for e in head.files_under(path)}
@@ -58,6 +61,8 @@ def _changed(base: View, head: View, path: str) -> list[str]:
         old, new = before.get(item), after.get(item)
         if old is None and new is not None and item + ".dvc" in after:
             continue  # a DVC checkout beside its pointer
+        if item == f"{path}/{SIGNATURE}" and new is not None and new.kind == "file":
+            continue  # signed, or signed again: PG6xx judge it
         same = (
             old is not None
             and new is not None

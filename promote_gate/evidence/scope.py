@@ -17,6 +17,7 @@ from promote_gate.git import Git
 from promote_gate.gitattributes import Attributes
 from promote_gate.objects import DirectorySource, ObjectStore
 from promote_gate.repo import CommitView, View
+from promote_gate.signing import PublicKey
 from promote_gate.yamlio import DocumentError
 
 
@@ -51,6 +52,8 @@ class Scope:
     remote: RemoteFacts | None = None
     released: frozenset[str] = frozenset()
     ci: bool = False  # CI: DVC objects come from the remote alone
+    keys: tuple[PublicKey, ...] = ()  # trusted to sign (the policy's, or verify --key)
+    signature_required: bool = False  # a new bundle must be signed by one of them
     memo: Memo = field(default_factory=Memo, compare=False)
 
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from promote_gate.rules import integrity, metrics, params, provenance, release
+from promote_gate.rules import integrity, metrics, params, provenance, release, signing
 from promote_gate.rules.base import Finding, NotApplicable, Outcome, Rule, Unverified
 
 RULES: tuple[Rule, ...] = (
@@ -11,6 +11,7 @@ RULES: tuple[Rule, ...] = (
     *params.RULES,
     *metrics.RULES,
     *release.RULES,
+    *signing.RULES,
 )
 BY_CODE = {rule.code: rule for rule in RULES}
 

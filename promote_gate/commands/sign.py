@@ -1,0 +1,214 @@
+"""``promote-gate sign VERSION --key KEY.pem`` and ``promote-gate attest VERSION``: a
+release manager's signatures of a bundle in the working tree.
+
+Both start from the bundle as ``verify`` judges it — every file present and as the
+manifest and SHA256SUMS say (the DVC content pulled), hashed once through the hash cache —
+and refuse a bundle that does not pass. ``sign`` writes ``bundle.sig`` (model signing v1.0,
+:mod:`promote_gate.signing`) inside the bundle; ``attest`` prints an in-toto statement of
+the release (:mod:`promote_gate.attestation`) in a DSSE envelope.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from typing import Any, NamedTuple
+
+from promote_gate import __version__
+from promote_gate.bundle import MANIFEST, SIGNATURE
+from promote_gate.codes import selected_rules
+from promote_gate.context.checkout import open_view, view_at
+from promote_gate.dvc.params import flatten
+from promote_gate.errors import MAX_DOCUMENT_BYTES, GateError, RefusedError, UsageError
+from promote_gate.evidence.bundle import read_bundle
+from promote_gate.evidence.scope import Scope
+from promote_gate.facts import BundleFacts
+from promote_gate.files import safe_target, write_atomic
+from promote_gate.hashcache import HashCache
+from promote_gate.report import judge
+from promote_gate.rules.integrity import listed_files
+from promote_gate.rules.signing import declared
+
+PASSWORD_VARIABLE = "PROMOTE_GATE_KEY_PASSWORD"  # noqa: S105 (a variable name, not a password)
+
+
+class Verified(NamedTuple):
+    """A bundle of the working tree that passes ``verify``: where it is, and its facts."""
+
+    root: str  # the project's directory on disk
+    path: str  # project-relative, e.g. publish/v2
+    facts: BundleFacts
+    digests: dict[str, str]  # every file the bundle declares -> sha256 (what a signature signs)
+
+
+def verified_bundle(args: argparse.Namespace) -> Verified:
+    """The bundle ``args.version`` of the project, judged as ``verify`` judges it with its
+    content required; RefusedError (exit 1) naming what fails."""
+    git, _, config = open_view(args.repo, None, args.project, args.config)
+    if config.version_number(args.version) is None:
+        raise UsageError(
+            f"{args.version!r} is not a version name ({config.version_pattern!r}, "
+            "version_pattern in the policy)"
+        )
+    path = f"{config.publish_root}/{args.version}"
+    hashes = HashCache()
+    try:
+        view = view_at(git, None, hashes)
+        if view.entry(path) is None and not view.files_under(path):
+            raise UsageError(f"{path}: no such bundle in {git.root}")
+        facts = read_bundle(Scope(view, config), args.version, path)
+    finally:
+        hashes.close()
+    bundle = judge(facts, selected_rules([], ["PG6"]))
+    failed = [r for r in bundle.results if r.status in {"failed", "error"}]
+    if failed:
+        lines = [
+            f"  {r.rule.code} {r.rule.name}: "
+            + (r.findings[0].described if r.findings else r.reason or "")
+            for r in failed
+        ]
+        raise RefusedError(
+            f"{path} does not pass verify, so it is not signed:\n" + "\n".join(lines)
+        )
+    digests = declared(facts)
+    actual = {rel: f.digest.sha256 for rel, f in facts.files.items() if f.digest is not None}
+    actual |= {
+        d.name: d.digest.sha256
+        for d in (facts.manifest, *facts.docs.values())
+        if d.digest is not None and d.name != facts.docs["checksums"].name
+    }
+    absent = sorted(set(digests or {}) - set(actual) - {facts.docs["checksums"].name})
+    if absent:
+        raise RefusedError(
+            f"{path}: not in the workspace, so it cannot be hashed: {', '.join(absent)} "
+            f"(run: dvc pull {shlex.quote(path)})"
+        )
+    if digests is None or {k: v for k, v in digests.items() if k in actual} != actual:
+        raise RefusedError(f"{path}: SHA256SUMS does not list exactly the bundle's files")
+    return Verified(git.root, path, facts, digests)
+
+
+def _private_key(path: str) -> Any:
+    """The signing key: a PEM file, decrypted with $PROMOTE_GATE_KEY_PASSWORD or, on a
+    terminal, a password typed (never a command-line argument: ps would show it)."""
+    from promote_gate.signing import private_key
+
+    try:
+        with open(path, "rb") as fobj:
+            data = fobj.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"--key {path}: {exc.strerror}") from exc
+    password = os.environ.get(PASSWORD_VARIABLE)
+    encrypted = b"ENCRYPTED" in data[:4096]
+    if encrypted and password is None and sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"password for {path}: ")
+    return private_key(data, path, password.encode() if password is not None else None)
+
+
+def _pointers(facts: BundleFacts) -> list[str]:
+    """What DVC keeps beside a DVC-stored file: its pointer, and the .gitignore in its
+    directory — not in a copy made by ``dvc get``, so never signed."""
+    found = []
+    for entry in listed_files(facts):
+        if entry.get("storage") == "dvc" and isinstance(entry.get("path"), str):
+            name = str(entry["path"])
+            found.append(name + ".dvc")
+            folder = name.rpartition("/")[0]
+            found.append(f"{folder}/.gitignore" if folder else ".gitignore")
+    return sorted(set(found))
+
+
+def sign(args: argparse.Namespace) -> int:
+    from promote_gate.signing import key_pem, model_statement, sign_model
+
+    key = _private_key(args.key)
+    bundle = verified_bundle(args)
+    facts = bundle.facts
+    manifest = facts.manifest_value
+    source = manifest.get("source", {})
+    statement = model_statement(
+        args.version,
+        bundle.digests,
+        [SIGNATURE, *_pointers(facts)],
+        {
+            "bundle": args.version,
+            "manifestSha256": bundle.digests[MANIFEST],
+            "sourceCommit": source.get("commit"),
+            "dvcLockSha256": source.get("dvc_lock_sha256"),
+            "tool": f"promote-gate {__version__}",
+        },
+    )
+    target = os.path.join(bundle.root, *bundle.path.split("/"), SIGNATURE)
+    replaced = os.path.lexists(target)
+    write_atomic(safe_target(target, bundle.root), sign_model(statement, key).decode())
+    shown = os.path.relpath(target, os.getcwd()).replace(os.sep, "/")
+    hint = key_pem(key).hint
+    print(
+        f"{'Signed again' if replaced else 'Signed'} {bundle.path}: {len(bundle.digests)} files, "
+        f"key {hint[:16]}… -> {shown}"
+    )
+    print(f"  git add {shlex.quote(shown)} && git commit -m 'Sign {args.version}'")
+    print(f"  check: promote-gate verify {shlex.quote(os.path.dirname(shown))} --key PUBLIC.pem")
+    return 0
+
+
+def attest(args: argparse.Namespace) -> int:
+    from promote_gate import attestation
+
+    key = None if args.unsigned else _private_key(args.key)
+    bundle = verified_bundle(args)
+    facts = bundle.facts
+    manifest = facts.manifest_value
+    source = manifest.get("source", {})
+    subjects = [
+        {
+            "name": f"{bundle.path}/{entry['path']}",
+            "digest": {"sha256": entry["sha256"], "md5": entry["md5"]},
+        }
+        for entry in listed_files(facts)
+    ]
+    params = facts.docs["params"].value
+    metrics = facts.docs["metrics"].value
+    predicate = {
+        "bundle": {"version": args.version, "path": bundle.path},
+        "manifest": attestation.document(f"{bundle.path}/{MANIFEST}", bundle.digests[MANIFEST]),
+        "gitCommit": source.get("commit"),
+        "dvcLock": {"sha256": source.get("dvc_lock_sha256"), "files": source.get("dvc_lock")},
+        "stages": sorted({str(e["source"]["stage"]) for e in listed_files(facts)}),
+        "params": attestation.entries(
+            {f: flatten(v) for f, v in (params or {}).items() if isinstance(v, dict)}
+        ),
+        "metrics": attestation.entries(
+            {
+                f: flatten(e.get("values", {}))
+                for f, e in (metrics or {}).items()
+                if isinstance(e, dict)
+            }
+        ),
+        "documents": [
+            attestation.document(f"{bundle.path}/{name}", sha)
+            for name, sha in sorted(bundle.digests.items())
+            if name not in {str(e["path"]) for e in listed_files(facts)}
+        ],
+        "tool": f"promote-gate {__version__}",
+    }
+    stmt = attestation.statement(subjects, attestation.RELEASE_PREDICATE, predicate)
+    line = attestation.envelope(stmt, key) + "\n"
+    if args.output:
+        write_atomic(safe_target(args.output), line)
+        print(f"Attestation of {bundle.path} written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(line)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "sign":
+        return sign(args)
+    if args.command == "attest":
+        return attest(args)
+    raise GateError(f"unknown command {args.command}")
