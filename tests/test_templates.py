@@ -61,6 +61,7 @@ JUNIT = "promote-gate-junit.xml"
 CODEQUALITY = "gl-code-quality-report.json"
 SARIF = "promote-gate.sarif"
 COMMENT = "promote-gate-comment.md"
+VERDICT = "promote-gate-verdict.json"  # ci --attest: the verdict as an in-toto statement
 MARKER = "<!-- promote-gate -->"  # the comment's first line, which the templates look for
 ALWAYS = "${{ !cancelled() }}"
 # the gate job's steps that read its reports run only if the gate step itself ran (and so the
@@ -74,6 +75,7 @@ DOWNLOADED = "${{ runner.temp }}/promote-gate-reports"
 GATE_JOB = "promote-gate"  # the required status check's name
 CODE_SCANNING_JOB = "code-scanning"
 COMMENT_JOB = "pull-request-comment"
+ATTEST_JOB = "attest-verdict"
 
 
 @pytest.fixture(autouse=True)
@@ -229,8 +231,9 @@ def test_github_workflow_has_what_the_gate_needs() -> None:
     argv = github_gate_argv(doc)
     assert (option(argv, "--junit-xml"), option(argv, "--sarif")) == (JUNIT, SARIF)
     assert option(argv, "--comment") == COMMENT
+    assert option(argv, "--attest") == VERDICT
     # every report the gate writes is uploaded, for people and for the optional jobs
-    assert set(uploaded(upload)) == {JUNIT, SARIF, COMMENT}
+    assert set(uploaded(upload)) == {JUNIT, SARIF, COMMENT, VERDICT}
     assert reporter["with"]["report_paths"] == JUNIT
     # a fork's pull request gets a read-only token: annotate instead of creating a check run
     annotate_only = reporter["with"]["annotate_only"]
@@ -350,6 +353,8 @@ def test_github_write_permissions_are_only_where_they_are_used() -> None:
         (GATE_JOB, "checks"),
         (CODE_SCANNING_JOB, "security-events"),
         (COMMENT_JOB, "pull-requests"),
+        (ATTEST_JOB, "id-token"),
+        (ATTEST_JOB, "attestations"),
     }
     assert "write" not in doc["permissions"].values()
 
@@ -585,7 +590,7 @@ def test_gitlab_job_has_what_the_gate_needs() -> None:
     artifacts = job["artifacts"]
     assert artifacts["when"] == "always"
     assert artifacts["reports"] == {"junit": JUNIT, "codequality": CODEQUALITY}
-    assert set(artifacts["paths"]) == {JUNIT, CODEQUALITY, COMMENT}
+    assert set(artifacts["paths"]) == {JUNIT, CODEQUALITY, COMMENT, VERDICT}
     (command,) = gate_commands(job["script"])
     argv = gate_argv(command)
     assert option(argv, "--junit-xml") == JUNIT
@@ -1319,3 +1324,74 @@ def test_reports_come_from_this_run_only(template: Path) -> None:
     install = next(c for c in commands if "pip install" in c)
     assert commands.index(cleanup) < commands.index(install)
     assert published <= set(shlex.split(cleanup)[2:])
+
+
+# (event, switched on, gate failed) -> whether the verdict is attested
+ATTESTED: list[tuple[str, bool, bool, bool]] = [
+    ("push", True, False, True),
+    ("push", False, False, False),  # off by default
+    ("push", True, True, False),  # only a verdict that passed
+    ("pull_request", True, False, False),  # deploys follow pushes to release branches
+    ("merge_group", True, False, False),
+]
+
+
+@pytest.mark.parametrize(("event", "switched", "gate_failed", "attested"), ATTESTED)
+def test_github_attests_only_a_passing_push(
+    event: str, switched: bool, gate_failed: bool, attested: bool
+) -> None:
+    job = load(WORKFLOW)["jobs"][ATTEST_JOB]
+    contexts = github_contexts(event)
+    contexts["vars"] = {"PROMOTE_GATE_ATTEST": "true"} if switched else {}
+    contexts["needs"][GATE_JOB]["result"] = "failure" if gate_failed else "success"
+    assert job_runs(job, contexts, gate_failed=gate_failed, cancelled=False) == attested
+    assert job["permissions"] == {"contents": "read", "id-token": "write", "attestations": "write"}
+    (step,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/attest@")]
+    assert step["with"]["predicate-type"] == "https://in-toto.io/attestation/test-result/v0.1"
+    header = WORKFLOW.read_text().split("\nname:")[0]
+    assert "PROMOTE_GATE_ATTEST = true" in header
+    assert "gh attestation verify publish/v2/model.json" in header
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_github_attest_step_reads_the_verdict_the_gate_wrote(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: bool
+) -> None:
+    """The attest job's script, run on the statement `ci --attest` really wrote: a passing
+    verdict becomes the predicate file and a checksums file `sha256sum -c` confirms in the
+    repository; a failing one is refused."""
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed (GitHub's runners have it)")
+    if broken:
+        report = repo / "publish/v1/report.md"
+        report.write_text(report.read_text() + "edited\n")
+        run(repo, "git", "commit", "-qam", "edit v1")
+    monkeypatch.chdir(tmp_path)
+    verdict = tmp_path / "runner-temp/promote-gate-reports/promote-gate-verdict.json"
+    verdict.parent.mkdir(parents=True)
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "promote_gate", "ci", "--repo", str(repo), "--rev", "HEAD"),
+            *("--base", "HEAD~1" if broken else "HEAD", "--target-branch", "main"),
+            *("--attest", str(verdict)),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == (1 if broken else 0), proc.stdout + proc.stderr
+    (script,) = [s["run"] for s in load(WORKFLOW)["jobs"][ATTEST_JOB]["steps"] if "run" in s]
+    ran = bash(script, tmp_path, {"RUNNER_TEMP": str(tmp_path / "runner-temp")})
+    assert ran.returncode == (1 if broken else 0), ran.stderr
+    if broken:
+        return
+    statement = json.loads(verdict.read_text())
+    predicate = json.loads((tmp_path / "runner-temp/promote-gate-predicate.json").read_text())
+    assert predicate == statement["predicate"]
+    assert predicate["result"] == "PASSED"
+    subjects = tmp_path / "runner-temp/promote-gate-subjects.sha256"
+    assert "publish/v1/model.json" in subjects.read_text()
+    checked = subprocess.run(
+        ["sha256sum", "-c", str(subjects)], cwd=repo, capture_output=True, text=True, check=False
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr

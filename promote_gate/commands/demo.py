@@ -1,4 +1,5 @@
-"""``promote-gate demo``: a real DVC project, promoted and checked, then broken six ways.
+"""``promote-gate demo``: a real DVC project, promoted and checked, then broken six ways,
+released again, signed, and forged.
 
 The demo runs git and DVC for real (``dvc init``, ``dvc add``, ``dvc repro``), so what it
 shows is what the gate does on a user's repository.
@@ -431,6 +432,64 @@ CI_RELEASES: list[tuple[str, str, Callable[[Path], None], str | None]] = [
 ]
 
 
+def _signed(base: Path, released: Path) -> bool:
+    """v2 signed with a new release key; a consumer's copy (no DVC pointers, as `dvc get`
+    delivers it) verifies with the public key alone; a forged copy does not."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from promote_gate.codes import selected_rules
+    from promote_gate.commands.sign import sign
+    from promote_gate.commands.verify import verify_directory
+    from promote_gate.signing import key_pem, public_keys
+
+    keys = base / "keys"
+    keys.mkdir()
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = keys / "release.key"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    private.chmod(0o600)
+    (keys / "release.pub").write_bytes(key_pem(key).pem)
+    sign(
+        argparse.Namespace(
+            command="sign",
+            version="v2",
+            repo=str(released),
+            project=None,
+            config=None,
+            key=str(private),
+        )
+    )
+    trusted = public_keys((keys / "release.pub").read_bytes(), str(keys / "release.pub"))
+    copy = base / "consumer-v2"
+    shutil.copytree(
+        released / "publish/v2", copy, ignore=shutil.ignore_patterns("*.dvc", ".gitignore")
+    )
+    report = verify_directory(str(copy), trusted, selected_rules([], []))
+    passed = report.exit_code == 0
+    print(
+        f"  {'passed' if passed else 'FAILED':7} a consumer's copy of v2, verified with "
+        f"release.pub\n          exit {report.exit_code}: promote-gate verify {copy} --key "
+        f"{keys}/release.pub\n          (or: model_signing verify key {copy} "
+        f"--signature {copy}/bundle.sig --public_key {keys}/release.pub)"
+    )
+    forged = base / "forged-v2"
+    shutil.copytree(copy, forged)
+    model = forged / "model.json"
+    model.write_bytes(FORGED_CSV)
+    relist(forged, "model.json", FORGED_CSV)
+    resum(forged)
+    what = "a forged copy: model replaced, manifest and SHA256SUMS redone, bundle.sig kept"
+    caught = _caught(verify_directory(str(forged), trusted, selected_rules([], [])), what, "PG602")
+    return passed and caught
+
+
 def _caught(report: Report, what: str, code: str) -> bool:
     """Print whether the gate refused a broken repository with the expected rule."""
     fired = sorted({r.rule.code for b in report.bundles for r in b.failed})
@@ -524,6 +583,11 @@ def run(args: argparse.Namespace) -> int:
             ok = ok and passed
         else:
             ok = _caught(report, what, expected) and ok
+    print(
+        "\nSigned releases: v2 signed with a release key (OpenSSF model signing format, "
+        "bundle.sig);\na consumer verifies what it received with nothing but the public key:\n"
+    )
+    ok = _signed(base, released) and ok
     print(f"\nJUnit reports: {base}/junit-*.xml")
     print(f"Try it yourself: cd {clean} && promote-gate check")
     return 0 if ok else 1

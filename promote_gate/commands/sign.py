@@ -145,14 +145,15 @@ def sign(args: argparse.Namespace) -> int:
     target = os.path.join(bundle.root, *bundle.path.split("/"), SIGNATURE)
     replaced = os.path.lexists(target)
     write_atomic(safe_target(target, bundle.root), sign_model(statement, key).decode())
-    shown = os.path.relpath(target, os.getcwd()).replace(os.sep, "/")
-    hint = key_pem(key).hint
+    here = os.getcwd()
+    git, shown = "git", os.path.relpath(target, here).replace(os.sep, "/")
+    if shown.startswith("../"):  # typed outside the project: git -C finds the repository
+        git, shown = f"git -C {shlex.quote(bundle.root)}", f"{bundle.path}/{SIGNATURE}"
     print(
         f"{'Signed again' if replaced else 'Signed'} {bundle.path}: {len(bundle.digests)} files, "
-        f"key {hint[:16]}… -> {shown}"
+        f"key {key_pem(key).hint[:16]}… -> {bundle.path}/{SIGNATURE}"
     )
-    print(f"  git add {shlex.quote(shown)} && git commit -m 'Sign {args.version}'")
-    print(f"  check: promote-gate verify {shlex.quote(os.path.dirname(shown))} --key PUBLIC.pem")
+    print(f"  {git} add {shlex.quote(shown)} && {git} commit -m 'Sign {args.version}'")
     return 0
 
 

@@ -20,14 +20,37 @@ from promote_gate.signing import PublicKey
 
 
 def run(args: argparse.Namespace) -> int:
-    directory = os.path.abspath(args.directory)
+    keys = given_keys([*args.key, *args.allowed_signers])
+    chosen = selected_rules(args.select, args.ignore)
+    report = verify_directory(
+        args.directory,
+        keys,
+        chosen,
+        no_cache=args.no_cache,
+        require_data=args.require_data,
+        traceback=args.traceback,
+    )
+    return emit(report, args)
+
+
+def verify_directory(
+    shown: str,
+    keys: tuple[PublicKey, ...],
+    chosen: dict[str, str | None],
+    *,
+    no_cache: bool = False,
+    require_data: bool = False,
+    traceback: bool = False,
+) -> Report:
+    """The report on the bundle directory ``shown`` judged alone; with ``keys``, signed by
+    one of them."""
+    directory = os.path.abspath(shown)
     if not os.path.isdir(directory):
-        raise UsageError(f"{args.directory}: no such directory")
-    hashes = None if args.no_cache else HashCache()
+        raise UsageError(f"{shown}: no such directory")
+    hashes = None if no_cache else HashCache()
     # A plain directory: a .git or .dvc in it is content (PG103), never skipped as a
     # repository's own. Nothing here runs git: a .git in a bundle is the attacker's.
     view = WorktreeView.directory(directory, hashes=hashes)
-    keys = given_keys([*args.key, *args.allowed_signers])
     scope = Scope(view, Config(), keys=keys, signature_required=bool(keys))
     try:
         facts = read_bundle(scope, os.path.basename(directory), "")
@@ -40,10 +63,9 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(version, str):
         # A consumer may unpack a bundle under any name; the manifest names the version.
         facts = dataclasses.replace(facts, name=version)
-    chosen = selected_rules(args.select, args.ignore)
-    bundle = judge(facts, chosen, require_data=args.require_data, traceback_on_error=args.traceback)
-    bundle = dataclasses.replace(bundle, path=args.directory)
-    return emit(no_rule_ran(Report((bundle,), f"directory {args.directory}")), args)
+    bundle = judge(facts, chosen, require_data=require_data, traceback_on_error=traceback)
+    bundle = dataclasses.replace(bundle, path=shown)
+    return no_rule_ran(Report((bundle,), f"directory {shown}"))
 
 
 def given_keys(paths: list[str]) -> tuple[PublicKey, ...]:
