@@ -119,6 +119,15 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
         measure(argv, repo)
     verify = ([*PG, "verify", bundle], repo, None)
     sums = (["sha256sum", "-c", "--quiet", "SHA256SUMS"], repo / bundle, None)
+    private, public = _release_key(work)
+    version = bundle.rsplit("/", 1)[1]
+    sign = ([*PG, "sign", version, "--key", str(private)], repo, None)
+    measure(sign[0], repo)  # the signature verify --key checks
+    verify_key = ([*PG, "verify", bundle, "--key", str(public)], repo, None)
+    names = [
+        line.split("  ", 1)[1] for line in (repo / bundle / "SHA256SUMS").read_text().splitlines()
+    ]
+    sha_files = (["sha256sum", "SHA256SUMS", *names], repo / bundle, None)
     digest = "import sys; from promote_gate.hashing import digest_file; digest_file(sys.argv[1])"
     groups: list[tuple[str, dict[str, Case], Callable[[], None], dict[str, str]]] = [
         (
@@ -195,6 +204,34 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
             },
         ),
         (
+            "sign and verify --key (issue 22), hash cache warm",
+            {
+                f"promote-gate sign {version}": sign,
+                "sha256sum of its files": sha_files,
+                f"promote-gate verify {bundle} --key": verify_key,
+                "sha256sum -c SHA256SUMS": sums,
+            },
+            _nothing,
+            {
+                f"promote-gate sign {version}": "sha256sum of its files",
+                f"promote-gate verify {bundle} --key": "sha256sum -c SHA256SUMS",
+            },
+        ),
+        (
+            "sign and verify --key (issue 22), hash cache emptied before each run",
+            {
+                f"promote-gate sign {version}": sign,
+                "sha256sum of its files": sha_files,
+                f"promote-gate verify {bundle} --key": verify_key,
+                "sha256sum -c SHA256SUMS": sums,
+            },
+            _cold_cache,
+            {
+                f"promote-gate sign {version}": "sha256sum of its files",
+                f"promote-gate verify {bundle} --key": "sha256sum -c SHA256SUMS",
+            },
+        ),
+        (
             "start-up",
             {"promote-gate --version": ([*PG, "--version"], repo, None)},
             _nothing,
@@ -217,6 +254,28 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
         }
     finally:
         remote.close()
+
+
+def _release_key(work: Path) -> tuple[Path, Path]:
+    """An EC P-256 key pair for the signing rows: (private PEM, public PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = work / "release.key", work / "release.pub"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
 
 
 def _machine() -> str:

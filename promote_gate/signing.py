@@ -19,6 +19,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
@@ -185,26 +186,55 @@ def verifies(key: PublicKey, payload_type: str, payload: bytes, signature: bytes
     return True
 
 
+def _canonical(value: Any) -> str:
+    """OLPC canonical JSON (securesystemslib's ``encode_canonical``) for strings and
+    objects: keys sorted, no whitespace, strings escaping only ``\\`` and ``"`` (a PEM's
+    newlines stay raw newlines, unlike ``json.dumps``)."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dict):
+        items = (f"{_canonical(k)}:{_canonical(value[k])}" for k in sorted(value))
+        return "{" + ",".join(items) + "}"
+    raise TypeError(f"not in a key id: {type(value).__name__}")
+
+
 def sslib_keyid(key: PublicKey) -> str:
     """securesystemslib's default key id for ``key`` (what its ``Envelope.verify`` matches a
     signature's ``keyid`` against): sha256 of its canonical JSON key dict."""
-    canonical = json.dumps(
+    canonical = _canonical(
         {
             "keytype": "ecdsa",
             "scheme": CURVES[key.curve][1],
             "keyval": {"public": key.pem.decode()},
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )  # OLPC canonical JSON: for these ASCII strings exactly json.dumps sorted and tight
+        }
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 # --------------------------------------------------------------------------- the format
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with non-finite floats as proto3's JSON spells them ("Infinity", "-Infinity",
+    "NaN"): a param of ``.inf`` stays readable, and the payload stays JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def payload_bytes(statement: Mapping[str, Any]) -> bytes:
-    return json.dumps(statement, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """A statement's bytes as signed: compact JSON, keys sorted, strictly JSON."""
+    return json.dumps(
+        _finite(dict(statement)),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    ).encode()
 
 
 def model_statement(

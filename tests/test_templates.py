@@ -1381,10 +1381,13 @@ def test_github_attest_step_reads_the_verdict_the_gate_wrote(
     )
     assert proc.returncode == (1 if broken else 0), proc.stdout + proc.stderr
     (script,) = [s["run"] for s in load(WORKFLOW)["jobs"][ATTEST_JOB]["steps"] if "run" in s]
-    ran = bash(script, tmp_path, {"RUNNER_TEMP": str(tmp_path / "runner-temp")})
+    output = tmp_path / "github-output"
+    env = {"RUNNER_TEMP": str(tmp_path / "runner-temp"), "GITHUB_OUTPUT": str(output)}
+    ran = bash(script, tmp_path, env)
     assert ran.returncode == (1 if broken else 0), ran.stderr
     if broken:
         return
+    assert output.read_text() == "attest=true\n"
     statement = json.loads(verdict.read_text())
     predicate = json.loads((tmp_path / "runner-temp/promote-gate-predicate.json").read_text())
     assert predicate == statement["predicate"]
@@ -1395,3 +1398,24 @@ def test_github_attest_step_reads_the_verdict_the_gate_wrote(
         ["sha256sum", "-c", str(subjects)], cwd=repo, capture_output=True, text=True, check=False
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_github_attest_job_without_a_verdict_attests_nothing(tmp_path: Path) -> None:
+    """No verdict file (a branch the policy does not gate, no bundle to name): a notice,
+    and the attest step is skipped; a symlink by that name is no verdict either."""
+    job = load(WORKFLOW)["jobs"][ATTEST_JOB]
+    (script,) = [s["run"] for s in job["steps"] if "run" in s]
+    (attest,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/attest@")]
+    assert attest["if"] == "${{ steps.verdict.outputs.attest == 'true' }}"
+    reports = tmp_path / "runner-temp/promote-gate-reports"
+    reports.mkdir(parents=True)
+    for present in (False, True):
+        if present:
+            (tmp_path / "elsewhere.json").write_text('{"predicate": {"result": "PASSED"}}')
+            (reports / VERDICT).symlink_to(tmp_path / "elsewhere.json")
+        output = tmp_path / f"github-output-{present}"
+        env = {"RUNNER_TEMP": str(tmp_path / "runner-temp"), "GITHUB_OUTPUT": str(output)}
+        ran = bash(script, tmp_path, env)
+        assert ran.returncode == 0, ran.stderr
+        assert output.read_text() == "attest=false\n"
+        assert "no verdict to attest" in ran.stdout

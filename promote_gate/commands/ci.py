@@ -108,7 +108,11 @@ def run(args: argparse.Namespace) -> int:
     if args.comment:
         write_report(args.comment, comment.render(report))
     if args.attest:
-        write_report(args.attest, verdict(report, policies, _run_url(env)))
+        statement = verdict(report, policies, _run_url(env))
+        if statement is None:  # an in-toto statement needs a subject
+            print("promote-gate: --attest: no bundle file to attest: none written", file=sys.stderr)
+        else:
+            write_report(args.attest, statement)
     return report.exit_code
 
 
@@ -137,10 +141,10 @@ def _run_url(env: Mapping[str, str]) -> str | None:
     return env.get("CI_JOB_URL") or None
 
 
-def verdict(report: Report, configuration: list[dict[str, Any]], url: str | None) -> str:
+def verdict(report: Report, configuration: list[dict[str, Any]], url: str | None) -> str | None:
     """The gate's verdict as an in-toto Statement with the Test Result predicate: its
     subjects every file each bundle declares (what a deploy job holds), its tests each
-    bundle's rules (``publish/v2:PG104``)."""
+    bundle's rules (``publish/v2:PG104``). None when there is no file to name."""
     from promote_gate import attestation
     from promote_gate.rules.signing import declared
 
@@ -164,6 +168,8 @@ def verdict(report: Report, configuration: list[dict[str, Any]], url: str | None
         for name, sha in sorted((declared(facts) or {}).items()):
             digest = {"sha256": sha} | ({"md5": md5[name]} if name in md5 else {})
             subjects.append({"name": f"{bundle.path}/{name}", "digest": digest})
+    if not subjects:
+        return None
     predicate = attestation.verdict_predicate(
         tests["passed"], tests["failed"], tests["warned"], configuration, url
     )

@@ -178,7 +178,7 @@ def attest(args: argparse.Namespace) -> int:
         "bundle": {"version": args.version, "path": bundle.path},
         "manifest": attestation.document(f"{bundle.path}/{MANIFEST}", bundle.digests[MANIFEST]),
         "gitCommit": source.get("commit"),
-        "dvcLock": {"sha256": source.get("dvc_lock_sha256"), "files": source.get("dvc_lock")},
+        "dvcLock": {"sha256": source.get("dvc_lock_sha256"), "files": _lock_files(source)},
         "stages": sorted({str(e["source"]["stage"]) for e in listed_files(facts)}),
         "params": attestation.entries(
             {f: flatten(v) for f, v in (params or {}).items() if isinstance(v, dict)}
@@ -205,6 +205,12 @@ def attest(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(line)
     return 0
+
+
+def _lock_files(source: dict[str, Any]) -> list[str]:
+    """The dvc.lock files the manifest names (one name, or a list where dvc.yaml nests)."""
+    named = source.get("dvc_lock", "dvc.lock")
+    return [named] if isinstance(named, str) else [str(n) for n in named]
 
 
 def run(args: argparse.Namespace) -> int:
