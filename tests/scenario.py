@@ -200,6 +200,7 @@ def github_pr(
     branch: str,
     head: str,
     *extra: str,
+    env_extra: dict[str, str] | None = None,
 ) -> Verdict:
     base = world.sha("main")
     ws = world.clone(tmp / "ws", branch)
@@ -218,7 +219,7 @@ def github_pr(
         "GITHUB_BASE_REF": "main",
         "GITHUB_HEAD_REF": branch,
     }
-    github_env(monkeypatch, tmp / "runner", "pull_request", env, payload)
+    github_env(monkeypatch, tmp / "runner", "pull_request", env | (env_extra or {}), payload)
     return ci(gate, monkeypatch, ws, *extra)
 
 
@@ -230,6 +231,8 @@ def github_push(
     branch: str,
     before: str,
     after: str,
+    *extra: str,
+    env_extra: dict[str, str] | None = None,
 ) -> Verdict:
     ws = world.clone(tmp / "ws", branch)
     payload = {
@@ -239,8 +242,8 @@ def github_push(
         "repository": {"default_branch": "main"},
     }
     env = {"GITHUB_SHA": after, "GITHUB_REF": f"refs/heads/{branch}", "GITHUB_BASE_REF": ""}
-    github_env(monkeypatch, tmp / "runner", "push", env, payload)
-    return ci(gate, monkeypatch, ws)
+    github_env(monkeypatch, tmp / "runner", "push", env | (env_extra or {}), payload)
+    return ci(gate, monkeypatch, ws, *extra)
 
 
 # --------------------------------------------------------------------------- releases

@@ -42,8 +42,8 @@ from scenario import (  # type: ignore[import-not-found, unused-ignore]
     Verdict,
     World,
     ci,
-    github_env,
     github_pr,
+    github_push,
     gitlab_env,
     release_v2,
 )
@@ -489,37 +489,18 @@ def ci_attest(
     """``promote-gate ci --attest FILE`` on ``branch``'s pull (merge) request into main (or
     on a push of ``head`` to ``branch``), in a fresh clone, with the variables the runner
     sets; returns the verdict and the statement."""
-    base = world.sha("main")  # the local main: where the change was cut from
-    ws = world.clone(tmp / "ws", branch)
+    target = tmp / "verdict.intoto.json"
+    attest = ("--attest", str(target))
     github = {"GITHUB_SERVER_URL": "https://github.example.com", "GITHUB_RUN_ID": "4242"}
-    payload: dict[str, Any]
     if provider == "github-push":  # the template attests on a push to a release branch
-        payload = {
-            "ref": f"refs/heads/{branch}",
-            "before": base,
-            "after": head,
-            "repository": {"default_branch": "main"},
-        }
-        env = {"GITHUB_SHA": head, "GITHUB_REF": f"refs/heads/{branch}", "GITHUB_BASE_REF": ""}
-        github_env(monkeypatch, tmp / "runner", "push", env | github, payload)
+        before = world.sha("main")  # the local main: where the change was cut from
+        verdict = github_push(
+            world, gate, monkeypatch, tmp, branch, before, head, *attest, env_extra=github
+        )
     elif provider == "github":
-        payload = {
-            "number": 7,
-            "pull_request": {
-                "number": 7,
-                "base": {"ref": "main", "sha": base},
-                "head": {"ref": branch, "sha": head},
-            },
-            "repository": {"default_branch": "main"},
-        }
-        env = {
-            "GITHUB_SHA": head,
-            "GITHUB_REF": "refs/pull/7/merge",
-            "GITHUB_BASE_REF": "main",
-            "GITHUB_HEAD_REF": branch,
-        }
-        github_env(monkeypatch, tmp / "runner", "pull_request", env | github, payload)
+        verdict = github_pr(world, gate, monkeypatch, tmp, branch, head, *attest, env_extra=github)
     else:
+        ws = world.clone(tmp / "ws", branch)
         gitlab_env(
             monkeypatch,
             {
@@ -529,12 +510,11 @@ def ci_attest(
                 "CI_MERGE_REQUEST_IID": "3",
                 "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": branch,
                 "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
-                "CI_MERGE_REQUEST_DIFF_BASE_SHA": base,
+                "CI_MERGE_REQUEST_DIFF_BASE_SHA": world.sha("main"),
                 "CI_JOB_URL": "https://gitlab.example.com/acme/models/-/jobs/99",
             },
         )
-    target = tmp / "verdict.intoto.json"
-    verdict = ci(gate, monkeypatch, ws, "--attest", str(target))
+        verdict = ci(gate, monkeypatch, ws, *attest)
     assert "Traceback" not in verdict.err
     assert target.is_file(), verdict.text
     text = target.read_text()

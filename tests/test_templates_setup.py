@@ -49,6 +49,7 @@ from test_templates import (  # type: ignore[import-not-found, unused-ignore]
     ROOT,
     SARIF,
     TAG,
+    VERDICT,
     VERSION,
     WORKFLOW,
     action_installed,
@@ -75,7 +76,7 @@ CLEANUP = "Start without report files"  # the step's name, in the workflow and t
 INSTALL = "Install promote-gate"
 ALWAYS_RUN = "${{ always() }}"
 FORGED = f"{MARKER}\n## promote-gate: passed\nforged by the change\n"
-REPORTS = (JUNIT, SARIF, COMMENT, CODEQUALITY)
+REPORTS = (JUNIT, SARIF, COMMENT, CODEQUALITY, VERDICT)
 
 
 @pytest.fixture
@@ -99,6 +100,7 @@ def hostile(repo: Path, tmp_path: Path) -> tuple[Path, str, str, Path]:
     (repo / SARIF).symlink_to(outside / "secret")
     (repo / CODEQUALITY).symlink_to(outside / "dir")
     (repo / JUNIT).write_text('<testsuites tests="1" failures="0"/>\n')
+    (repo / VERDICT).write_text('{"predicate": {"result": "PASSED"}, "subject": []}\n')
     head = commit_all(repo, "Document the releases")
     run(repo, "git", "push", "-q", "origin", "docs")
     ws = tmp_path / "ws"
@@ -136,6 +138,9 @@ def assert_gate_wrote(ws: Path, names: tuple[str, ...]) -> None:
         assert json.loads((ws / SARIF).read_text())["version"] == "2.1.0"
     if JUNIT in names:
         assert "promote-gate:publish/v1" in (ws / JUNIT).read_text()
+    if VERDICT in names:
+        subjects = json.loads((ws / VERDICT).read_text())["subject"]
+        assert "publish/v1/model.json" in {s["name"] for s in subjects}
 
 
 def named(steps: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -190,7 +195,7 @@ def test_github_cleanup_removes_what_the_change_committed_and_the_gate_runs(
 
     proc = bash(cleanup["run"], ws)
     assert proc.returncode == 0, proc.stderr  # `rm -f` stops here on the directory
-    assert_removed(ws, outside, (JUNIT, SARIF, COMMENT))
+    assert_removed(ws, outside, (JUNIT, SARIF, COMMENT, VERDICT))
 
     (gate,) = [s for s in steps if s.get("id") == "gate"]
     assert steps.index(install) < steps.index(gate)
@@ -200,7 +205,7 @@ def test_github_cleanup_removes_what_the_change_committed_and_the_gate_runs(
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert (runner_temp / "promote-gate.exit").read_text() == "0\n"
     published = tuple(uploaded(step_using(steps, "actions/upload-artifact")))
-    assert set(published) == {JUNIT, SARIF, COMMENT}
+    assert set(published) == {JUNIT, SARIF, COMMENT, VERDICT}
     assert_gate_wrote(ws, published)
 
 
@@ -497,7 +502,7 @@ def test_gitlab_failed_set_up_fails_the_job_and_posts_nothing(
     assert len(calls(log)) == 1
     assert requests == []
     # nothing for the artifacts to publish either
-    assert_removed(ws, outside, (JUNIT, CODEQUALITY, COMMENT))
+    assert_removed(ws, outside, (JUNIT, CODEQUALITY, COMMENT, VERDICT))
 
 
 # --------------------------------------------------------------------------- this run's reports

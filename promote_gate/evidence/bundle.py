@@ -94,14 +94,15 @@ def read_bundle(scope: Scope, name: str, path: str) -> BundleFacts:
     names = doc_names(manifest.value)
     docs = {role: read_doc(view, lead + rel, rel, _LOADERS[role]) for role, rel in names.items()}
 
+    bookkeeping = frozenset({MANIFEST, SIGNATURE, ".gitignore", *names.values()})
     files: dict[str, FileFacts] = {}
     pointers: set[str] = set()
     digests = view.digest_many(
         [e.path for r, e in entries.items() if e.kind == "file" and not r.endswith(".dvc")]
     )
     for rel, entry in entries.items():
-        if entry.kind == "file" and rel.endswith(".dvc"):
-            pointers.add(rel)
+        if entry.kind == "file" and rel.endswith(".dvc") and rel[: -len(".dvc")] not in bookkeeping:
+            pointers.add(rel)  # a document's name + .dvc tracks no document: content (PG103)
             continue
         digest = digests.get(entry.path)
         files[rel] = FileFacts(rel, entry.kind, entry.target, digest)
@@ -143,7 +144,6 @@ def read_bundle(scope: Scope, name: str, path: str) -> BundleFacts:
             files[data_rel] = dataclasses.replace(
                 present, pointer=pointer, pointer_path=pointer.path, pointer_text=text
             )
-    bookkeeping = frozenset({MANIFEST, SIGNATURE, ".gitignore", *names.values()})
     for rel in bookkeeping:
         files.pop(rel, None)
 

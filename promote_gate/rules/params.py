@@ -56,16 +56,24 @@ def key_path(values: Any, dotted: str) -> tuple[str, ...]:
 def report_claims(
     facts: BundleFacts, block: str, expected: Mapping[str, Mapping[str, Any]]
 ) -> Iterator[Outcome]:
-    """The report's front matter and its marked table must both state ``expected``."""
+    """The report's front matter and its marked table must both state ``expected``. A report
+    that is missing or cannot be read is one defect: PG304's (the params block's)."""
     doc = facts.docs["report"]
     where = facts.repo_path(doc.name)
+    whole = block == "params"  # who reports a report that cannot be read at all
     if not doc.ok or not isinstance(doc.value, str):
-        yield Finding(where, doc.error or "the bundle has no report")
+        if whole:
+            yield Finding(where, doc.error or "the bundle has no report")
+        else:
+            yield NotApplicable("report.md is missing or cannot be read (PG304)")
         return
     try:
         front, tables, lines = parse_report(doc.value)
     except DocumentError as exc:
-        yield Finding(where, f"front matter cannot be read: {exc}", line=2)
+        if whole:
+            yield Finding(where, f"front matter cannot be read: {exc}", line=2)
+        else:
+            yield NotApplicable("report.md's front matter cannot be read (PG304)")
         return
     at = lines.get(block, {})
     stated = (front or {}).get(block)

@@ -4,11 +4,12 @@ signs exactly what the bundle declares: every file SHA256SUMS lists, and SHA256S
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from promote_gate.bundle import SIGNATURE, parse_sha256sums
 from promote_gate.facts import BundleFacts
 from promote_gate.rules.base import Finding, NotApplicable, Outcome, Rule
+from promote_gate.rules.integrity import listed_files
 from promote_gate.signing import Signed
 from promote_gate.yamlio import DocumentError
 
@@ -31,11 +32,11 @@ def declared(facts: BundleFacts) -> dict[str, str] | None:
     return {**sums, doc.name: doc.digest.sha256}
 
 
-def may_ignore(names: set[str] | dict[str, str]) -> set[str]:
+def may_ignore(promoted: Iterable[str]) -> set[str]:
     """What a signature may leave unsigned: bundle.sig, the names model_signing skips at
-    the top, each signed file's .dvc pointer and the .gitignore DVC writes beside it."""
+    the top, each promoted file's .dvc pointer and the .gitignore DVC writes beside it."""
     allowed = {SIGNATURE, *_GIT_NAMES}
-    for name in names:
+    for name in promoted:
         allowed.add(name + ".dvc")
         folder = posixpath.dirname(name)
         if folder:
@@ -94,7 +95,7 @@ def _signature_invalid(facts: BundleFacts) -> Iterator[Outcome]:
                 expected[name],
                 signed.resources[name],
             )
-    allowed = may_ignore(expected)
+    allowed = may_ignore(str(e.get("path")) for e in listed_files(facts))
     for path in signed.ignore_paths:
         if path.strip("/") not in allowed:
             found = True

@@ -123,7 +123,7 @@ def relax_and_edit(work: Path) -> None:
 
 def relax_policy(work: Path) -> None:
     config = work / ".promote-gate.yaml"
-    config.write_text(config.read_text() + "ignore: [PG1, PG2, PG3, PG4, PG5]\n")
+    config.write_text(config.read_text() + "ignore: [PG1, PG2, PG3, PG4, PG5, PG6]\n")
 
 
 @pytest.fixture(scope="module")

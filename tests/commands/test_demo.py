@@ -13,7 +13,10 @@ def test_demo_passes_clean_and_catches_every_mutation(tmp_path: Path, gate: Gate
     code, out, err = gate("demo", str(tmp_path / "demo"))
     assert code == 0, out + err
     assert "MISSED" not in out
-    assert out.count("caught") == 14
+    assert out.count("caught") == 15
+    assert "passed  a consumer's copy of v2, verified with release.pub" in out
+    assert "model_signing verify key" in out  # what a consumer without promote-gate runs
+    assert "caught  a forged copy" in out
     assert "passed  v2 retrained for real and dvc pushed" in out
     assert "exit 1: PG204, PG402, PG403" in out  # CI: forged metrics, read at source.commit
     assert "exit 1: PG201" in out  # CI: a swapped file inside a promoted directory

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -59,128 +61,105 @@ def _sign(gate: Gate, work: Path, version: str, key: Path) -> None:
     assert code == 0, out + err
 
 
-def _verdict(
-    world: World,
-    through: str,
-    gate: Gate,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    name: str,
-    change: object,
-) -> tuple[int, set[str], str]:
-    head = world.branch(name, change)  # type: ignore[arg-type]
-    verdict = world.gate(through, gate, monkeypatch, tmp_path, name, head)
-    return verdict.code, verdict.failed, verdict.text
+@dataclass(frozen=True)
+class Case:
+    """A released v1 on a bare origin, the keys, and the gate: what every test here uses."""
+
+    world: World
+    keys: dict[str, Path]
+    gate: Gate
+    monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path
+
+    def sign(self, work: Path, version: str, key: str = "release") -> None:
+        _sign(self.gate, work, version, self.keys[key])
+
+    def verdict(
+        self, through: str, name: str, change: Callable[[Path], object]
+    ) -> tuple[int, set[str], str]:
+        """Branch ``name`` cut from main with ``change``, judged as CI judges its pull
+        request (``"ci"``) or as the installed hook judges pushing it to main (``"hook"``)."""
+        head = self.world.branch(name, change)  # type: ignore[arg-type, unused-ignore]
+        verdict = self.world.gate(through, self.gate, self.monkeypatch, self.tmp_path, name, head)
+        return verdict.code, verdict.failed, verdict.text
 
 
-@pytest.mark.parametrize("through", THROUGH)
-def test_a_new_release_must_be_signed(
+@pytest.fixture
+def case(
     world: World,
     keys: dict[str, Path],
     gate: Gate,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
-    through: str,
-) -> None:
-    _trust(world, keys)
-    code, failed, text = _verdict(
-        world, through, gate, monkeypatch, tmp_path, "unsigned", lambda w: release_v2(w, lr="0.1")
-    )
+) -> Case:
+    return Case(world, keys, gate, monkeypatch, tmp_path)
+
+
+@pytest.mark.parametrize("through", THROUGH)
+def test_a_new_release_must_be_signed(case: Case, through: str) -> None:
+    _trust(case.world, case.keys)
+    code, failed, text = case.verdict(through, "unsigned", lambda w: release_v2(w, lr="0.1"))
     assert (code, failed) == (1, {"PG601"}), text
     assert f"{V2}/bundle.sig" in text
     assert "keys/release.pub" in text
 
 
-@pytest.mark.parametrize("through", THROUGH)
-def test_a_release_signed_by_the_trusted_key_passes(
-    world: World,
-    keys: dict[str, Path],
-    gate: Gate,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    through: str,
-) -> None:
-    _trust(world, keys)
-
-    def signed(work: Path) -> None:
+def _signed_v2(case: Case, key: str) -> Callable[[Path], None]:
+    def change(work: Path) -> None:
         release_v2(work, lr="0.1")
-        _sign(gate, work, "v2", keys["release"])
+        case.sign(work, "v2", key)
 
-    code, failed, text = _verdict(world, through, gate, monkeypatch, tmp_path, "signed", signed)
+    return change
+
+
+@pytest.mark.parametrize("through", THROUGH)
+def test_a_release_signed_by_the_trusted_key_passes(case: Case, through: str) -> None:
+    _trust(case.world, case.keys)
+    code, failed, text = case.verdict(through, "signed", _signed_v2(case, "release"))
     assert (code, failed) == (0, set()), text
 
 
-def test_a_key_the_base_does_not_trust_is_refused(
-    world: World, keys: dict[str, Path], gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    _trust(world, keys)
-
-    def signed(work: Path) -> None:
-        release_v2(work, lr="0.1")
-        _sign(gate, work, "v2", keys["other"])
-
-    code, failed, text = _verdict(world, "ci", gate, monkeypatch, tmp_path, "other", signed)
+def test_a_key_the_base_does_not_trust_is_refused(case: Case) -> None:
+    _trust(case.world, case.keys)
+    code, failed, text = case.verdict("ci", "other", _signed_v2(case, "other"))
     assert (code, failed) == (1, {"PG603"}), text
     assert "not trusted" in text
 
 
 @pytest.mark.parametrize("through", THROUGH)
-def test_a_change_cannot_trust_its_own_key(
-    world: World,
-    keys: dict[str, Path],
-    gate: Gate,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    through: str,
-) -> None:
+def test_a_change_cannot_trust_its_own_key(case: Case, through: str) -> None:
     """The attacker's branch adds its key to signing.keys (and overwrites the trusted key's
     file with its own) and signs its release: the base's keys judge it."""
-    _trust(world, keys)
+    _trust(case.world, case.keys)
 
     def own_key(work: Path) -> None:
         release_v2(work, lr="0.1")
-        mine = keys["other"].with_suffix(".pub").read_bytes()
+        mine = case.keys["other"].with_suffix(".pub").read_bytes()
         (work / "keys/mine.pub").write_bytes(mine)
         (work / "keys/release.pub").write_bytes(mine)
         policy = work / ".promote-gate.yaml"
         policy.write_text(
             policy.read_text().replace("[keys/release.pub]", "[keys/release.pub, keys/mine.pub]")
         )
-        _sign(gate, work, "v2", keys["other"])
+        case.sign(work, "v2", "other")
 
-    code, failed, text = _verdict(world, through, gate, monkeypatch, tmp_path, "mine", own_key)
-    assert code == 1, text
-    assert failed == {"PG603"}, text
+    code, failed, text = case.verdict(through, "mine", own_key)
+    assert (code, failed) == (1, {"PG603"}), text
 
 
 @pytest.mark.parametrize("through", THROUGH)
-def test_a_released_bundle_may_gain_a_signature(
-    world: World,
-    keys: dict[str, Path],
-    gate: Gate,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    through: str,
-) -> None:
-    _trust(world, keys)
-    code, failed, text = _verdict(
-        world,
-        through,
-        gate,
-        monkeypatch,
-        tmp_path,
-        "sign-v1",
-        lambda w: _sign(gate, w, "v1", keys["release"]),
-    )
+def test_a_released_bundle_may_gain_a_signature(case: Case, through: str) -> None:
+    _trust(case.world, case.keys)
+    code, failed, text = case.verdict(through, "sign-v1", lambda w: case.sign(w, "v1"))
     assert (code, failed) == (0, set()), text
 
 
-def _released_signed(world: World, keys: dict[str, Path], gate: Gate) -> None:
+def _released_signed(case: Case) -> None:
     """v1 signed by the release key on main, pushed: a released, signed bundle."""
-    _trust(world, keys)
-    _sign(gate, world.work, "v1", keys["release"])
-    commit_all(world.work, "sign v1")
-    run(world.work, "git", "push", "-q", "origin", "main")
+    _trust(case.world, case.keys)
+    case.sign(case.world.work, "v1")
+    commit_all(case.world.work, "sign v1")
+    run(case.world.work, "git", "push", "-q", "origin", "main")
 
 
 def _resigned_over(work: Path, key: Path, change: dict[str, str]) -> None:
@@ -204,96 +183,59 @@ def _resigned_over(work: Path, key: Path, change: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("through", THROUGH)
-def test_a_released_signature_over_other_content_fails(
-    world: World,
-    keys: dict[str, Path],
-    gate: Gate,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    through: str,
-) -> None:
-    _released_signed(world, keys, gate)
-    code, failed, text = _verdict(
-        world,
-        through,
-        gate,
-        monkeypatch,
-        tmp_path,
-        "resign",
-        lambda w: _resigned_over(w, keys["release"], {"model.json": "0" * 64}),
+def test_a_released_signature_over_other_content_fails(case: Case, through: str) -> None:
+    _released_signed(case)
+    forged = {"model.json": "0" * 64}
+    code, failed, text = case.verdict(
+        through, "resign", lambda w: _resigned_over(w, case.keys["release"], forged)
     )
     assert (code, failed) == (1, {"PG602"}), text
     assert "model.json" in text
 
 
-def test_a_released_bundle_signed_again_by_a_trusted_key_passes(
-    world: World, keys: dict[str, Path], gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_released_bundle_signed_again_by_a_trusted_key_passes(case: Case) -> None:
     """Signing again (a new signature over the same content) replaces nothing that was
     released: the decision the README documents."""
-    _released_signed(world, keys, gate)
-    code, failed, text = _verdict(
-        world,
-        "ci",
-        gate,
-        monkeypatch,
-        tmp_path,
-        "again",
-        lambda w: _sign(gate, w, "v1", keys["release"]),
-    )
+    _released_signed(case)
+    code, failed, text = case.verdict("ci", "again", lambda w: case.sign(w, "v1"))
     assert (code, failed) == (0, set()), text
 
 
-def test_removing_a_released_signature_is_an_edit_of_the_release(
-    world: World, keys: dict[str, Path], gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    _released_signed(world, keys, gate)
-    code, failed, text = _verdict(
-        world,
-        "ci",
-        gate,
-        monkeypatch,
-        tmp_path,
-        "unsign",
-        lambda w: (w / V1 / "bundle.sig").unlink(),
-    )
+def test_removing_a_released_signature_is_an_edit_of_the_release(case: Case) -> None:
+    _released_signed(case)
+    code, failed, text = case.verdict("ci", "unsign", lambda w: (w / V1 / "bundle.sig").unlink())
     assert (code, failed) == (1, {"PG501"}), text
     assert f"{V1}/bundle.sig" in text
 
 
-def test_a_release_edited_after_signing_is_one_defect(
-    world: World, keys: dict[str, Path], gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_a_release_edited_after_signing_is_one_defect(case: Case) -> None:
     """A new bundle's SHA256SUMS rewritten after it was signed: the signature no longer signs
     it (PG602), and nothing else is wrong with the bundle."""
-    _trust(world, keys)
+    _trust(case.world, case.keys)
 
     def edited(work: Path) -> None:
-        release_v2(work, lr="0.1")
-        _sign(gate, work, "v2", keys["release"])
+        _signed_v2(case, "release")(work)
         sums = work / V2 / "SHA256SUMS"
-        sums.write_text(sums.read_text() + "")  # same bytes: a control
         lines = sorted(sums.read_text().splitlines(), reverse=True)
         sums.write_text("\n".join(lines) + "\n")  # reordered: other bytes, same content
 
-    code, failed, text = _verdict(world, "ci", gate, monkeypatch, tmp_path, "edited", edited)
+    code, failed, text = case.verdict("ci", "edited", edited)
     assert (code, failed) == (1, {"PG602"}), text
     assert "SHA256SUMS" in text
 
 
-def test_a_trusted_key_missing_at_the_base_cannot_be_judged(
-    world: World, keys: dict[str, Path], gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    _trust(world, keys)
-    run(world.work, "git", "rm", "-q", "keys/release.pub")
-    commit_all(world.work, "lose the key")
-    run(world.work, "git", "push", "-q", "origin", "main")
+def test_a_trusted_key_missing_at_the_base_cannot_be_judged(case: Case) -> None:
+    work = case.world.work
+    _trust(case.world, case.keys)
+    run(work, "git", "rm", "-q", "keys/release.pub")
+    commit_all(work, "lose the key")
+    run(work, "git", "push", "-q", "origin", "main")
 
-    def signed(work: Path) -> None:
+    def bring_it(work: Path) -> None:
         (work / "keys").mkdir(exist_ok=True)
-        (work / "keys/release.pub").write_bytes(keys["other"].with_suffix(".pub").read_bytes())
+        (work / "keys/release.pub").write_bytes(case.keys["other"].with_suffix(".pub").read_bytes())
 
-    code, _, text = _verdict(world, "ci", gate, monkeypatch, tmp_path, "nokey", signed)
+    code, _, text = case.verdict("ci", "nokey", bring_it)
     assert code == 2, text
     assert "signing.keys: keys/release.pub is not there" in text
 
@@ -306,16 +248,9 @@ def test_required_signing_without_keys_is_an_invalid_policy(repo: Path, gate: Ga
     assert "signing.required: true needs at least one key" in err
 
 
-def test_signatures_are_checked_where_not_required(
-    world: World, keys: dict[str, Path], gate: Gate, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_signatures_are_checked_where_not_required(case: Case) -> None:
     """signing.required off: an unsigned bundle passes, a signature by an untrusted key
     does not (a signature is judged whenever there is one)."""
-    _trust(world, keys, required=False)
-
-    def signed(work: Path) -> None:
-        release_v2(work, lr="0.1")
-        _sign(gate, work, "v2", keys["other"])
-
-    code, failed, text = _verdict(world, "ci", gate, monkeypatch, tmp_path, "untrusted", signed)
+    _trust(case.world, case.keys, required=False)
+    code, failed, text = case.verdict("ci", "untrusted", _signed_v2(case, "other"))
     assert (code, failed) == (1, {"PG603"}), text
