@@ -119,6 +119,8 @@ CASES: list[tuple[set[str], str, Mutation]] = [
         resummed(lambda r: _manifest(r, lambda d: d.__setitem__("version", "v2"))),
     ),
     ({"PG502"}, "directory is no version", lambda r: (r / V1).rename(r / "publish" / "latest")),
+    # one defect, one code: the report's params (PG304) say it is gone, not its metrics too
+    ({"PG304"}, "report removed", lambda r: (r / V1 / "report.md").unlink()),
     (
         {"PG101"},
         "manifest misses a key",
