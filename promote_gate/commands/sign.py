@@ -25,7 +25,7 @@ from promote_gate.errors import MAX_DOCUMENT_BYTES, GateError, RefusedError, Usa
 from promote_gate.evidence.bundle import read_bundle
 from promote_gate.evidence.scope import Scope
 from promote_gate.facts import BundleFacts
-from promote_gate.files import safe_target, write_atomic
+from promote_gate.files import safe_target, write_atomic, write_report
 from promote_gate.hashcache import HashCache
 from promote_gate.report import judge
 from promote_gate.rules.integrity import listed_files
@@ -165,42 +165,41 @@ def attest(args: argparse.Namespace) -> int:
     facts = bundle.facts
     manifest = facts.manifest_value
     source = manifest.get("source", {})
+    promoted = listed_files(facts)
+    names = {str(e["path"]) for e in promoted}
     subjects = [
         {
             "name": f"{bundle.path}/{entry['path']}",
             "digest": {"sha256": entry["sha256"], "md5": entry["md5"]},
         }
-        for entry in listed_files(facts)
+        for entry in promoted
     ]
-    params = facts.docs["params"].value
-    metrics = facts.docs["metrics"].value
+    # snapshots that verify cannot judge (PG3xx/PG4xx need the repository) are read as found
+    params = facts.docs["params"].value if isinstance(facts.docs["params"].value, dict) else {}
+    metrics = facts.docs["metrics"].value if isinstance(facts.docs["metrics"].value, dict) else {}
     predicate = {
         "bundle": {"version": args.version, "path": bundle.path},
         "manifest": attestation.document(f"{bundle.path}/{MANIFEST}", bundle.digests[MANIFEST]),
         "gitCommit": source.get("commit"),
         "dvcLock": {"sha256": source.get("dvc_lock_sha256"), "files": _lock_files(source)},
-        "stages": sorted({str(e["source"]["stage"]) for e in listed_files(facts)}),
+        "stages": sorted({str(e["source"]["stage"]) for e in promoted}),
         "params": attestation.entries(
-            {f: flatten(v) for f, v in (params or {}).items() if isinstance(v, dict)}
+            {f: flatten(v) for f, v in params.items() if isinstance(v, dict)}
         ),
         "metrics": attestation.entries(
-            {
-                f: flatten(e.get("values", {}))
-                for f, e in (metrics or {}).items()
-                if isinstance(e, dict)
-            }
+            {f: flatten(e.get("values", {})) for f, e in metrics.items() if isinstance(e, dict)}
         ),
         "documents": [
             attestation.document(f"{bundle.path}/{name}", sha)
             for name, sha in sorted(bundle.digests.items())
-            if name not in {str(e["path"]) for e in listed_files(facts)}
+            if name not in names
         ],
         "tool": f"promote-gate {__version__}",
     }
     stmt = attestation.statement(subjects, attestation.RELEASE_PREDICATE, predicate)
     line = attestation.envelope(stmt, key) + "\n"
     if args.output:
-        write_atomic(safe_target(args.output), line)
+        write_report(args.output, line)
         print(f"Attestation of {bundle.path} written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(line)
