@@ -121,11 +121,13 @@ def public_keys(data: bytes, name: str) -> tuple[PublicKey, ...]:
     blocks = _PEM_BLOCK.findall(data)
     if not blocks:
         raise UsageError(f"{name}: no PEM public key in it (-----BEGIN PUBLIC KEY-----)")
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     keys = []
     for block in blocks:
         try:
             key = load_pem_public_key(block)
-        except ValueError as exc:
+        except (ValueError, UnsupportedAlgorithm) as exc:
             raise UsageError(f"{name}: not a readable PEM public key ({exc})") from exc
         keys.append(PublicKey(name, _pem_of(key), _curve_of(key, name)))
     return tuple(keys)
@@ -133,6 +135,7 @@ def public_keys(data: bytes, name: str) -> tuple[PublicKey, ...]:
 
 def private_key(data: bytes, name: str, password: bytes | None) -> Any:
     """An EC private key from PEM, decrypted with ``password`` where it is encrypted."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     try:
@@ -144,6 +147,8 @@ def private_key(data: bytes, name: str, password: bytes | None) -> Any:
             if encrypted
             else f"{name}: the key is not encrypted, but a password was given"
         ) from exc
+    except UnsupportedAlgorithm as exc:
+        raise UsageError(f"{name}: a key promote-gate cannot use ({exc})") from exc
     except ValueError as exc:
         raise UsageError(f"{name}: not a readable PEM private key, or a wrong password") from exc
     _curve_of(key, name)

@@ -813,6 +813,10 @@ def test_github_workflow_commands_pass_in_a_pull_request(
     assert "GitHub pull_request #1 into main" in proc.stdout
     assert (runner_temp / "promote-gate.exit").read_text() == "0\n"
     for path in uploaded(step_using(steps, "actions/upload-artifact")):
+        if path == VERDICT:  # the change releases no bundle: nothing to attest, and it says so
+            assert not (ws / path).exists()
+            assert "--attest: no bundle file to attest: none written" in proc.stderr
+            continue
         assert (ws / path).is_file(), f"the job uploads {path}, which was not written"
     check_reports(ws, step_using(steps, "mikepenz/action-junit-report")["with"]["report_paths"])
     # what the optional jobs read from the artifact, by name
@@ -931,6 +935,9 @@ def test_gitlab_job_commands_pass_in_a_merge_request(
         assert "::error" not in proc.stdout
     artifacts = job["artifacts"]
     for path in [*artifacts["paths"], *artifacts["reports"].values()]:
+        if path == VERDICT:  # the change releases no bundle: nothing to attest
+            assert not (ws / path).exists()
+            continue
         assert (ws / path).is_file(), f"the job uploads {path}, which was not written"
     check_reports(ws, artifacts["reports"]["junit"])
     assert json.loads((ws / artifacts["reports"]["codequality"]).read_text()) == []
@@ -1362,7 +1369,7 @@ def test_github_attest_step_reads_the_verdict_the_gate_wrote(
     repository; a failing one is refused."""
     if shutil.which("jq") is None:
         pytest.skip("jq is not installed (GitHub's runners have it)")
-    if broken:
+    if broken:  # v1 being released with an edited report: PG106
         report = repo / "publish/v1/report.md"
         report.write_text(report.read_text() + "edited\n")
         run(repo, "git", "commit", "-qam", "edit v1")
@@ -1372,7 +1379,8 @@ def test_github_attest_step_reads_the_verdict_the_gate_wrote(
     proc = subprocess.run(
         [
             *(sys.executable, "-m", "promote_gate", "ci", "--repo", str(repo), "--rev", "HEAD"),
-            *("--base", "HEAD~1" if broken else "HEAD", "--target-branch", "main"),
+            # the base before v1: v1 is the bundle being released, whose files are attested
+            *("--base", "HEAD~2" if broken else "HEAD~1", "--target-branch", "main"),
             *("--attest", str(verdict)),
         ],
         capture_output=True,

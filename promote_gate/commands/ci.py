@@ -143,8 +143,9 @@ def _run_url(env: Mapping[str, str]) -> str | None:
 
 def verdict(report: Report, configuration: list[dict[str, Any]], url: str | None) -> str | None:
     """The gate's verdict as an in-toto Statement with the Test Result predicate: its
-    subjects every file each bundle declares (what a deploy job holds), its tests each
-    bundle's rules (``publish/v2:PG104``). None when there is no file to name."""
+    subjects every file each bundle being released declares (what a deploy job holds), its
+    tests every bundle's rules (``publish/v2:PG104``). None when no bundle is being released:
+    a statement needs a subject, and a released bundle was attested when it was released."""
     from promote_gate import attestation
     from promote_gate.rules.signing import declared
 
@@ -158,8 +159,8 @@ def verdict(report: Report, configuration: list[dict[str, Any]], url: str | None
             if status in tests:
                 tests[status].append(f"{bundle.path}:{result.rule.code}")
         facts = bundle.facts
-        if facts is None or (facts.release is not None and facts.release.removed):
-            continue
+        if facts is None or not facts.candidate:
+            continue  # a released bundle was attested when it was released
         md5 = {
             str(e.get("path")): str(e.get("md5"))
             for e in facts.manifest_value.get("files", [])
@@ -170,6 +171,9 @@ def verdict(report: Report, configuration: list[dict[str, Any]], url: str | None
             subjects.append({"name": f"{bundle.path}/{name}", "digest": digest})
     if not subjects:
         return None
+    named = [s["name"] for s in subjects if any(ord(c) < 32 or ord(c) == 127 for c in s["name"])]
+    if named:  # a checksums file or a log would read it as two names
+        raise GateError(f"--attest: a file name holds a control character: {named[0]!r}")
     predicate = attestation.verdict_predicate(
         tests["passed"], tests["failed"], tests["warned"], configuration, url
     )

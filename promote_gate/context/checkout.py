@@ -153,6 +153,7 @@ def open_checkout(
                     set(directories) | set(find_projects(CommitView(top_git, base_commit))),
                     key=lambda d: (d != "", d),
                 )
+        _printable(directories)
         policy_top = view_at(top_git, policy_commit) if policy_commit is not None else top_view
         projects = []
         down: dict[str, str] = {}  # remotes that could not be asked: once per run, not per project
@@ -196,6 +197,16 @@ def open_checkout(
             hashes.close()
         raise
     return Checkout(top_git, top_view, commit, base_commit, tuple(projects), ci, hashes)
+
+
+def _printable(directories: list[str]) -> None:
+    """Refuse a DVC project whose directory name holds a control character: the name
+    reaches CI logs, reports and attestations, where a newline starts another line."""
+    for directory in directories:
+        if any(ord(c) < 32 or ord(c) == 127 for c in directory):
+            raise UsageError(
+                f"a DVC project directory's name holds a control character: {directory!r}"
+            )
 
 
 def _repo_relative(path: str, root: str) -> str | None:

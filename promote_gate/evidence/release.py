@@ -46,13 +46,14 @@ def checkout_attributes(attrs: Attributes, paths: list[str]) -> dict[str, dict[s
     return found
 
 
-def _changed(base: View, head: View, path: str) -> list[str]:
+def _changed(base: View, head: View, path: str, signed: bool) -> list[str]:
     """Paths under ``path`` that differ between two views, as git records them.
 
     A DVC-tracked file is judged by its pointer: the data file itself is not in git, and in
-    a working tree it is only a checkout of what the pointer names. A signature added or
-    replaced (``bundle.sig``, a regular file) is not a change to the release: the signature
-    rules (PG6xx) judge what it signs; a signature removed is.
+    a working tree it is only a checkout of what the pointer names. With trusted keys
+    (``signed``), a signature added or replaced (``bundle.sig``, a regular file) is not a
+    change to the release: the signature rules (PG6xx) judge who signed what; a signature
+    removed is. Without trusted keys nothing could judge a new one: it is a change.
     """
     before = {e.path: e for e in base.files_under(path)}
     after = {e.path: e for e in head.files_under(path)}
@@ -61,7 +62,7 @@ def _changed(base: View, head: View, path: str) -> list[str]:
         old, new = before.get(item), after.get(item)
         if old is None and new is not None and item + ".dvc" in after:
             continue  # a DVC checkout beside its pointer
-        if item == f"{path}/{SIGNATURE}" and new is not None and new.kind == "file":
+        if signed and item == f"{path}/{SIGNATURE}" and new is not None and new.kind == "file":
             continue  # signed, or signed again: PG6xx judge it
         same = (
             old is not None
@@ -112,7 +113,16 @@ def release_facts(
         for k in sorted(set(before.get(p, {})) | set(after.get(p, {})))
         if before.get(p, {}).get(k) != after.get(p, {}).get(k)
     )
-    changes = tuple(_changed(base, scope.view, path))
+    changes = tuple(_changed(base, scope.view, path, bool(scope.keys)))
+    signature = f"{path}/{SIGNATURE}"
+    if signature not in paths and scope.view.entry(signature) is not None:
+        # a signature the release gains: its checkout must be its bytes too
+        found = checkout_attributes(scope.attributes(scope.view), [signature])
+        moved += tuple(
+            f"{signature}: {k} unspecified -> {v}"
+            for k, v in found.get(signature, {}).items()
+            if _rewrites_bytes(k, v)
+        )
     return dataclasses.replace(
         facts,
         changes=changes,

@@ -15,6 +15,7 @@ from promote_gate.yamlio import DocumentError
 
 # what model_signing leaves unsigned at a model's top by default, besides the signature
 _GIT_NAMES = (".git", ".gitattributes", ".github", ".gitignore")
+MAX_SHOWN = 20  # differences named one by one; the rest are counted
 
 
 def declared(facts: BundleFacts) -> dict[str, str] | None:
@@ -79,32 +80,38 @@ def _signature_invalid(facts: BundleFacts) -> Iterator[Outcome]:
     if expected is None:
         yield NotApplicable("SHA256SUMS cannot be read (PG106): what is signed cannot be told")
         return
-    found = False
-    for name in sorted(expected.keys() - signed.resources.keys()):
-        found = True
-        yield Finding(where, f"does not sign {name}, which the bundle declares")
-    for name in sorted(signed.resources.keys() - expected.keys()):
-        found = True
-        yield Finding(where, f"signs {name}, which the bundle does not declare")
-    for name in sorted(expected.keys() & signed.resources.keys()):
-        if expected[name] != signed.resources[name]:
-            found = True
-            yield Finding(
-                where,
-                f"signs other content for {name} than the bundle declares",
-                expected[name],
-                signed.resources[name],
-            )
+    problems = [
+        Finding(where, f"does not sign {name}, which the bundle declares")
+        for name in sorted(expected.keys() - signed.resources.keys())
+    ]
+    problems += [
+        Finding(where, f"signs {name}, which the bundle does not declare")
+        for name in sorted(signed.resources.keys() - expected.keys())
+    ]
+    problems += [
+        Finding(
+            where,
+            f"signs other content for {name} than the bundle declares",
+            expected[name],
+            signed.resources[name],
+        )
+        for name in sorted(expected.keys() & signed.resources.keys())
+        if expected[name] != signed.resources[name]
+    ]
     allowed = may_ignore(str(e.get("path")) for e in listed_files(facts))
-    for path in signed.ignore_paths:
-        if path.strip("/") not in allowed:
-            found = True
-            yield Finding(
-                where,
-                f"leaves {path!r} unsigned: only bundle.sig, .dvc pointers and the .gitignore "
-                "files DVC writes may be",
-            )
-    if not found and not sig.keys:
+    problems += [
+        Finding(
+            where,
+            f"leaves {path!r} unsigned: only bundle.sig, .dvc pointers and the .gitignore "
+            "files DVC writes may be",
+        )
+        for path in signed.ignore_paths
+        if path.strip("/") not in allowed
+    ]
+    yield from problems[:MAX_SHOWN]
+    if len(problems) > MAX_SHOWN:  # a signature of another bundle differs in every name
+        yield Finding(where, f"and {len(problems) - MAX_SHOWN} more differences from the bundle")
+    if not problems and not sig.keys:
         yield NotApplicable(
             "no trusted key given: the signature matches the bundle, but who signed it is not "
             "checked (verify --key KEY.pem)"
