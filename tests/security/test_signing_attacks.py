@@ -679,6 +679,12 @@ FORGERIES = [
         PG602,
         "signs f0000000, which the bundle does not declare",
     ),
+    Forgery(  # 2000 findings would be 2000 lines in every report: 20 named, the rest counted
+        "2000 undeclared resources, counted",
+        _by("release", "release", _many(2000)),
+        PG602,
+        "and 1980 more differences from the bundle",
+    ),
     Forgery(
         "bundle.sig nested 100000 deep",
         _text(_nested(100_000)),
