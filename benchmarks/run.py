@@ -258,23 +258,10 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
 
 def _release_key(work: Path) -> tuple[Path, Path]:
     """An EC P-256 key pair for the signing rows: (private PEM, public PEM)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from promote_gate.signing import new_key_pair
 
-    key = ec.generate_private_key(ec.SECP256R1())
     private, public = work / "release.key", work / "release.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    new_key_pair(str(private), str(public))
     return private, public
 
 

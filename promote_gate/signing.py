@@ -155,6 +155,27 @@ def private_key(data: bytes, name: str, password: bytes | None) -> Any:
     return key
 
 
+def new_key_pair(private: str, public: str) -> None:
+    """A new EC P-256 key: ``private`` (PKCS#8 PEM, unencrypted, owner-only) and ``public``
+    (SubjectPublicKeyInfo PEM), as ``openssl ecparam -genkey -name prime256v1`` would."""
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    data = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fobj:
+        fobj.write(data)
+    with open(public, "wb") as fobj:
+        fobj.write(key_pem(key).pem)
+
+
 def key_pem(key: Any) -> PublicKey:
     """The public half of a private key, as a :class:`PublicKey`."""
     public = key.public_key()

@@ -435,27 +435,15 @@ CI_RELEASES: list[tuple[str, str, Callable[[Path], None], str | None]] = [
 def _signed(base: Path, released: Path) -> bool:
     """v2 signed with a new release key; a consumer's copy (no DVC pointers, as `dvc get`
     delivers it) verifies with the public key alone; a forged copy does not."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     from promote_gate.codes import selected_rules
     from promote_gate.commands.sign import sign
     from promote_gate.commands.verify import verify_directory
-    from promote_gate.signing import key_pem, public_keys
+    from promote_gate.signing import new_key_pair, public_keys
 
     keys = base / "keys"
     keys.mkdir()
-    key = ec.generate_private_key(ec.SECP256R1())
     private = keys / "release.key"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    private.chmod(0o600)
-    (keys / "release.pub").write_bytes(key_pem(key).pem)
+    new_key_pair(str(private), str(keys / "release.pub"))
     sign(
         argparse.Namespace(
             command="sign",

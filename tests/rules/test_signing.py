@@ -13,25 +13,16 @@ from pathlib import Path
 import pytest
 from conftest import Gate, commit_all, run
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from scenario import V1, V2, World, release_v2
 
-from promote_gate.signing import PAYLOAD_TYPE, key_pem, sign_pae
+from promote_gate.signing import PAYLOAD_TYPE, new_key_pair, sign_pae
 
 THROUGH = ["ci", "hook"]
 
 
 def _key(path: Path) -> Path:
-    """A new EC P-256 key pair: ``path`` (private, PEM) and ``path.pub``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    path.with_suffix(".pub").write_bytes(key_pem(key).pem)
+    """A new EC P-256 key pair: ``path`` (private, PKCS#8 PEM) and ``path.pub``."""
+    new_key_pair(str(path), str(path.with_suffix(".pub")))
     return path
 
 

@@ -25,7 +25,6 @@ from typing import Any
 import pytest
 from conftest import Gate, commit_all, run  # type: ignore[import-not-found, unused-ignore]
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from scenario import (  # type: ignore[import-not-found, unused-ignore]
     V1,
     V2,
@@ -39,7 +38,7 @@ from promote_gate.commands.demo import build_project
 from promote_gate.commands.promote import promote
 from promote_gate.signing import (
     PAYLOAD_TYPE,
-    key_pem,
+    new_key_pair,
     payload_bytes,
     public_keys,
     root_digest,
@@ -56,15 +55,7 @@ Statement = dict[str, Any]
 
 def _key(path: Path) -> Path:
     """A new EC P-256 key pair: ``path`` (private, PKCS#8 PEM) and ``path.pub``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    path.with_suffix(".pub").write_bytes(key_pem(key).pem)
+    new_key_pair(str(path), str(path.with_suffix(".pub")))
     return path
 
 
