@@ -119,7 +119,7 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
         measure(argv, repo)
     verify = ([*PG, "verify", bundle], repo, None)
     sums = (["sha256sum", "-c", "--quiet", "SHA256SUMS"], repo / bundle, None)
-    private, public = _release_key(work)
+    private, public = _release_key(work / size.name)
     version = bundle.rsplit("/", 1)[1]
     sign = ([*PG, "sign", version, "--key", str(private)], repo, None)
     measure(sign[0], repo)  # the signature verify --key checks
