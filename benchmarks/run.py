@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -122,12 +123,21 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
     private, public = _release_key(work / size.name)
     version = bundle.rsplit("/", 1)[1]
     sign = ([*PG, "sign", version, "--key", str(private)], repo, None)
-    measure(sign[0], repo)  # the signature verify --key checks
-    verify_key = ([*PG, "verify", bundle, "--key", str(public)], repo, None)
+    # verify --key checks a signed copy of the bundle: a signature left in the repository
+    # would be an edit of the released bundle (PG501: the policy trusts no key) for the
+    # groups before the signing ones; `sign` itself runs in its own groups, after them
+    measure(sign[0], repo)
+    signed = work / size.name / "signed"
+    shutil.rmtree(signed, ignore_errors=True)
+    shutil.copytree(repo / bundle, signed / version, symlinks=True)
+    (repo / bundle / "bundle.sig").unlink()
+    verify_key = ([*PG, "verify", version, "--key", str(public)], signed, None)
+    measure(verify_key[0], signed)  # the copy's files into the hash cache
     names = [
         line.split("  ", 1)[1] for line in (repo / bundle / "SHA256SUMS").read_text().splitlines()
     ]
     sha_files = (["sha256sum", "SHA256SUMS", *names], repo / bundle, None)
+    signed_sums = (["sha256sum", "-c", "--quiet", "SHA256SUMS"], signed / version, None)
     digest = "import sys; from promote_gate.hashing import digest_file; digest_file(sys.argv[1])"
     groups: list[tuple[str, dict[str, Case], Callable[[], None], dict[str, str]]] = [
         (
@@ -209,7 +219,7 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
                 f"promote-gate sign {version}": sign,
                 "sha256sum of its files": sha_files,
                 f"promote-gate verify {bundle} --key": verify_key,
-                "sha256sum -c SHA256SUMS": sums,
+                "sha256sum -c SHA256SUMS": signed_sums,
             },
             _nothing,
             {
@@ -223,7 +233,7 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
                 f"promote-gate sign {version}": sign,
                 "sha256sum of its files": sha_files,
                 f"promote-gate verify {bundle} --key": verify_key,
-                "sha256sum -c SHA256SUMS": sums,
+                "sha256sum -c SHA256SUMS": signed_sums,
             },
             _cold_cache,
             {
