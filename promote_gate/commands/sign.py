@@ -29,7 +29,7 @@ from promote_gate.files import safe_target, write_atomic, write_report
 from promote_gate.hashcache import HashCache
 from promote_gate.report import judge
 from promote_gate.rules.integrity import listed_files
-from promote_gate.rules.signing import declared
+from promote_gate.rules.signing import companions, declared
 
 PASSWORD_VARIABLE = "PROMOTE_GATE_KEY_PASSWORD"  # noqa: S105 (a variable name, not a password)
 
@@ -109,31 +109,18 @@ def _private_key(path: str) -> Any:
     return private_key(data, path, password.encode() if password is not None else None)
 
 
-def _pointers(facts: BundleFacts) -> list[str]:
-    """What DVC keeps beside a DVC-stored file: its pointer, and the .gitignore in its
-    directory — not in a copy made by ``dvc get``, so never signed."""
-    found = []
-    for entry in listed_files(facts):
-        if entry.get("storage") == "dvc" and isinstance(entry.get("path"), str):
-            name = str(entry["path"])
-            found.append(name + ".dvc")
-            folder = name.rpartition("/")[0]
-            found.append(f"{folder}/.gitignore" if folder else ".gitignore")
-    return sorted(set(found))
-
-
 def sign(args: argparse.Namespace) -> int:
     from promote_gate.signing import key_pem, model_statement, sign_model
 
     key = _private_key(args.key)
     bundle = verified_bundle(args)
     facts = bundle.facts
-    manifest = facts.manifest_value
-    source = manifest.get("source", {})
+    source = facts.manifest_value.get("source", {})
+    dvc_stored = [str(e["path"]) for e in listed_files(facts) if e.get("storage") == "dvc"]
     statement = model_statement(
         args.version,
         bundle.digests,
-        [SIGNATURE, *_pointers(facts)],
+        [SIGNATURE, *sorted(companions(dvc_stored))],
         {
             "bundle": args.version,
             "manifestSha256": bundle.digests[MANIFEST],

@@ -33,16 +33,21 @@ def declared(facts: BundleFacts) -> dict[str, str] | None:
     return {**sums, doc.name: doc.digest.sha256}
 
 
+def companions(names: Iterable[str]) -> set[str]:
+    """What DVC keeps beside each file it stores: the ``.dvc`` pointer, and the
+    ``.gitignore`` in its directory — never in a copy made by ``dvc get``, so never signed."""
+    found = set()
+    for name in names:
+        found.add(name + ".dvc")
+        folder = posixpath.dirname(name)
+        found.add(f"{folder}/.gitignore" if folder else ".gitignore")
+    return found
+
+
 def may_ignore(promoted: Iterable[str]) -> set[str]:
     """What a signature may leave unsigned: bundle.sig, the names model_signing skips at
-    the top, each promoted file's .dvc pointer and the .gitignore DVC writes beside it."""
-    allowed = {SIGNATURE, *_GIT_NAMES}
-    for name in promoted:
-        allowed.add(name + ".dvc")
-        folder = posixpath.dirname(name)
-        if folder:
-            allowed.add(f"{folder}/.gitignore")
-    return allowed
+    the top, and what DVC keeps beside each promoted file."""
+    return {SIGNATURE, *_GIT_NAMES} | companions(promoted)
 
 
 def _signature_missing(facts: BundleFacts) -> Iterator[Outcome]:
