@@ -98,6 +98,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from promote_gate.commands import promote
 
         return promote.run(args)
+    if args.command == "tag":
+        from promote_gate.commands import tag
+
+        return tag.run(args)
     if args.command in {"sign", "attest"}:
         from promote_gate.commands import sign
 

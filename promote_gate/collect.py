@@ -53,6 +53,7 @@ PROVIDERS = (
     Provider("comparison", "candidate", comparison.comparisons),
     Provider("lineage", "candidate", lineage.lineage),
     Provider("consumers", "surface", consumers.consumers),
+    Provider("artifacts", "surface", consumers.artifacts),
     Provider("remote", "every", remote.remote),
 )
 

@@ -50,6 +50,29 @@ class MetricPolicy:
 
 
 @dataclass(frozen=True)
+class Registry:
+    """``registry:``, the GTO model registry: the artifact ``promote`` writes to dvc.yaml,
+    and what a pushed GTO tag must satisfy (PG7xx)."""
+
+    artifact: str | None = None
+    type: str = "model"
+    desc: str | None = None
+    labels: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()  # empty: any stage
+    ordered: bool = False
+    stage_branches: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (stage, branch patterns)
+    signed_tags: bool = False
+    allowed_signers: str | None = None  # a path from the top, read at the policy's revision
+
+    def branch_allowed(self, stage: str, branch: str) -> bool | None:
+        """Whether ``branch`` may hold a commit assigned ``stage``; None: any branch may."""
+        patterns = dict(self.stage_branches).get(stage)
+        if patterns is None:
+            return None
+        return any(fnmatch.fnmatchcase(branch, p) for p in patterns)
+
+
+@dataclass(frozen=True)
 class Config:
     publish_root: str = "publish"
     version_pattern: str = "v{n}"
@@ -71,6 +94,7 @@ class Config:
     exploratory: tuple[str, ...] = DEFAULT_EXPLORATORY
     signing_required: bool = False  # a new bundle must carry a trusted signature (PG601)
     signing_keys: tuple[str, ...] = ()  # public keys trusted to sign: paths from the top
+    registry: Registry = Registry()
     origin: str = field(default="defaults", compare=False)
 
     @property
@@ -138,6 +162,21 @@ def _check_paths(raw: dict[str, Any], origin: str) -> None:
         raise UsageError(
             f"{origin} is invalid:\n  signing.required: true needs at least one key in "
             "signing.keys (the public keys trusted to sign)"
+        )
+    registry = raw.get("registry", {})
+    signers = registry.get("allowed_signers")
+    if signers is not None and _outside(str(signers)):
+        raise UsageError(
+            f"{origin} is invalid:\n  registry.allowed_signers: {signers!r} {_outside(str(signers))}"
+        )
+    if registry.get("signed_tags") and not signers:
+        raise UsageError(
+            f"{origin} is invalid:\n  registry.signed_tags: true needs registry.allowed_signers "
+            "(the SSH allowed-signers file trusted to sign tags)"
+        )
+    if registry.get("ordered") and not registry.get("stages"):
+        raise UsageError(
+            f"{origin} is invalid:\n  registry.ordered: true needs registry.stages (lowest first)"
         )
     for key in _PATH_KEYS:
         value = raw.get(key)
@@ -289,7 +328,22 @@ def _build(raw: dict[str, Any], origin: str) -> Config:
         exploratory=tuple(raw.get("exploratory", DEFAULT_EXPLORATORY)),
         signing_required=bool(raw.get("signing", {}).get("required", False)),
         signing_keys=tuple(raw.get("signing", {}).get("keys", ())),
+        registry=_registry(raw.get("registry", {})),
         origin=origin,
+    )
+
+
+def _registry(raw: dict[str, Any]) -> Registry:
+    return Registry(
+        artifact=raw.get("artifact"),
+        type=raw.get("type", "model"),
+        desc=raw.get("desc"),
+        labels=tuple(raw.get("labels", ())),
+        stages=tuple(raw.get("stages", ())),
+        ordered=bool(raw.get("ordered", False)),
+        stage_branches=tuple((k, tuple(v)) for k, v in raw.get("stage_branches", {}).items()),
+        signed_tags=bool(raw.get("signed_tags", False)),
+        allowed_signers=raw.get("allowed_signers"),
     )
 
 

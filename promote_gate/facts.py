@@ -62,6 +62,17 @@ class ConsumerRead:
 
 
 @dataclass(frozen=True)
+class ArtifactLeak:
+    """A dvc.yaml artifact (what GTO tags and ``dvc artifacts get`` resolve) whose path is
+    not inside the publish root."""
+
+    file: str  # the dvc.yaml, project-relative
+    line: int | None
+    name: str  # as GTO names it
+    path: str  # as written
+
+
+@dataclass(frozen=True)
 class Recorded:
     """A metrics file as the promoted state recorded it: its verified bytes, or why not."""
 
@@ -113,6 +124,8 @@ class RepoEvidence:
     exploratory: tuple[tuple[str, str], ...] = ()  # (path, glob) hits
     consumer_reads: tuple[ConsumerRead, ...] = ()  # for the release surface (newest bundle)
     consumers_error: str | None = None  # why the internal paths could not be told
+    artifact_leaks: tuple[ArtifactLeak, ...] = ()  # dvc.yaml artifacts outside the publish root
+    artifacts_error: str | None = None  # why the artifacts could not be read
     remote: RemoteFacts | None = None  # when require_pushed is on
     ci: bool = False  # CI reads DVC objects from the remote only: `dvc push` provides them
 
@@ -178,3 +191,43 @@ class BundleFacts:
         if item is not None and not item.in_tree and item.pointer is not None:
             return relpath + ".dvc"
         return relpath
+
+
+@dataclass(frozen=True)
+class TagFacts:
+    """One GTO tag a push (or CI run) creates, moves or deletes, as the registry, the tagged
+    commit and the policy of the default branch's tip say (``evidence/tag.py``). The bundle
+    at the commit is judged by the bundle rules beside it."""
+
+    name: str  # the tag's name, without refs/tags/
+    action: str  # GTO's: register, deregister, assign, unassign, deprecate; "" for @created
+    artifact: str  # GTO's name: "model", "dir:model"
+    stage: str | None = None
+    version: str | None = None  # the GTO version the tag concerns (an assignment's: registered)
+    commit: str | None = None  # the commit GTO reads it as tagging
+    deleted: bool = False
+    moved_from: str | None = None  # the remote's id of a tag the push moves
+    malformed: tuple[str, ...] = ()  # why GTO or DVC cannot read it as the tag it looks like
+    bundle: str | None = None  # the bundle it releases, from the repository's top
+    bundle_problem: str | None = None  # why there is no such bundle at the commit
+    manifest_sha256: str | None = None  # of the bundle's manifest.json at the commit
+    trailers: Mapping[str, str] = field(default_factory=dict)
+    artifact_file: str = "dvc.yaml"  # the dvc.yaml GTO reads the artifact from
+    artifact_path: str | None = None  # artifacts.NAME.path as written there; None: no entry
+    artifact_resolved: str | None = None  # from the repository's top
+    registered: bool = True  # an assignment's commit has a registration
+    deregistered: bool = False
+    stages: tuple[str, ...] = ()  # the policy's (registry.stages), lowest first
+    ordered: bool = False
+    assigned_before: tuple[str, ...] = ()  # stages the version was assigned by other tags
+    branch_patterns: tuple[str, ...] | None = None  # where the stage may come from; None: any
+    branches: tuple[str, ...] = ()  # the remote's branches whose tip holds the commit
+    signed_required: bool = False
+    signature: str = ""  # "unsigned", "trusted", "untrusted" ("" when not required)
+    signature_detail: str = ""
+    policy: str = ""  # where the policy came from
+
+    @property
+    def releases(self) -> bool:
+        """Whether the tag makes a version something deployments follow."""
+        return self.action in {"register", "assign"} and not self.deleted

@@ -18,8 +18,9 @@ from promote_gate.codes import selected_rules
 from promote_gate.collect import Collector
 from promote_gate.config import Config
 from promote_gate.context.checkout import Checkout, ProjectCheckout, open_checkout
+from promote_gate.context.tags import TagEvent, TagPlan
 from promote_gate.dvc import dvc_in
-from promote_gate.errors import UsageError
+from promote_gate.errors import GateError, UsageError
 from promote_gate.evidence.release import release_facts
 from promote_gate.evidence.scope import Scope
 from promote_gate.report import BundleReport, Report, error_file, judge, no_rule_ran
@@ -99,6 +100,80 @@ def judge_checkout(checkout: Checkout, selection: Selection = EVERY_RULE) -> Rep
         unverified=unverified,
     )
     return no_rule_ran(report)
+
+
+def judge_tag_event(
+    repo: str, plan: TagPlan, event: TagEvent, *, ci: bool = False, ignore: Sequence[str] = ()
+) -> Report:
+    """One pushed GTO tag judged: the tag by the tag rules (PG7xx), and the bundle it
+    releases, at the tagged commit, by every bundle rule, as a push of that commit to a
+    branch that is not the default one would be: against what it shares with the default
+    branch, under the policy of that branch's tip (the tagged commit's own only when the
+    remote has no branch yet)."""
+    from promote_gate.context.bases import project_policies
+    from promote_gate.context.policy import policy_at
+    from promote_gate.context.tags import message
+    from promote_gate.evidence.tag import allowed_signers, tag_facts
+    from promote_gate.git import Git
+    from promote_gate.report import judge_tag
+
+    git = Git.open(repo)
+    try:
+        commit = event.new.commit if event.new is not None else None
+        trusted = plan.policy_rev or commit
+        top = policy_at(git, trusted) if trusted else Config()
+        trees = [commit] if commit else []
+        policies = project_policies(git, trees, trusted, top=top) if trusted else {"": top}
+
+        def policy_for(directory: str) -> Config:
+            return policies.get(directory, top)
+
+        def signers() -> bytes | None:
+            path = top.registry.allowed_signers
+            return allowed_signers(git, trusted, path) if trusted and path else None
+
+        facts = tag_facts(
+            git,
+            event.name,
+            event.new,
+            event.old,
+            plan.registry,
+            plan.branches,
+            policy_for,
+            signers,
+            lambda ref: message(git, ref),
+        )
+        config = policy_for(facts.artifact.rpartition(":")[0])
+        chosen = selected_rules(config.select, [*config.ignore, *ignore])
+        reports = [judge_tag(facts, chosen)]
+        base = git.merge_base(commit, plan.policy_rev) if commit and plan.policy_rev else None
+        if commit and plan.policy_rev and base is None:
+            raise GateError(
+                f"{event.name} tags {commit[:12]}, which shares no history with the default "
+                "branch: the policy that governs it cannot be told"
+            )
+    finally:
+        git.close()
+    checked = f"tag {event.name}" + (f" (commit {commit[:12]})" if commit else " (deleted)")
+    notes = (plan.note,) if plan.note else ()
+    if not (facts.releases and facts.bundle and commit) or facts.bundle_problem:
+        return Report(tuple(reports), checked, notes=notes)
+    with open_checkout(
+        repo,
+        rev=commit,
+        base=base,
+        policy_from="base",
+        policy_rev=trusted,
+        every_project=True,
+        ci=ci,
+    ) as checkout:
+        judged = judge_checkout(checkout, Selection(bundles=[facts.bundle], ignore=ignore))
+    return dataclasses.replace(
+        judged,
+        bundles=(*reports, *judged.bundles),
+        checked=checked,
+        notes=(*notes, *judged.notes),
+    )
 
 
 def _not_in_workspace(bundle: BundleReport) -> dict[str, tuple[str, ...]]:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # hashing is imported where a file is hashed: the hooks' quic
 _KEEP_GIT_ENV = frozenset(
     {
         "GIT_EXEC_PATH",
+        *("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"),
+        *("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM"),  # the user's (tag)
         "GIT_SSH",
         "GIT_SSH_COMMAND",
         "GIT_SSL_CAINFO",
@@ -175,8 +177,10 @@ class Git:
             )
         return cls(proc.stdout.decode(errors="surrogateescape").strip())
 
-    def run(self, *args: str) -> str:
-        proc = _git(self.top, *args)
+    def run(
+        self, *args: str, input_: bytes | None = None, env: dict[str, str] | None = None
+    ) -> str:
+        proc = _git(self.top, *args, input_=input_, env=env)
         if proc.returncode != 0:
             raise GateError(
                 f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace').strip()}"
@@ -247,18 +251,8 @@ class Git:
     def diff_names(self, a: str, b: str, *paths: str) -> list[str]:
         """Paths that differ between two commits (limited to ``paths``), from the trees alone:
         plumbing with :data:`UNBLINDED` (no configuration can hide a change from it)."""
-        out = self.run(
-            "--literal-pathspecs",
-            "diff-tree",
-            "-r",
-            *UNBLINDED,
-            "--name-only",
-            "-z",
-            a,
-            b,
-            "--",
-            *([self.path(p) for p in paths] or [self.prefix or "."]),
-        )
+        scope = [self.path(p) for p in paths] or [self.prefix or "."]
+        out = self.run("--literal-pathspecs", "diff-tree", "-r", *UNBLINDED, "--name-only", "-z", a, b, "--", *scope)  # fmt: skip
         return [p[len(self.prefix) :] for p in out.split("\0") if p.startswith(self.prefix) and p]
 
     def has_file(self, commit: str, path: str) -> bool:
@@ -384,6 +378,26 @@ class Git:
         if data is None:
             raise GateError(f"git cannot read object {oid}")
         return data
+
+    def verify_tag(self, oid: str, allowed_signers: bytes) -> tuple[bool, str]:
+        """``git verify-tag`` of the tag object ``oid`` against an SSH allowed-signers file's
+        bytes (a private temporary file: git reads it by name), ssh-keygen pinned as the
+        verifier: (trusted, git's verdict). git matches no principal against the tagger."""
+        import tempfile  # not on the hooks' quick path
+
+        with tempfile.TemporaryDirectory(prefix="promote-gate-signers.") as scratch:
+            path = os.path.join(scratch, "allowed_signers")
+            with open(path, "wb") as fobj:
+                fobj.write(allowed_signers)
+            pinned = (
+                "-c",
+                f"gpg.ssh.allowedSignersFile={path}",
+                "-c",
+                "gpg.ssh.program=ssh-keygen",
+            )
+            proc = _git(self.top, *pinned, "verify-tag", "--raw", oid)
+        said = [line for line in proc.stderr.decode("utf-8", "replace").splitlines() if line]
+        return proc.returncode == 0, "; ".join(said)[:300] or "no verdict"
 
     def read_at(self, commit: str, path: str, limit: int | None = None) -> bytes | None:
         """A (project-relative) file's bytes at ``commit``, or None when it has no such file."""

@@ -20,6 +20,7 @@ names.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 # gto/constants.py, verbatim: names, directories (monorepo prefixes), semver.org's regex
@@ -66,3 +67,80 @@ def parse_tag(name: str) -> TagName | None:
         action = "unassign" if cancel else "assign"
         return TagName(artifact, action, stage=match["stage"], counter=counter)
     return TagName(artifact, "deprecate" if match["deprecated"] else "", counter=counter)
+
+
+# ---------------------------------------------------------------- promote-gate and GTO
+SEMVER = re.compile(rf"v{_SEMVER}")
+NAME = re.compile(_NAME)  # an artifact's or a stage's name, as GTO allows it
+
+BUNDLE_TRAILER = "Promote-Gate-Bundle"
+MANIFEST_TRAILER = "Promote-Gate-Manifest-SHA256"
+
+
+def gto_version(version_name: str, number: int) -> str:
+    """The GTO version of bundle ``number`` whose directory is ``version_name``: the name
+    itself where it is a GTO version (``version_pattern: "v{n}.0.0"``), else ``vN.0.0``."""
+    return version_name if SEMVER.fullmatch(version_name) else f"v{number}.0.0"
+
+
+def bundle_number(version: str, number_of: Callable[[str], int | None]) -> int | None:
+    """The bundle a GTO ``version`` stands for, or None: a bundle's directory name
+    (``number_of``: the policy's ``Config.version_number``), or ``vN.0.0``, bundle N."""
+    number = number_of(version)
+    if number is not None:
+        return number
+    match = re.fullmatch(r"v([1-9][0-9]*)\.0\.0", version)
+    return int(match.group(1)) if match else None
+
+
+def artifact_tag_name(artifact: str) -> str:
+    """How GTO writes an artifact in a tag: ``dir:model`` as ``dir=model``."""
+    return artifact.replace(":", "=", 1)
+
+
+def next_counter(names: list[str], artifact: str) -> int:
+    """GTO's counter for a new assignment of ``artifact`` (``gto.tag.name_tag``): one more
+    than the greatest counter any tag of that artifact carries, whatever its stage or
+    action (1 when none does)."""
+    counters = [
+        parsed.counter
+        for name in names
+        if (parsed := parse_tag(name)) is not None
+        and parsed.artifact == artifact
+        and parsed.counter is not None
+    ]
+    return max([0, *counters]) + 1
+
+
+def trailers(message: str) -> dict[str, str]:
+    """The ``Key: value`` trailers of a tag message's last paragraph (a signature block
+    after it is not part of the message), first value of each key."""
+    text = message.split("-----BEGIN ", 1)[0].strip("\n")
+    last = text.rsplit("\n\n", 1)[-1]
+    found: dict[str, str] = {}
+    for line in last.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and re.fullmatch(r"[A-Za-z0-9-]+", key):
+            found.setdefault(key, value.strip())
+    return found
+
+
+class TagRef(NamedTuple):
+    """One tag as git stores it."""
+
+    name: str  # without refs/tags/
+    object: str  # what the ref points at: a tag object (annotated) or a commit (lightweight)
+    kind: str  # that object's type
+    target: str | None = None  # an annotated tag's object (one level: a nested tag's is a tag)
+    target_kind: str | None = None
+    time: int | None = None  # the tagger's time (annotated tags): GTO orders events by it
+
+    @property
+    def parsed(self) -> TagName | None:
+        return parse_tag(self.name)
+
+    @property
+    def commit(self) -> str | None:
+        """The commit GTO reads the tag as pointing at: an annotated tag's target, when it
+        is a commit (GTO does not peel further), else None."""
+        return self.target if self.kind == "tag" and self.target_kind == "commit" else None

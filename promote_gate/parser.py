@@ -216,6 +216,25 @@ def build_parser() -> argparse.ArgumentParser:
             )
             p.add_argument("--output", metavar="FILE", help="write here instead of stdout")
 
+    p = command("tag")
+    _common(p)
+    p.add_argument("version", help="the bundle to register, e.g. v3 (GTO version v3.0.0)")
+    p.add_argument("--stage", help="also assign this stage (NAME#STAGE#K)")
+    p.add_argument(
+        "--artifact", metavar="NAME", help="the artifact (default: config registry.artifact)"
+    )
+    p.add_argument(
+        "--rev",
+        help="the commit to register (default: the oldest of HEAD's history holding the "
+        "bundle with dvc.yaml's artifact pointing at it)",
+    )
+    p.add_argument("--sign", action="store_true", help="sign the tags (git tag -s: SSH or GPG)")
+    p.add_argument(
+        "--push",
+        metavar="REMOTE",
+        help="fetch REMOTE's tags first (GTO's counter), judge against its registry, push",
+    )
+
     p = command("promote")
     _common(p)
     p.add_argument(
@@ -230,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="PATH",
         help="a pipeline output to promote (repeatable; default: config 'outputs')",
+    )
+    p.add_argument(
+        "--artifact",
+        metavar="NAME",
+        help="also point the project's dvc.yaml artifact NAME at the bundle (artifacts: NAME: "
+        "path: publish/VERSION), for GTO tags and `dvc artifacts get` (default: config "
+        "registry.artifact; none without it)",
     )
 
     p = command("ci")

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from promote_gate.errors import EXIT_ERROR, EXIT_OK, EXIT_VIOLATIONS
-from promote_gate.facts import BundleFacts
+from promote_gate.facts import BundleFacts, TagFacts
 from promote_gate.locate import located
 from promote_gate.rules import RULES, Finding, NotApplicable, Rule, Unverified
 
 Status = Literal["passed", "failed", "skipped", "error"]
+BUNDLE_RULES = tuple(rule for rule in RULES if rule.subject == "bundle")
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def judge(
         facts.manifest.ok and isinstance(facts.manifest.value, dict) and not facts.manifest_errors
     )
     results: list[RuleResult] = []
-    for rule in RULES:
+    for rule in BUNDLE_RULES:
         skip = chosen.get(rule.code)
         removed = facts.release is not None and facts.release.removed
         if skip is None and removed and not rule.applies_to_removed:
@@ -211,6 +212,33 @@ def judge(
         else:
             results.append(RuleResult(rule, "passed", seconds=took))
     return BundleReport(facts.name, facts.path, tuple(results), facts)
+
+
+def judge_tag(facts: TagFacts, chosen: dict[str, str | None]) -> BundleReport:
+    """Apply the tag rules (PG7xx) to one pushed GTO tag: its report, named by its ref."""
+    results: list[RuleResult] = []
+    for rule in RULES:
+        if rule.subject != "tag":
+            continue
+        skip = chosen.get(rule.code)
+        if skip is not None:
+            results.append(RuleResult(rule, "skipped", reason=skip))
+            continue
+        try:
+            outcomes = list(rule.check(facts))
+        except Exception as exc:
+            reason = f"{_ERROR_LEAD}{type(exc).__name__}: {exc}"
+            results.append(RuleResult(rule, "error", reason=reason))
+            continue
+        findings = tuple(_printable(o) for o in outcomes if isinstance(o, Finding))
+        skipped = [o.reason for o in outcomes if isinstance(o, NotApplicable)]
+        if findings:
+            results.append(RuleResult(rule, "failed", findings))
+        elif skipped:
+            results.append(RuleResult(rule, "skipped", reason="; ".join(skipped)))
+        else:
+            results.append(RuleResult(rule, "passed"))
+    return BundleReport(facts.name, f"refs/tags/{facts.name}", tuple(results))
 
 
 _NAMED_FILE = re.compile(

@@ -31,6 +31,13 @@ HELP: dict[str, tuple[str, str]] = {
         """  promote-gate attest v2 --key release.key --output v2.intoto.jsonl
   promote-gate attest v2 --unsigned           # a DSSE envelope for another signer""",
     ),
+    "tag": (
+        "Register a bundle as a GTO version (and assign a stage) with GTO's tags, if the gate passes.",
+        """\
+  promote-gate tag v3                         # model@v3.0.0 on the commit holding publish/v3
+  promote-gate tag v3 --stage prod --push origin   # and model#prod#K, pushed
+  promote-gate tag v3 --stage staging --sign  # signed: git tag -s, as git is configured""",
+    ),
     "promote": (
         "Create a bundle from the reproduced, committed pipeline, or refuse and write nothing.",
         """\

@@ -35,7 +35,40 @@ def emit(report: Report, args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def _tag(args: argparse.Namespace) -> str | None:
+    """The GTO tag ``--rev`` names (``model@v1.0.0`` or ``refs/tags/model@v1.0.0``), if it
+    names one and no --base is given: such a revision is judged as the tag's push is."""
+    if args.rev is None or args.base is not None or args.staged:
+        return None
+    from promote_gate.gto import parse_tag
+
+    name = args.rev.removeprefix("refs/tags/")
+    if parse_tag(name) is None:
+        return None
+    with Git.open(args.repo) as git:
+        found = git.run("for-each-ref", "--format=%(objectname)", f"refs/tags/{name}").strip()
+    return name if found else None
+
+
+def check_tag(args: argparse.Namespace, name: str) -> int:
+    """``check --rev TAG``: the GTO tag and the bundle it releases, judged as its push would
+    be, against this clone's tags, under the policy of origin's default branch."""
+    from promote_gate.context.tags import plan_local
+    from promote_gate.gate import judge_tag_event
+
+    with Git.open(args.repo) as git:
+        plan = plan_local(git, [name], "origin")
+    (event,) = plan.events
+    report = judge_tag_event(args.repo, plan, event, ignore=args.ignore or ())
+    tip = f"origin's default branch at {plan.policy_rev[:12]}" if plan.policy_rev else None
+    said = f"policy: {tip}" if tip else "policy: the tagged commit's own (no origin branch)"
+    return emit(dataclasses.replace(report, notes=(said, *report.notes)), args)
+
+
 def run(args: argparse.Namespace) -> int:
+    tag = _tag(args)
+    if tag is not None:
+        return check_tag(args, tag)
     base = args.base
     policy_rev = None
     notes: tuple[str, ...] = ()

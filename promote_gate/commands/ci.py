@@ -19,18 +19,26 @@ from promote_gate import config as config_mod
 from promote_gate import verbosity
 from promote_gate.config import Config
 from promote_gate.context.checkout import open_checkout
-from promote_gate.context.ci import History, base_and_policy, detect, refspecs
+from promote_gate.context.ci import (
+    Event,
+    History,
+    base_and_policy,
+    detect,
+    refspecs,
+    tag_plan,
+)
 from promote_gate.context.policy import policy_at
 from promote_gate.errors import EXIT_OK, MAX_DOCUMENT_BYTES, GateError, UsageError
 from promote_gate.files import write_report
-from promote_gate.gate import Selection, judge_checkout
+from promote_gate.gate import Selection, judge_checkout, judge_tag_event
 from promote_gate.git import Git
+from promote_gate.gto import parse_tag
 from promote_gate.report import Report
 from promote_gate.reporters.text import safe
 
 
 def run(args: argparse.Namespace) -> int:
-    from promote_gate.reporters import comment, github, gitlab, junit, markdown, sarif, text
+    from promote_gate.reporters import comment, junit, sarif
 
     config_mod.TRUST_VALIDATION_CACHE = False  # CI validates every policy it reads
     env = os.environ
@@ -45,9 +53,13 @@ def run(args: argparse.Namespace) -> int:
         except GateError:
             fetch_policy = Config()
         wanted = {b for b in (ctx.target, ctx.default_branch) if b}
+        wanted |= {b for _, bs in fetch_policy.registry.stage_branches for b in bs if "*" not in b}
         history = History(
             git, args.remote, lambda: refspecs(git, args.remote, wanted, fetch_policy)
         )
+        if ctx.tag is not None and parse_tag(ctx.tag) is not None:
+            report, policies = _tag_report(args, history, ctx)
+            return _emit(args, ctx, report, policies)
         base, trusted, note = base_and_policy(git, history, head, ctx)
         policy = policy_at(git, trusted)
         if ctx.target is not None and not policy.is_release_branch(ctx.target):
@@ -91,6 +103,33 @@ def run(args: argparse.Namespace) -> int:
         report = judge_checkout(checkout, selection)
         policies = _policy_files(checkout.git, trusted, [p.config for p in checkout.projects])
     report = dataclasses.replace(report, notes=(*report.notes, note))
+    return _emit(args, ctx, report, policies)
+
+
+def _tag_report(
+    args: argparse.Namespace, history: History, ctx: Event
+) -> tuple[Report, list[dict[str, Any]]]:
+    """A run of a GTO tag: the tag and the bundle it releases, judged as its push is."""
+    plan = tag_plan(history, ctx)
+    (event,) = plan.events
+    print(
+        safe(f"promote-gate: {ctx.what}; policy: the default branch at {str(plan.policy_rev)[:12]}")
+    )
+    report = judge_tag_event(args.repo, plan, event, ci=True)
+    trusted = plan.policy_rev
+    policies = (
+        _policy_files(history.git, trusted, [policy_at(history.git, trusted)]) if trusted else []
+    )
+    return report, policies
+
+
+def _emit(
+    args: argparse.Namespace, ctx: Event, report: Report, policies: list[dict[str, Any]]
+) -> int:
+    """Every output of a CI run, from its report."""
+    from promote_gate.reporters import comment, github, gitlab, junit, markdown, sarif, text
+
+    env = os.environ
     sys.stdout.write(text.render(report, colour=text.use_colour(sys.stdout)))
     write_report(args.junit_xml, junit.render(report))
     if verbosity.level() > verbosity.QUIET:

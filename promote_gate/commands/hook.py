@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from promote_gate.context.bases import change_touches_gate, plan, remote_has, staged_base
 from promote_gate.context.policy import policy_at
+from promote_gate.context.tags import is_gto
 from promote_gate.errors import EXIT_OK, UsageError
 from promote_gate.git import Git
 
@@ -61,6 +62,9 @@ def _judge(
 
 
 def judge_push(repo: str, lines: list[str], remote: str) -> int:
+    tag_lines = [line for line in lines if len(line.split()) == 4 and is_gto(line.split()[2])]
+    lines = [line for line in lines if line not in tag_lines]
+    tagged = judge_tag_push(repo, tag_lines, remote) if tag_lines else EXIT_OK
     git = Git.open(repo)
     try:
         targets = plan(git, lines, remote)
@@ -103,6 +107,42 @@ def judge_push(repo: str, lines: list[str], remote: str) -> int:
         )
     for reason in unreached:
         _say_unreached(reason)
+    return max(worst, tagged)
+
+
+def judge_tag_push(repo: str, lines: list[str], remote: str) -> int:
+    """The GTO tags of a push (``model@v1.0.0``, ``model#prod#3``): each judged with the
+    bundle it releases, against the remote's registry, under the default branch's policy."""
+    full_site()
+    from promote_gate.context.tags import GITHUB_TAG_LIMIT, plan_push
+    from promote_gate.gate import judge_tag_event
+    from promote_gate.reporters import text
+
+    git = Git.open(repo)
+    try:
+        tags = plan_push(git, lines, remote)
+    finally:
+        git.close()
+    if len(tags.events) > GITHUB_TAG_LIMIT:
+        print(
+            f"promote-gate: warning: {len(tags.events)} tags in one push: GitHub runs no "
+            f"workflow for a push of more than {GITHUB_TAG_LIMIT} tags, so CI will not judge "
+            "them; push them a few at a time",
+            file=sys.stderr,
+        )
+    worst = EXIT_OK
+    for event in tags.events:
+        sha = event.new.object[:12] if event.new else "deleted"
+        print(f"promote-gate: refs/tags/{event.name} ({sha}):", file=sys.stderr)
+        report = judge_tag_event(repo, tags, event)
+        sys.stderr.write(text.render(report, colour=text.use_colour(sys.stderr)))
+        worst = max(worst, report.exit_code)
+    if worst:
+        print(
+            "promote-gate: tag push refused. Fix the violations above (promote-gate explain "
+            "CODE says how); `promote-gate tag VERSION` writes tags that pass.",
+            file=sys.stderr,
+        )
     return worst
 
 

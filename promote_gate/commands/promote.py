@@ -33,11 +33,13 @@ from promote_gate.bundle import (
 )
 from promote_gate.context.policy import load_policy, project_of
 from promote_gate.dvc import DEFAULT_PARAMS, DVC_LOCK, DVC_YAML, dvc_in, norm
+from promote_gate.dvc.artifacts import point_artifact
 from promote_gate.dvc.cache import cache_dir, ensure_cached, read_dir_listing
 from promote_gate.dvc.ignore import DvcIgnore
 from promote_gate.dvc.lock import LockFile, LockStage, lock_digest, project_lock
 from promote_gate.dvc.params import flatten, read_metrics_file
 from promote_gate.dvc.parsing import parse_project
+from promote_gate.dvc.project import no_pipeline
 from promote_gate.errors import RefusedError, UsageError
 from promote_gate.git import Git
 from promote_gate.hashing import Digest, digest_bytes, sha256_hex
@@ -209,6 +211,7 @@ class Created(NamedTuple):
     path: str  # the bundle, relative to the repository's top
     project: str  # its DVC project's directory ("" for the top)
     top: str  # the repository's top directory
+    artifact: str | None = None  # the dvc.yaml artifact pointed at it
 
 
 def _version_order(config: config_mod.Config, version: str, present: dict[str, int]) -> None:
@@ -244,6 +247,7 @@ def promote(
     now: datetime | None = None,
     project_dir: str | None = None,
     say: Say | None = None,
+    artifact: str | None = None,
 ) -> Created:
     """Create the bundle in the DVC project ``repo`` lies in (or ``project_dir``); return
     where it is. ``version`` None: the next one (the newest
@@ -261,7 +265,7 @@ def promote(
         config = load_policy(view, WorktreeView(top.root), directory, None, False)
     project = parse_project(view)
     if project is None:
-        raise RefusedError(_no_pipeline(top, directory))
+        raise RefusedError(no_pipeline(top.root, directory))
     publish = os.path.join(root, *config.publish_root.split("/"))
     real_root = os.path.realpath(root)
     if os.path.commonpath([os.path.realpath(publish), real_root]) != real_root or (
@@ -446,26 +450,15 @@ def promote(
             with open(os.path.join(tmp, ".gitignore"), "w", encoding="utf-8") as fobj:
                 fobj.write("".join(f"{line}\n" for line in ignored))
         os.rename(tmp, dest)
+        named = artifact or config.registry.artifact
+        if named:
+            point_artifact(root, named, config, version)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
         git.close()
-    return Created(norm(bundle_rel, directory), directory, top.root)
-
-
-def _no_pipeline(top: Git, directory: str) -> str:
-    """Why there is nothing to promote here: no dvc.yaml, or not inside a DVC project."""
-    from promote_gate.dvc.project import choose_one
-
-    if directory:
-        return f"there is no {DVC_YAML} in the DVC project {directory}/: run `dvc repro` and commit"
-    hint = choose_one(WorktreeView(top.root))
-    return (
-        f"there is no {DVC_YAML} at the top of the repository; {hint}"
-        if hint
-        else (f"there is no {DVC_YAML} here: run `dvc repro` and commit")
-    )
+    return Created(norm(bundle_rel, directory), directory, top.root, named or None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -475,9 +468,8 @@ def run(args: argparse.Namespace) -> int:
         if level >= at:
             print(line, flush=True)  # before `dvc status`, which takes its time
 
-    made = promote(
-        args.repo, args.version, args.out, args.config, project_dir=args.project, say=say
-    )
+    where = {"project_dir": args.project, "artifact": args.artifact}
+    made = promote(args.repo, args.version, args.out, args.config, say=say, **where)
     if level == verbosity.QUIET:
         print(f"Created {made.path}")
     elif level >= verbosity.DEFAULT:
@@ -485,13 +477,15 @@ def run(args: argparse.Namespace) -> int:
         here = os.getcwd()
         home = os.path.join(made.top, made.project)
         git, path = "git", os.path.relpath(os.path.join(made.top, made.path), here)
+        paths = [made.path, norm(DVC_YAML, made.project)] if made.artifact else [made.path]
+        added = " ".join(
+            shlex.quote(os.path.relpath(os.path.join(made.top, p), here)) for p in paths
+        )
         if _outside(here, made.top):
-            git, path = f"git -C {shlex.quote(made.top)}", made.path
+            git, path, added = f"git -C {shlex.quote(made.top)}", made.path, shlex.join(paths)
         push = dvc_in(os.path.relpath(home, here) if _outside(here, home) else "", "dvc push")
         print(f"Created {made.path}. Review {made.path}/report.md, then:")
-        print(
-            f"  {git} add {shlex.quote(path)} && {git} commit -m 'Promote {path.rsplit('/')[-1]}'"
-        )
+        print(f"  {git} add {added} && {git} commit -m 'Promote {path.rsplit('/')[-1]}'")
         print(f"  {push}   # so consumers can fetch the DVC-tracked files")
     return 0
 

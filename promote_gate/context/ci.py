@@ -17,8 +17,9 @@ from promote_gate.bundle import list_bundles
 from promote_gate.config import Config
 from promote_gate.context.bases import Anchor, RemoteHeads, anchor, heads_from_refs
 from promote_gate.context.policy import policy_at
+from promote_gate.context.tags import TagPlan
 from promote_gate.errors import GateError
-from promote_gate.git import Git, is_zero
+from promote_gate.git import ZERO_SHA, Git, is_zero
 from promote_gate.repo import CommitView
 from promote_gate.yamlio import DocumentError, load_json
 
@@ -37,6 +38,9 @@ class Event:
     merge: bool = False  # a pull/merge request or merge queue: judged from the merge base
     default_branch: str | None = None  # the repository's default branch: the trust anchor
     rerun: bool = False  # no push behind it (a schedule, a manual run): the branch as it is
+    tag: str | None = None  # a tag run (GitHub push of refs/tags/…, GitLab tag pipeline)
+    tag_before: str | None = None  # what the remote had at the tag before (GitHub: before)
+    tag_deleted: bool = False
 
 
 def _dict(value: object) -> dict[str, object]:
@@ -93,6 +97,18 @@ def _github(env: Mapping[str, str]) -> Event:
     ref = env.get("GITHUB_REF", "")
     target = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
     before = str(payload.get("before") or "")
+    if ref.startswith("refs/tags/"):  # the ref names the tag: no text anyone can edit
+        return Event(
+            "github",
+            head,
+            None,
+            None,
+            f"GitHub {event or 'run'} of the tag {ref.removeprefix('refs/tags/')}",
+            default_branch=default,
+            tag=ref.removeprefix("refs/tags/"),
+            tag_before=before or None,
+            tag_deleted=payload.get("deleted") is True,
+        )
     base = before if before and not is_zero(before) else None
     return Event(
         "github",
@@ -126,6 +142,17 @@ def _gitlab(env: Mapping[str, str]) -> Event:
         )
     branch = env.get("CI_COMMIT_BRANCH")
     before = env.get("CI_COMMIT_BEFORE_SHA", "")
+    if env.get("CI_COMMIT_TAG"):
+        tag = env["CI_COMMIT_TAG"]
+        return Event(
+            "gitlab",
+            head,
+            None,
+            None,
+            f"GitLab tag pipeline of {tag}",
+            default_branch=default,
+            tag=tag,
+        )
     base = before if before and not is_zero(before) else None
     source = env.get("CI_PIPELINE_SOURCE", "push")
     return Event(
@@ -411,3 +438,27 @@ def base_and_policy(
         f"policy of {history.remote}/{found.branch} at {found.tip[:12]}"
     )
     return found.merge_base, found.tip, note
+
+
+def tag_plan(history: History, ctx: Event) -> TagPlan:
+    """A CI run of a GTO tag, as the pre-push hook judges its push: the tag object (a
+    checkout may have replaced it with a lightweight ref: fetched again by its full ref),
+    the remote's tags (the registry), and the default branch, whose tip's policy applies."""
+    from promote_gate.context.tags import TagEvent, describe, local_tags, tags_plan
+
+    git, remote, name = history.git, history.remote, str(ctx.tag)
+    ref = f"refs/tags/{name}"
+    git.ok("fetch", "--no-tags", "--quiet", "--force", "--", remote, f"+{ref}:{ref}")
+    git.ok("fetch", "--quiet", "--force", "--tags", "--", remote)
+    sha = git.run("for-each-ref", "--format=%(objectname)", ref).strip()
+    if not sha and not ctx.tag_deleted:
+        raise GateError(f"the tag {name} is neither in this clone nor on {remote}")
+    new = None if ctx.tag_deleted or not sha else describe(git, name, sha)
+    heads = _heads(history, ctx)
+    commit = git.resolve(sha) if sha else None
+    found = _anchor(history, commit, ctx, heads) if commit else None
+    old = ctx.tag_before if ctx.tag_before and not is_zero(ctx.tag_before) else ZERO_SHA
+    if new is not None and old == new.object:
+        old = ZERO_SHA
+    events = [TagEvent(name, new, old)]
+    return tags_plan(events, local_tags(git), heads, found.tip if found else None, remote)

@@ -77,6 +77,17 @@ def choose_one(view: View) -> str:
     )
 
 
+def no_pipeline(top: str, directory: str) -> str:
+    """Why there is nothing to promote in the project ``directory`` of the repository at
+    ``top``: no dvc.yaml, or not inside a DVC project."""
+    if directory:
+        return f"there is no {DVC_YAML} in the DVC project {directory}/: run `dvc repro` and commit"
+    hint = choose_one(WorktreeView(top))
+    if hint:
+        return f"there is no {DVC_YAML} at the top of the repository; {hint}"
+    return f"there is no {DVC_YAML} here: run `dvc repro` and commit"
+
+
 def owner(projects: list[str], path: str) -> str | None:
     """The innermost project containing ``path`` (view-relative), or None."""
     containing = [p for p in projects if p in {"", path} or path.startswith(p + "/")]

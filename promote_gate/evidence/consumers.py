@@ -6,9 +6,9 @@ from __future__ import annotations
 import posixpath
 import re
 
-from promote_gate.evidence.records import Consumers
+from promote_gate.evidence.records import Artifacts, Consumers
 from promote_gate.evidence.scope import Scope, listed
-from promote_gate.facts import BundleFacts, ConsumerRead
+from promote_gate.facts import ArtifactLeak, BundleFacts, ConsumerRead
 from promote_gate.yamlio import MAX_DOCUMENT_BYTES, DocumentError
 
 _PATH_TOKEN = re.compile(r"[\w.@+-]*[\w.@+-]/[\w./@+-]*|\.dvc/cache")
@@ -24,6 +24,31 @@ def consumers(scope: Scope, facts: BundleFacts) -> Consumers:
         return Consumers((), f"the pipeline's outputs cannot be told: {exc}")
     internal = set(project.outputs) if project else set()
     return Consumers(_reads(scope, facts, internal))
+
+
+def artifacts(scope: Scope, _facts: BundleFacts) -> Artifacts:
+    """The dvc.yaml artifacts whose path leaves the publish root, for the release surface:
+    ``dvc artifacts get`` and GTO tags hand consumers whatever ``path`` names."""
+    from promote_gate.dvc.artifacts import declared
+    from promote_gate.dvc.project import find_dvcfiles
+    from promote_gate.yamlio import key_lines
+
+    try:
+        found = declared(scope.view.read, find_dvcfiles(scope.view))
+    except DocumentError as exc:
+        return Artifacts((), f"the dvc.yaml artifacts cannot be read: {exc}")
+    root = scope.config.publish_root + "/"
+    leaks = []
+    for item in found:
+        if item.resolved is not None and item.resolved.startswith(root):
+            continue
+        text = (scope.view.read(item.dvcfile) or b"").decode("utf-8", "replace")
+        own = item.name.rpartition(":")[2]
+        line = key_lines(text).get(("artifacts", own, "path")) or key_lines(text).get(
+            ("artifacts", own)
+        )
+        leaks.append(ArtifactLeak(item.dvcfile, line, item.name, repr(item.path)))
+    return Artifacts(tuple(leaks))
 
 
 def _reads(scope: Scope, facts: BundleFacts, outputs: set[str]) -> tuple[ConsumerRead, ...]:

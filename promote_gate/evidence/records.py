@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from promote_gate.compare import Comparison
 from promote_gate.dvc.lock import LockFile
-from promote_gate.facts import ConsumerRead, Recorded, RemoteFacts
+from promote_gate.facts import ArtifactLeak, ConsumerRead, Recorded, RemoteFacts
 
 
 class SourceEvidence(NamedTuple):
@@ -67,6 +67,13 @@ class Consumers(NamedTuple):
 
     consumer_reads: tuple[ConsumerRead, ...] = ()
     consumers_error: str | None = None
+
+
+class Artifacts(NamedTuple):
+    """RepoEvidence's ``artifact_leaks`` and ``artifacts_error``."""
+
+    artifact_leaks: tuple[ArtifactLeak, ...] = ()
+    artifacts_error: str | None = None
 
 
 class Remote(NamedTuple):

@@ -95,8 +95,10 @@ def render(report: Report, colour: bool = False, level: int | None = None) -> st
         if counts["violations"]
         else "no violations"
     )
+    tags = sum(b.path.startswith("refs/tags/") for b in report.bundles)
+    judged = f"{len(report.bundles) - tags} bundle(s)" + (f" and {tags} tag(s)" if tags else "")
     summary = (
-        f"{len(report.bundles)} bundle(s) in the {report.checked}: {problems}; "
+        f"{judged} in the {report.checked}: {problems}; "
         f"rule checks: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
         + (f", {counts['error']} could not run" if counts["error"] else "")
     )

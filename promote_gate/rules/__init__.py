@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from promote_gate.rules import integrity, metrics, params, provenance, release, signing
+from promote_gate.rules import (
+    integrity,
+    metrics,
+    params,
+    provenance,
+    registry,
+    release,
+    signing,
+)
 from promote_gate.rules.base import Finding, NotApplicable, Outcome, Rule, Unverified
 
 RULES: tuple[Rule, ...] = (
@@ -12,6 +20,7 @@ RULES: tuple[Rule, ...] = (
     *metrics.RULES,
     *release.RULES,
     *signing.RULES,
+    *registry.RULES,
 )
 BY_CODE = {rule.code: rule for rule in RULES}
 

@@ -52,7 +52,8 @@ class NotApplicable:
 
 
 Outcome = Finding | Unverified | NotApplicable
-Check = Callable[["BundleFacts"], Iterable[Outcome]]
+# a bundle rule's check reads BundleFacts, a tag rule's (subject "tag") TagFacts
+Check = Callable[[Any], Iterable[Outcome]]
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Rule:
     # pipeline), "comparison" (with the baseline), "lineage" (dvc.lock history, experiment
     # refs, exploratory paths), "consumers", "remote", "content" (recorded metrics' bytes)
     evidence: frozenset[str] = frozenset()
+    subject: str = "bundle"  # "tag": judges a pushed GTO tag (TagFacts), never a bundle
 
     @property
     def title(self) -> str:

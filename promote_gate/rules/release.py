@@ -134,6 +134,22 @@ def _internal_path_leak(facts: BundleFacts) -> Iterator[Outcome]:
         )
 
 
+def _artifact_outside(facts: BundleFacts) -> Iterator[Outcome]:
+    repo = facts.repo
+    assert repo is not None
+    if repo.artifacts_error:
+        raise RuntimeError(repo.artifacts_error)
+    for leak in repo.artifact_leaks:
+        yield Finding(
+            leak.file,
+            f"artifact {leak.name} points at {leak.path}, outside the publish root: "
+            f"`dvc artifacts get` and GTO tags would hand consumers an internal path",
+            expected=f"{facts.path.rpartition('/')[0]}/<version>",
+            found=leak.path,
+            line=leak.line,
+        )
+
+
 def _data_not_pushed(facts: BundleFacts) -> Iterator[Outcome]:
     repo = facts.repo
     assert repo is not None
@@ -240,5 +256,19 @@ RULES = (
         example="publish/v1/model.json.dvc is committed but `dvc push` was never run.",
         check=_data_not_pushed,
         evidence=frozenset({"remote"}),
+    ),
+    Rule(
+        code="PG506",
+        name="artifact-outside-publish",
+        summary="a dvc.yaml artifact (what GTO tags and `dvc artifacts get` resolve) points "
+        "outside the publish root",
+        rationale="`dvc artifacts get NAME --rev vX.Y.Z` and DVC Studio hand consumers whatever "
+        "`artifacts.NAME.path` names: an internal pipeline path there is PG504's leak, reached "
+        "through the model registry instead of a config file.",
+        fix="Point the artifact at a bundle: `promote-gate promote --artifact NAME` writes "
+        "`artifacts: NAME: path: publish/<version>`.",
+        example="dvc.yaml says `artifacts: {model: {path: models/model.pkl}}`.",
+        check=_artifact_outside,
+        evidence=frozenset({"artifacts"}),
     ),
 )

@@ -154,20 +154,24 @@ def test_codequality_fingerprints_do_not_move_with_the_base(
 def test_a_rule_that_cannot_run_is_visible_everywhere(
     repo: Path, gate: Gate, tmp_path: Path
 ) -> None:
-    """dvc.yaml broken at the checked commit: the pipeline's status (PG204) and its outputs
-    (PG504) cannot be told. Each reporter shows it where findings go, on dvc.yaml."""
+    """dvc.yaml broken at the checked commit: the pipeline's status (PG204), its outputs
+    (PG504) and its artifacts (PG506) cannot be told. Each reporter shows it where findings go, on dvc.yaml."""
     (repo / "dvc.yaml").write_text("stages: [not, a, mapping\n")
     commit_all(repo, "break dvc.yaml")
     argv = ("check", "--repo", str(repo), "--rev", "HEAD")
     code, root = _junit(gate, tmp_path, *argv)
     assert code == 2
     errors = [c for c in root.iter("testcase") if c.find("error") is not None]
-    assert {c.get("name") for c in errors} == {"PG204 pipeline-stale", "PG504 internal-path-leak"}
+    assert {c.get("name") for c in errors} == {
+        "PG204 pipeline-stale",
+        "PG504 internal-path-leak",
+        "PG506 artifact-outside-publish",
+    }
     assert {c.get("file") for c in errors} == {"dvc.yaml"}
     code, issues = _codequality(gate, tmp_path, *argv)
     assert code == 2
     blockers = {i["check_name"]: i for i in issues if i["severity"] == "blocker"}
-    assert set(blockers) == {"PG204", "PG504"}
+    assert set(blockers) == {"PG204", "PG504", "PG506"}
     assert blockers["PG204"]["location"]["path"] == "dvc.yaml"
     assert "could not run" in blockers["PG204"]["description"]
     code, out, _ = gate(*argv, "--format", "github")

@@ -180,14 +180,14 @@ def test_a_rule_that_cannot_run_leaves_the_findings_and_says_so(
     # each rule that could not run is an error on the file its message names (the check
     # visibly fails there) ...
     errors = {r["ruleId"]: r for r in results if "could not run" in r["message"]["text"]}
-    assert set(errors) == {"PG204", "PG504"}
+    assert set(errors) == {"PG204", "PG504", "PG506"}
     assert {_where(r)[0] for r in errors.values()} == {"dvc.yaml"}
     assert {r["level"] for r in errors.values()} == {"error"}
     # ... and a tool execution notification naming the rule and its notification descriptor
     driver = log["runs"][0]["tool"]["driver"]
     invocation = _invocation(log)
     notes = {n["associatedRule"]["id"]: n for n in invocation["toolExecutionNotifications"]}
-    assert set(notes) == {"PG204", "PG504"}
+    assert set(notes) == {"PG204", "PG504", "PG506"}
     for code, note in notes.items():
         assert note["level"] == "error"
         assert driver["rules"][note["associatedRule"]["index"]]["id"] == code
