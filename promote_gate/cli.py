@@ -98,6 +98,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from promote_gate.commands import promote
 
         return promote.run(args)
+    if args.command == "registry":
+        from promote_gate.commands import registry
+
+        return registry.run(args)
     if args.command == "tag":
         from promote_gate.commands import tag
 

@@ -235,6 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="fetch REMOTE's tags first (GTO's counter), judge against its registry, push",
     )
 
+    p = command("registry")
+    p.add_argument("--repo", default=".", metavar="DIR", help="the repository (default: .)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument(
+        "--remote",
+        default="origin",
+        help="whose default branch's policy judges the versions (default: origin)",
+    )
+
     p = command("promote")
     _common(p)
     p.add_argument(

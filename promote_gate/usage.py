@@ -38,6 +38,12 @@ HELP: dict[str, tuple[str, str]] = {
   promote-gate tag v3 --stage prod --push origin   # and model#prod#K, pushed
   promote-gate tag v3 --stage staging --sign  # signed: git tag -s, as git is configured""",
     ),
+    "registry": (
+        "Show the GTO model registry with each version's bundle and whether the gate passes it.",
+        """\
+  promote-gate registry                       # artifacts, versions, stages, verdicts
+  promote-gate registry --format json         # the same, for a deploy job or a dashboard""",
+    ),
     "promote": (
         "Create a bundle from the reproduced, committed pipeline, or refuse and write nothing.",
         """\

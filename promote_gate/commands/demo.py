@@ -576,6 +576,13 @@ def run(args: argparse.Namespace) -> int:
         "bundle.sig);\na consumer verifies what it received with nothing but the public key:\n"
     )
     ok = _signed(base, released) and ok
+    from promote_gate.commands.demo_registry import registry_story
+
+    print(
+        "\nThe model registry (GTO): promote-gate tag registers v1 and v2 and assigns stages "
+        "through prod;\nevery tag push is judged by the installed pre-push hook:\n"
+    )
+    ok = registry_story(base, clean) and ok
     print(f"\nJUnit reports: {base}/junit-*.xml")
     print(f"Try it yourself: cd {clean} && promote-gate check")
     return 0 if ok else 1

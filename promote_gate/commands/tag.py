@@ -108,7 +108,6 @@ def run(args: argparse.Namespace) -> int:
         (t.time or 0 for t in tags.values() if t.parsed and t.parsed.artifact == artifact),
         default=0,
     )
-    when = max(int(time.time()), newest + 1)  # GTO orders events by the tagger's second
     if registration in tags:
         commit = tags[registration].commit
         if commit is None:
@@ -129,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{registration} already registers {shown}: nothing to tag")
         return EXIT_OK
     try:
-        created = _create(top, wanted, commit, when, args.sign, _message_for(shown, manifest))
+        created = _create(top, wanted, commit, newest, args.sign, _message_for(shown, manifest))
         worst = _judge(top, created, args.push)
     except BaseException:
         _delete(top, created)
@@ -164,16 +163,20 @@ def _create(
     top: Git,
     wanted: list[tuple[str, str]],
     commit: str,
-    when: int,
+    newest: int,
     sign: bool,
     message: Callable[[str], bytes],
 ) -> list[str]:
-    """The annotated (``sign``: signed) tags, one tagger second apart from ``when`` on, so
-    GTO orders them as made; on a failure those made are deleted."""
+    """The annotated (``sign``: signed) tags, each in a later second than ``newest`` (the
+    artifact's newest tag) and than the one before: GTO orders events by the tagger's
+    second, so they are read in the order made. On a failure those made are deleted."""
     created: list[str] = []
     try:
-        for offset, (name, subject) in enumerate(wanted):
-            date = {"GIT_COMMITTER_DATE": f"@{when + offset} +0000"}
+        for name, subject in wanted:
+            while int(time.time()) <= newest:  # the clock's next second, never a made-up one
+                time.sleep(0.05)
+            newest = int(time.time())
+            date = {"GIT_COMMITTER_DATE": f"@{newest} +0000"}
             flag = "-s" if sign else "-a"
             top.run("tag", flag, "-F", "-", "--", name, commit, input_=message(subject), env=date)
             created.append(name)

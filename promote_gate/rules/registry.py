@@ -121,6 +121,9 @@ def _stage_skipped(facts: TagFacts) -> Iterator[Outcome]:
     if facts.stage not in facts.stages:
         yield NotApplicable("not one of the policy's stages (see PG705)")
         return
+    if not facts.registered:
+        yield NotApplicable("no version is registered at the commit (see PG704)")
+        return
     earlier = facts.stages[: facts.stages.index(str(facts.stage))]
     missing = [s for s in earlier if s not in facts.assigned_before]
     if missing:
