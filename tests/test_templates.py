@@ -467,11 +467,18 @@ def job_runs(
 
 
 def github_contexts(
-    event: str, *, fork: bool = False, switches: bool = False, artifact: bool = True
+    event: str,
+    *,
+    fork: bool = False,
+    switches: bool = False,
+    artifact: bool = True,
+    ref_type: str = "branch",
 ) -> dict[str, Any]:
     """The contexts a job's `if:` reads; ``artifact``: the gate job uploaded its reports (its
-    output is the artifact's id, an empty string when it uploaded none)."""
+    output is the artifact's id, an empty string when it uploaded none); ``ref_type``: what
+    a push pushed (a GTO tag: "tag")."""
     github: dict[str, Any] = {"event_name": event, "repository": "acme/models", "event": {}}
+    github["ref_type"] = ref_type
     if event == "pull_request":
         head = "someone/models" if fork else "acme/models"
         github["event"] = {"pull_request": {"number": 7, "head": {"repo": {"full_name": head}}}}
@@ -1336,6 +1343,7 @@ def test_reports_come_from_this_run_only(template: Path) -> None:
 # (event, switched on, gate failed) -> whether the verdict is attested
 ATTESTED: list[tuple[str, bool, bool, bool]] = [
     ("push", True, False, True),
+    ("tag-push", True, False, False),  # a GTO tag push releases no bundle of its own
     ("push", False, False, False),  # off by default
     ("push", True, True, False),  # only a verdict that passed
     ("pull_request", True, False, False),  # deploys follow pushes to release branches
@@ -1348,7 +1356,8 @@ def test_github_attests_only_a_passing_push(
     event: str, switched: bool, gate_failed: bool, attested: bool
 ) -> None:
     job = load(WORKFLOW)["jobs"][ATTEST_JOB]
-    contexts = github_contexts(event)
+    tag = event == "tag-push"
+    contexts = github_contexts("push" if tag else event, ref_type="tag" if tag else "branch")
     contexts["vars"] = {"PROMOTE_GATE_ATTEST": "true"} if switched else {}
     contexts["needs"][GATE_JOB]["result"] = "failure" if gate_failed else "success"
     assert job_runs(job, contexts, gate_failed=gate_failed, cancelled=False) == attested
@@ -1427,3 +1436,37 @@ def test_github_attest_job_without_a_verdict_attests_nothing(tmp_path: Path) -> 
         assert ran.returncode == 0, ran.stderr
         assert output.read_text() == "attest=false\n"
         assert "no verdict to attest" in ran.stdout
+
+
+def _github_glob(pattern: str) -> re.Pattern[str]:
+    """A GitHub branch/tag filter pattern: ``*`` never crosses ``/``, ``**`` does."""
+    parts = re.split(r"(\*\*|\*)", pattern)
+    mapping = {"**": ".*", "*": "[^/]*"}
+    return re.compile("".join(mapping.get(p, re.escape(p)) for p in parts))
+
+
+@pytest.mark.parametrize(
+    ("tag", "gated"),
+    [
+        ("model@v2.0.0", True),  # a registration
+        ("model#prod#3", True),  # a stage assignment
+        ("model#prod", True),
+        ("nested/model@v1.0.0-rc.1", True),  # GTO names may hold "/"
+        ("sub=model#stage/x#4", True),  # a monorepo artifact, a stage with "/"
+        ("v1.2.0", False),  # a plain release tag: no GTO, no tag run
+        ("release-2026", False),
+    ],
+)
+def test_templates_run_on_gto_tag_pushes(tag: str, gated: bool) -> None:
+    """A GTO tag push is a release event: both templates run the gate for it (GitHub's
+    `on.push.tags` filter, GitLab's `rules:` on CI_COMMIT_TAG), and for no other tag."""
+    doc = load(WORKFLOW)
+    on = doc.get("on", doc.get(True))
+    patterns = on["push"]["tags"]
+    assert any(_github_glob(p).fullmatch(tag) for p in patterns) == gated
+    gitlab = load(GITLAB)
+    (job,) = [j for j in gitlab.values() if isinstance(j, dict) and "rules" in j]
+    tag_rules = [r["if"] for r in job["rules"] if "CI_COMMIT_TAG" in r["if"]]
+    (rule,) = tag_rules
+    regex = rule.split("=~", 1)[1].strip().strip("/")
+    assert bool(re.search(regex, tag)) == gated
