@@ -12,17 +12,15 @@ import hashlib
 import json
 import os
 import random
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from promote_gate.commands.demo_steps import run_tool
+from promote_gate.commands.demo_steps import set_params as _set_params
 from promote_gate.errors import GateError
-from promote_gate.git import git_env
 from promote_gate.report import Report
 
 PREPARE = """\
@@ -100,23 +98,6 @@ metrics:
   loss: {direction: lower, max_regression: 0.02}
 consumers: ["deploy/**"]   # these must read the release surface, not pipeline outputs
 """
-
-
-def run_tool(cwd: Path, *argv: str) -> str:
-    """Run git or dvc for the demo; a failure is the demo's error, with the tool's output."""
-    cmd = [sys.executable, "-m", "dvc", *argv[1:]] if argv[0] == "dvc" else list(argv)
-    env = git_env() | {
-        "DVC_NO_ANALYTICS": "1",
-        "GIT_AUTHOR_NAME": "promote-gate demo",
-        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
-        "GIT_COMMITTER_NAME": "promote-gate demo",
-        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
-    }
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise GateError(f"demo step `{' '.join(argv)}` failed:\n{proc.stdout}{proc.stderr}")
-    return proc.stdout
 
 
 REMOTE = "dvc-remote"  # the DVC remote: a directory beside the repository
@@ -216,13 +197,6 @@ MUTATIONS: list[tuple[str, str, Callable[[Path], None], str]] = [
         "PG501",
     ),
 ]
-
-
-def _set_params(root: Path, **values: str) -> None:
-    text = (root / "params.yaml").read_text()
-    for key, value in values.items():
-        text = re.sub(rf"(?m)^(  {key}: ).*$", rf"\g<1>{value}", text)
-    (root / "params.yaml").write_text(text)
 
 
 def release_v2(root: Path, **params: str) -> None:

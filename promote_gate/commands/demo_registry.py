@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from promote_gate.commands.demo import _set_params, run_tool
-from promote_gate.git import git_env
+from promote_gate.commands.demo_steps import demo_env, run_tool
+from promote_gate.commands.demo_steps import set_params as _set_params
 
 POLICY = """
 registry:              # GTO tags (model@v2.0.0, model#prod#3) are judged by this, from main
@@ -21,14 +21,11 @@ registry:              # GTO tags (model@v2.0.0, model#prod#3) are judged by thi
 
 
 def _gate(repo: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    env = git_env() | {
-        "GIT_AUTHOR_NAME": "promote-gate demo",
-        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
-        "GIT_COMMITTER_NAME": "promote-gate demo",
-        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
-    }
+    """promote-gate (or ``git …``) as a user runs it; its failure is the caller's to judge."""
     cmd = argv if argv[0] == "git" else (sys.executable, "-m", "promote_gate", *argv)
-    return subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        cmd, cwd=repo, env=demo_env(), capture_output=True, text=True, check=False
+    )
 
 
 def _release(repo: Path, version: str, lr: str) -> None:
