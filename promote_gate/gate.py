@@ -157,7 +157,7 @@ def judge_tag_event(
     checked = f"tag {event.name}" + (f" (commit {commit[:12]})" if commit else " (deleted)")
     notes = (plan.note,) if plan.note else ()
     if not (facts.releases and facts.bundle and commit) or facts.bundle_problem:
-        return Report(tuple(reports), checked, notes=notes)
+        return no_rule_ran(Report(tuple(reports), checked, notes=notes))
     with open_checkout(
         repo,
         rev=commit,

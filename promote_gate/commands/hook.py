@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from promote_gate.context.bases import change_touches_gate, plan, remote_has, staged_base
 from promote_gate.context.policy import policy_at
-from promote_gate.context.tags import is_gto
 from promote_gate.errors import EXIT_OK, UsageError
 from promote_gate.git import Git
 
@@ -62,8 +61,12 @@ def _judge(
 
 
 def judge_push(repo: str, lines: list[str], remote: str) -> int:
-    tag_lines = [line for line in lines if len(line.split()) == 4 and is_gto(line.split()[2])]
-    lines = [line for line in lines if line not in tag_lines]
+    tag_lines = [line for line in lines if len(line.split()) == 4 and "refs/tags/" in line]
+    if tag_lines:  # GTO's grammar only for a push that carries a tag: the quick path skips it
+        from promote_gate.context.tags import is_gto
+
+        tag_lines = [line for line in tag_lines if is_gto(line.split()[2])]
+        lines = [line for line in lines if line not in tag_lines]
     tagged = judge_tag_push(repo, tag_lines, remote) if tag_lines else EXIT_OK
     git = Git.open(repo)
     try:

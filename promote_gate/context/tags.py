@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from promote_gate import gto
 from promote_gate.context.bases import RemoteHeads, default_branch, remote_heads
-from promote_gate.errors import GateError
+from promote_gate.errors import MAX_DOCUMENT_BYTES, GateError
 from promote_gate.git import ZERO_SHA, Git, is_zero
 from promote_gate.gto import TagRef
 
@@ -75,7 +75,7 @@ def describe(git: Git, name: str, oid: str) -> TagRef:
         return TagRef(name, oid, kind)
     target = target_kind = None
     time = None
-    for line in git.cat(oid).decode("utf-8", "replace").split("\n\n", 1)[0].splitlines():
+    for line in _tag_text(git, oid).split("\n\n", 1)[0].splitlines():
         key, _, value = line.partition(" ")
         if key == "object":
             target = value
@@ -91,8 +91,16 @@ def message(git: Git, ref: TagRef) -> str:
     """An annotated tag's message (its signature, if any, included), "" for a lightweight."""
     if ref.kind != "tag":
         return ""
-    text = git.cat(ref.object).decode("utf-8", "replace")
+    text = _tag_text(git, ref.object)
     return text.split("\n\n", 1)[1] if "\n\n" in text else ""
+
+
+def _tag_text(git: Git, oid: str) -> str:
+    """A tag object's text, read up to the document bound (a pushed tag is hostile input)."""
+    data = git.cat_if_exists(oid, MAX_DOCUMENT_BYTES)
+    if data is None:
+        raise GateError(f"git cannot read the tag object {oid}")
+    return data.decode("utf-8", "replace")
 
 
 def is_gto(ref: str) -> bool:
@@ -103,7 +111,7 @@ def is_gto(ref: str) -> bool:
 
 def remote_tags(git: Git, remote: str) -> dict[str, str]:
     """The remote's GTO tags (name -> the id its ref points at), as ``git ls-remote`` says."""
-    listing = git.run("ls-remote", "--tags", "--refs", remote)
+    listing = git.run("ls-remote", "--tags", "--refs", "--", remote)
     found = {}
     for line in listing.splitlines():
         sha, _, ref = line.partition("\t")
