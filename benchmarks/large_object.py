@@ -34,7 +34,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from remote_servers import moto_s3  # type: ignore[import-not-found, unused-ignore]
 
-from promote_gate.commands.demo import build_project, release_v2, run_tool
+from promote_gate.commands.demo import build_project, release_v2
+from promote_gate.commands.demo_steps import run_tool
 from promote_gate.commands.promote import promote
 
 EXPORT = """\

@@ -107,6 +107,13 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
     noop = sh(repo, "git", "rev-parse", "HEAD").strip()
     sh(repo, "git", "reset", "-q", "--hard", base)
     line = "refs/heads/main {} refs/heads/main " + base + "\n"
+    # a GTO registration of the newest bundle on main (issue 23), and a tag GTO does not read
+    gto_tag = f"model@v{size.releases}.0.0"
+    sh(repo, "git", "tag", "-f", "-a", "-m", "bench", gto_tag, base)
+    tag_object = sh(repo, "git", "rev-parse", f"refs/tags/{gto_tag}").strip()
+    zero = "0" * 40
+    gto_line = f"refs/tags/{gto_tag} {tag_object} refs/tags/{gto_tag} {zero}\n"
+    plain_line = f"refs/tags/v9.9.9 {base} refs/tags/v9.9.9 {zero}\n"
     hook = [*PG, "hook", "pre-push", "origin", str(work / size.name / "origin.git")]
     # the hooks as `promote-gate install` writes them (python -S on the quick path), and a
     # commit staging a file the gate does not read
@@ -169,6 +176,19 @@ def bench(size: Size, work: Path, runs: int) -> dict[str, Group]:
             },
             _nothing,
             {"push touching no bundle": "dvc status", "push adding a bundle": "dvc status"},
+        ),
+        (
+            "hook pre-push of a tag (issue 23)",
+            {
+                "push of a GTO registration (tag and bundle judged)": (hook, repo, gto_line),
+                "push of a tag GTO does not read": (hook, repo, plain_line),
+                "dvc status": ([*DVC, "status"], repo, None),
+            },
+            _nothing,
+            {
+                "push of a GTO registration (tag and bundle judged)": "dvc status",
+                "push of a tag GTO does not read": "dvc status",
+            },
         ),
         (
             "hooks as installed (`promote-gate install`), quick path",
