@@ -154,7 +154,9 @@ def judge_tag_event(
             )
     finally:
         git.close()
-    checked = f"tag {event.name}" + (f" (commit {commit[:12]})" if commit else " (deleted)")
+    checked = f"tag {event.name}" + (
+        f" (commit {commit[:12]})" if commit else " (deleted)" if event.new is None else ""
+    )
     notes = (plan.note,) if plan.note else ()
     if not (facts.releases and facts.bundle and commit) or facts.bundle_problem:
         return no_rule_ran(Report(tuple(reports), checked, notes=notes))

@@ -254,7 +254,9 @@ def judge_framework_push(repo: str, remote: str | None) -> int:
     git = Git.open(repo)
     try:
         local = git.resolve(to_ref)
-        if local is None:
+        if branch.startswith("refs/tags/"):  # a tag object is the tag: never peeled here
+            local = git.run("rev-parse", "--verify", "--quiet", "--end-of-options", to_ref).strip()
+        if not local:
             raise UsageError(f"PRE_COMMIT_TO_REF {to_ref}: no such commit")
         has = remote_has(git, remote, branch)
     finally:

@@ -28,6 +28,11 @@ from promote_gate.repo import CommitView, WorktreeView
 SEARCHED = 2000  # first-parent commits that changed the bundle or dvc.yaml, at most
 
 
+MAX_WAIT_SECONDS = 2
+"""How far ahead of this clock the artifact's newest tag may be for ``tag`` to wait for the
+clock to pass it rather than date its tags after it."""
+
+
 def _holds(git: Git, commit: str, bundle: str, own: str) -> bool:
     """Whether ``commit`` has the bundle and dvc.yaml's artifact ``own`` points at it."""
     view = CommitView(git, commit)
@@ -79,7 +84,7 @@ def _message(subject: str, bundle: str, manifest: bytes) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from promote_gate.context.tags import local_tags
+    from promote_gate.context.tags import local_tags, remote_tags
 
     top = Git.open(args.repo)
     directory = project_of(top, args.repo, args.project) or ""
@@ -99,10 +104,13 @@ def run(args: argparse.Namespace) -> int:
     in_tag = gto.artifact_tag_name(artifact)
     version = gto.gto_version(args.version, number)
     bundle = f"{config.publish_root}/{args.version}"
+    registration = f"{in_tag}@{version}"
+    unpushed: list[str] = []  # a registration made here before, which the push must carry
     if args.push:  # the remote's tags: GTO's counter and the registry are the remote's
         top.run("fetch", "--quiet", "--tags", "--", args.push)
     tags = local_tags(top)
-    registration = f"{in_tag}@{version}"
+    if args.push and registration in tags and registration not in remote_tags(top, args.push):
+        unpushed.append(registration)
     created: list[str] = []
     newest = max(
         (t.time or 0 for t in tags.values() if t.parsed and t.parsed.artifact == artifact),
@@ -124,12 +132,13 @@ def run(args: argparse.Namespace) -> int:
         counter = gto.next_counter(list(tags), artifact)
         subject = f"Assign stage {args.stage} to {artifact} {version}: promote-gate bundle {shown}"
         wanted.append((f"{in_tag}#{args.stage}#{counter}", subject))
-    if not wanted:
+    if not wanted and not unpushed:
         print(f"{registration} already registers {shown}: nothing to tag")
+        top.close()
         return EXIT_OK
     try:
         created = _create(top, wanted, commit, newest, args.sign, _message_for(shown, manifest))
-        worst = _judge(top, created, args.push)
+        worst = _judge(top, unpushed + created, args.push)
     except BaseException:
         _delete(top, created)
         top.close()
@@ -137,10 +146,11 @@ def run(args: argparse.Namespace) -> int:
     if worst:
         _delete(top, created)
         top.close()
-        raise RefusedError(f"the gate refuses {', '.join(created)}: no tag was created")
+        refused = ", ".join(unpushed + created)
+        raise RefusedError(f"the gate refuses {refused}: no tag was created or pushed")
     for name in created:
         print(f"Created {name} ({commit[:12]}, {shown})")
-    refs = [f"refs/tags/{n}" for n in created]
+    refs = [f"refs/tags/{n}" for n in unpushed + created]
     try:
         if args.push:
             top.run("push", "--quiet", "--", args.push, *refs)
@@ -169,13 +179,24 @@ def _create(
 ) -> list[str]:
     """The annotated (``sign``: signed) tags, each in a later second than ``newest`` (the
     artifact's newest tag) and than the one before: GTO orders events by the tagger's
-    second, so they are read in the order made. On a failure those made are deleted."""
+    second, so they are read in the order made. The clock's next second is waited for; a
+    tag dated further ahead (another machine's clock) is followed by the second after it,
+    said on stderr — waiting for it could take years. On a failure those made are deleted."""
     created: list[str] = []
     try:
         for name, subject in wanted:
-            while int(time.time()) <= newest:  # the clock's next second, never a made-up one
-                time.sleep(0.05)
-            newest = int(time.time())
+            ahead = newest - int(time.time())
+            if ahead > MAX_WAIT_SECONDS:
+                if not created:
+                    sys.stderr.write(
+                        f"warning: the artifact's newest tag is dated {ahead} s ahead of this "
+                        "clock: the new tags are dated after it, for GTO to read them as newest\n"
+                    )
+                newest += 1
+            else:
+                while int(time.time()) <= newest:  # the clock's next second
+                    time.sleep(0.05)
+                newest = int(time.time())
             date = {"GIT_COMMITTER_DATE": f"@{newest} +0000"}
             flag = "-s" if sign else "-a"
             top.run("tag", flag, "-F", "-", "--", name, commit, input_=message(subject), env=date)

@@ -456,9 +456,18 @@ def tag_plan(history: History, ctx: Event) -> TagPlan:
     new = None if ctx.tag_deleted or not sha else describe(git, name, sha)
     heads = _heads(history, ctx)
     commit = git.resolve(sha) if sha else None
-    found = _anchor(history, commit, ctx, heads) if commit else None
+    if commit:
+        found = _anchor(history, commit, ctx, heads)
+        tip = found.tip if found else None
+    else:  # a deletion tags nothing to anchor: the default branch's tip governs it
+        branch = _default_branch(heads)
+        if branch is None and heads.tips:
+            raise GateError(
+                f"{remote} has no default branch (main, master) to take the policy from"
+            )
+        tip = heads.tips.get(branch) if branch else None
     old = ctx.tag_before if ctx.tag_before and not is_zero(ctx.tag_before) else ZERO_SHA
     if new is not None and old == new.object:
         old = ZERO_SHA
     events = [TagEvent(name, new, old)]
-    return tags_plan(events, local_tags(git), heads, found.tip if found else None, remote)
+    return tags_plan(events, local_tags(git), heads, tip, remote)

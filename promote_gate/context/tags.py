@@ -140,16 +140,19 @@ def _anchor_tip(heads: RemoteHeads, remote: str) -> str | None:
 def plan_push(git: Git, lines: list[str], remote: str) -> TagPlan:
     """The GTO tags among a pre-push hook's lines, against the remote's registry, under the
     policy of the remote's default branch's tip."""
+    heads = remote_heads(git, remote)
+    has = remote_tags(git, remote)
     events: list[TagEvent] = []
     for line in lines:
         parts = line.split()
         if len(parts) != 4 or not is_gto(parts[2]):
             continue
-        _local, sha, ref, old = parts
+        _local, sha, ref, _old = parts
         name = ref[len(TAGS) :]
-        events.append(TagEvent(name, None if is_zero(sha) else describe(git, name, sha), old))
-    heads = remote_heads(git, remote)
-    has = remote_tags(git, remote)
+        # what the remote has at the tag, as it says now (the pre-commit framework passes
+        # no remote sha for a tag; git's line may be stale)
+        new = None if is_zero(sha) else describe(git, name, sha)
+        events.append(TagEvent(name, new, has.get(name, ZERO_SHA)))
     artifacts = {p.artifact for e in events if (p := gto.parse_tag(e.name)) is not None}
     registry: dict[str, TagRef] = {}
     for name, sha in has.items():

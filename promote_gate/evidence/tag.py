@@ -101,9 +101,8 @@ def tag_facts(
         )
     )
     patterns = dict(reg.stage_branches).get(parsed.stage or "") if parsed.stage else None
-    holding = tuple(
-        sorted(b for b, tip in branches.items() if patterns and git.is_ancestor(commit, tip))
-    )
+    allowed = [b for b in branches if parsed.stage and reg.branch_allowed(parsed.stage, b) is True]
+    holding = tuple(sorted(b for b in allowed if git.is_ancestor(commit, branches[b])))
     facts = dataclasses.replace(
         facts,
         version=version,
