@@ -84,7 +84,10 @@ stages:
       - eval/metrics.json:
           cache: false
 """
-CONFIG = "outputs: [models/model.bin]\ndvc_threshold_bytes: 1024\n"
+# registry.artifact: each promote points dvc.yaml's artifact at its bundle (issue 23), so a
+# GTO registration of the newest bundle passes
+CONFIG = "outputs: [models/model.bin]\ndvc_threshold_bytes: 1024\nregistry: {artifact: model}\n"
+BUILT = "built by the generator of issue 23\n"  # a repository built by an older one is rebuilt
 
 
 def _env() -> dict[str, str]:
@@ -126,7 +129,8 @@ def _release(repo: Path, size: Size, number: int) -> None:
 def build(size: Size, top: Path) -> Path:
     """The repository for ``size`` under ``top`` (``top/repo``), reused when already built."""
     repo = top / "repo"
-    if (top / "built").exists():
+    marker = top / "built"
+    if marker.exists() and marker.read_text() == BUILT:
         return repo
     shutil.rmtree(top, ignore_errors=True)
     repo.mkdir(parents=True)
@@ -168,5 +172,5 @@ def build(size: Size, top: Path) -> Path:
     # git leaves the new bundle's DVC-tracked (ignored) file behind: not part of main
     shutil.rmtree(repo / "publish" / f"v{size.releases + 1}", ignore_errors=True)
     sh(repo, "dvc", "checkout", "-q")
-    (top / "built").write_text("ok\n")
+    marker.write_text(BUILT)
     return repo

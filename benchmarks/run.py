@@ -9,6 +9,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,24 +37,36 @@ class Timing:
     codes: tuple[int, ...]
 
 
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
 def measure(argv: list[str], cwd: Path, stdin: str | None = None) -> tuple[float, float, int]:
-    """Wall time, peak RSS (MiB) and exit code of one run (os.wait4: this child's own)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=ENV,
-    )
-    if stdin is not None and proc.stdin is not None:
-        proc.stdin.write(stdin.encode())
-        proc.stdin.close()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.perf_counter() - start
-    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+    """Wall time, peak RSS (MiB) and exit code of one run. The peak is the command's own as
+    GNU time (``%M``) reports it: a child of this Python inherits its high-water mark through
+    vfork and exec, so ``wait4`` here would show every command at least as large as this
+    process has been; one of the small ``time`` process does not. Without GNU time, the
+    ``wait4`` figure, an upper bound."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "rss"
+        wrapped = [GNU_TIME, "-f", "%M", "-o", str(out), "--", *argv] if GNU_TIME else argv
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            wrapped,
+            cwd=cwd,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=ENV,
+        )
+        if stdin is not None and proc.stdin is not None:
+            proc.stdin.write(stdin.encode())
+            proc.stdin.close()
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        # GNU time's last line is the figure (a line before it may say the exit status)
+        kib = int(out.read_text().split()[-1]) if GNU_TIME else usage.ru_maxrss
+    return elapsed, kib / 1024, proc.returncode
 
 
 def compare(
@@ -291,6 +304,8 @@ def _release_key(work: Path) -> tuple[Path, Path]:
     from promote_gate.signing import new_key_pair
 
     private, public = work / "release.key", work / "release.pub"
+    for old in (private, public):  # a run in a kept --work made them before
+        old.unlink(missing_ok=True)
     new_key_pair(str(private), str(public))
     return private, public
 
@@ -318,7 +333,12 @@ def render(all_results: dict[str, dict[str, Group]], runs: int) -> str:
         (
             f"Medians of {runs} runs per command, the commands of a group alternating in one sitting "
             "(`python -m benchmarks run`); each ratio is to the peer named beside it, measured in "
-            "the same rounds. Peak RSS is the command's own (`wait4`)."
+            "the same rounds. Peak RSS is the command's own "
+            + (
+                "(GNU `time`'s `%M`)."
+                if GNU_TIME
+                else "(`wait4`: an upper bound, at least this benchmark's own peak)."
+            )
         ),
         "",
     ]
