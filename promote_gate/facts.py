@@ -219,7 +219,7 @@ class TagFacts:
     deregistered: bool = False
     stages: tuple[str, ...] = ()  # the policy's (registry.stages), lowest first
     ordered: bool = False
-    assigned_before: tuple[str, ...] = ()  # stages the version was assigned by other tags
+    assigned_before: tuple[str, ...] = ()  # stages other tags assigned it and did not unassign
     branch_patterns: tuple[str, ...] | None = None  # where the stage may come from; None: any
     branches: tuple[str, ...] = ()  # the remote's branches whose tip holds the commit
     signed_required: bool = False

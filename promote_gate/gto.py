@@ -134,13 +134,23 @@ class TagRef(NamedTuple):
     target: str | None = None  # an annotated tag's object (one level: a nested tag's is a tag)
     target_kind: str | None = None
     time: int | None = None  # the tagger's time (annotated tags): GTO orders events by it
+    header: str | None = None  # the name the tag object gives itself (its ``tag`` line)
 
     @property
     def parsed(self) -> TagName | None:
         return parse_tag(self.name)
 
     @property
+    def renamed(self) -> bool:
+        """An annotated tag under another name than its object's: what it says, and any
+        signature, is of that other name (a tag object can be put under any ref)."""
+        return self.kind == "tag" and self.header != self.name
+
+    @property
     def commit(self) -> str | None:
         """The commit GTO reads the tag as pointing at: an annotated tag's target, when it
-        is a commit (GTO does not peel further), else None."""
-        return self.target if self.kind == "tag" and self.target_kind == "commit" else None
+        is a commit (GTO does not peel further), else None — and None for a renamed tag,
+        which vouches for nothing (no registration, no stage assigned before)."""
+        if self.kind == "tag" and self.target_kind == "commit" and not self.renamed:
+            return self.target
+        return None

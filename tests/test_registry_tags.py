@@ -291,7 +291,7 @@ def test_pg706_an_ordered_stage_cannot_be_skipped(reg: World, gate: Gate) -> Non
     tag(reg, "model#prod#1", released_at)
     verdict = push_tags(reg, "model#prod#1")
     assert refused(verdict) == {"model#prod#1": {"PG706"}}
-    assert "without having been assigned dev, staging first" in verdict.err
+    assert "without holding dev, staging first" in verdict.err
     untag(reg, "model#prod#1")
     code, _, err = promote_gate_tag(gate, reg, "v1", "--stage", "prod")
     assert code == 1, err
@@ -448,6 +448,66 @@ def test_pg711_tags_gto_cannot_read_as_the_release_they_look_like(reg: World, ga
     assert refused(verdict) == {"model@v3.0.0": {"PG701", "PG711"}}
     assert "model@v1.0.0 already registers a version at this commit" in verdict.err
     assert set(on_origin(reg)) == {"model@v1.0.0"}
+
+
+def test_pg711_a_tag_object_put_under_another_name_vouches_for_nothing(
+    reg: World, gate: Gate
+) -> None:
+    """``git update-ref refs/tags/model#prod#3 <the object of model#dev#1>``: the object
+    still says ``tag model#dev#1`` (its message and any signature are of that name), so it
+    is no prod assignment, and it registers nothing for later tags."""
+    register_v1(gate, reg, "--stage", "dev")
+    run(reg.work, "git", "update-ref", "refs/tags/model#prod#3", local_tag(reg, "model#dev#1"))
+    verdict = push_tags(reg, "model#prod#3")
+    assert refused(verdict) == {"model#prod#3": {"PG711"}}
+    assert "its tag object names itself 'model#dev#1'" in verdict.err
+    assert set(on_origin(reg)) == {"model@v1.0.0", "model#dev#1"}
+    run(reg.work, "git", "update-ref", "refs/tags/model@v1.2.0", local_tag(reg, "model@v1.0.0"))
+    assert refused(push_tags(reg, "model@v1.2.0")) == {"model@v1.2.0": {"PG711"}}
+
+
+def test_pg706_a_stage_unassigned_since_is_not_held(reg: World, gate: Gate) -> None:
+    """Ordered stages: after ``model#staging!#3`` withdraws staging, prod is refused as
+    skipping it, as GTO's history reads the events."""
+    set_policy(reg, ORDERED)
+    register_v1(gate, reg, "--stage", "dev")
+    register_v1(gate, reg, "--stage", "staging")
+    staged = run(
+        reg.work, "git", "for-each-ref", "--format=%(taggerdate:unix)", "refs/tags/model#staging#2"
+    )
+    later = {**os.environ, "GIT_COMMITTER_DATE": f"@{int(staged) + 1} +0000"}
+    subprocess.run(
+        ["git", "tag", "-a", "-m", "staging failed", "model#staging!#3", "model@v1.0.0^{commit}"],
+        cwd=reg.work,
+        env=later,
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+    )
+    passed(push_tags(reg, "model#staging!#3"))
+    code, _, err = promote_gate_tag(gate, reg, "v1", "--stage", "prod")
+    assert code == 1, err
+    assert failed_codes(err) == {"PG706"}
+    assert "without holding staging first" in err
+    register_v1(gate, reg, "--stage", "staging")
+    register_v1(gate, reg, "--stage", "prod")
+
+
+def test_a_pre_push_line_whose_id_reads_as_an_option_is_refused(reg: World) -> None:
+    """The hook's stdin is input: an object id field is an id, never passed on as an option."""
+    url = run(reg.work, "git", "remote", "get-url", "origin").strip()
+    line = f"refs/tags/model@v1.0.0 --batch-all-objects refs/tags/model@v1.0.0 {'0' * 40}\n"
+    proc = subprocess.run(
+        [sys.executable, "-m", "promote_gate", "hook", "pre-push", "origin", url],
+        cwd=reg.work,
+        input=line,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "'--batch-all-objects' is no object id" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_a_lightweight_tag_pushed_is_not_reported_as_deleted(reg: World) -> None:

@@ -10,6 +10,7 @@ with this push's applied). Names that are not GTO tags are not gated.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from promote_gate import gto
@@ -19,6 +20,7 @@ from promote_gate.git import ZERO_SHA, Git, is_zero
 from promote_gate.gto import TagRef
 
 TAGS = "refs/tags/"
+OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256
 # GitHub creates no push event for more than three tags pushed at once
 GITHUB_TAG_LIMIT = 3
 
@@ -42,11 +44,15 @@ class TagPlan(NamedTuple):
     note: str | None = None
 
 
-_FORMAT = "%(refname)%00%(objectname)%00%(objecttype)%00%(*objectname)%00%(*objecttype)%00%(taggerdate:unix)"
+_FORMAT = (
+    "%(refname)%00%(objectname)%00%(objecttype)%00%(*objectname)%00%(*objecttype)%00"
+    "%(taggerdate:unix)%00%(tag)"
+)
+_FIELDS = _FORMAT.count("%00")
 
 
 def _tag_ref(name: str, fields: list[str]) -> TagRef:
-    obj, kind, target, target_kind, time = fields
+    obj, kind, target, target_kind, time, header = fields
     return TagRef(
         name,
         obj,
@@ -54,6 +60,7 @@ def _tag_ref(name: str, fields: list[str]) -> TagRef:
         target or None,
         target_kind or None,
         int(time) if time.strip().lstrip("-").isdigit() else None,
+        header if kind == "tag" else None,
     )
 
 
@@ -63,17 +70,19 @@ def local_tags(git: Git) -> dict[str, TagRef]:
     for line in git.run("for-each-ref", f"--format={_FORMAT}", TAGS).splitlines():
         ref, *fields = line.split("\0")
         name = ref[len(TAGS) :]
-        if len(fields) == 5 and gto.parse_tag(name) is not None:
+        if len(fields) == _FIELDS and gto.parse_tag(name) is not None:
             found[name] = _tag_ref(name, fields)
     return found
 
 
 def describe(git: Git, name: str, oid: str) -> TagRef:
     """The object ``oid`` a push gives the tag ``name``, read from this clone's objects."""
+    if not OBJECT_ID.fullmatch(oid):  # a pre-push line is input: an id, never an option
+        raise GateError(f"{oid[:80]!r} is no object id (the pushed tag {name})")
     kind = git.run("cat-file", "-t", oid).strip()
     if kind != "tag":
         return TagRef(name, oid, kind)
-    target = target_kind = None
+    target = target_kind = header = None
     time = None
     for line in _tag_text(git, oid).split("\n\n", 1)[0].splitlines():
         key, _, value = line.partition(" ")
@@ -81,10 +90,12 @@ def describe(git: Git, name: str, oid: str) -> TagRef:
             target = value
         elif key == "type":
             target_kind = value
+        elif key == "tag":
+            header = value
         elif key == "tagger":
             stamp = value.rsplit(" ", 2)
             time = int(stamp[-2]) if len(stamp) == 3 and stamp[-2].isdigit() else None
-    return TagRef(name, oid, kind, target, target_kind, time)
+    return TagRef(name, oid, kind, target, target_kind, time, header)
 
 
 def message(git: Git, ref: TagRef) -> str:

@@ -88,18 +88,16 @@ def tag_facts(
             and p.version == version
             for r in registry
         )
-    assigned = tuple(
-        dict.fromkeys(
-            p.stage
-            for r in registry
-            if r.name != name
-            and r.commit == commit
-            and (p := r.parsed) is not None
-            and p.artifact == parsed.artifact
-            and p.action == "assign"
-            and p.stage
-        )
-    )
+    held: dict[str, None] = {}  # in GTO's order: an unassignment withdraws the stage
+    for r in registry:
+        p = r.parsed
+        if r.name == name or r.commit != commit or p is None or p.artifact != parsed.artifact:
+            continue
+        if p.action == "assign" and p.stage:
+            held[p.stage] = None
+        elif p.action == "unassign" and p.stage:
+            held.pop(p.stage, None)
+    assigned = tuple(held)
     patterns = dict(reg.stage_branches).get(parsed.stage or "") if parsed.stage else None
     allowed = [b for b in branches if parsed.stage and reg.branch_allowed(parsed.stage, b) is True]
     holding = tuple(sorted(b for b in allowed if git.is_ancestor(commit, branches[b])))
@@ -137,6 +135,11 @@ def _malformed(
         why.append(
             f"a lightweight tag (a {new.kind}): GTO, DVC Studio and `dvc artifacts get` see only "
             "annotated tags"
+        )
+    elif new.renamed:
+        why.append(
+            f"its tag object names itself {new.header!r}: a tag put under another name, "
+            "whose message and signature are of that one"
         )
     elif new.target_kind == "tag":
         why.append("a tag of a tag: GTO reads its version at the inner tag object, not a commit")

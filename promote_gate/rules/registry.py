@@ -129,8 +129,8 @@ def _stage_skipped(facts: TagFacts) -> Iterator[Outcome]:
     if missing:
         yield Finding(
             f"refs/tags/{facts.name}",
-            f"{facts.version or facts.name} goes to {facts.stage} without having been "
-            f"assigned {', '.join(missing)} first (registry.ordered, {facts.policy})",
+            f"{facts.version or facts.name} goes to {facts.stage} without holding "
+            f"{', '.join(missing)} first (registry.ordered, {facts.policy})",
             expected=" → ".join(facts.stages),
             found=", ".join(facts.assigned_before) or "no earlier stage",
         )
@@ -264,7 +264,8 @@ RULES = (
         "An ordered promotion path (dev → staging → prod) is only a contract if prod cannot "
         "be reached without staging (gto#321).",
         "Assign the version the earlier stages first, in order.",
-        "`model#prod#2` for a version never assigned staging.",
+        "`model#prod#2` for a version never assigned staging, or unassigned from it since "
+        "(`model#staging!#3`).",
         _stage_skipped,
     ),
     _rule(
@@ -315,10 +316,12 @@ RULES = (
         "PG711",
         "tag-malformed",
         "a GTO-named tag GTO or `dvc artifacts get` cannot read as the release it looks "
-        "like (lightweight, nested, @created, a second version on one commit, a version "
-        "registered twice, a directory outside the repository)",
+        "like (lightweight, renamed, nested, @created, a second version on one commit, a "
+        "version registered twice, a directory outside the repository)",
         "GTO ignores lightweight tags and breaks on some others: a deployment following the "
-        "registry would see nothing, or fail, while the tag looks like a release.",
+        "registry would see nothing, or fail, while the tag looks like a release. A tag "
+        "object put under another name still carries its own name, message and signature: "
+        "a signed `model#staging#2` pushed as `model#prod#3` is no signed prod assignment.",
         "Let `promote-gate tag` (or `gto register`/`gto assign`) write the tag.",
         "`git tag model@v1.0.0` (lightweight), or `model@v2.0.0` on the commit of v1.0.0.",
         _malformed,
