@@ -46,16 +46,23 @@ def registry(repo: str, remote: str) -> dict[str, Any]:
 
     with Git.open(repo) as git:
         tags = list(local_tags(git).values())
+        registrations = {
+            t.name: t
+            for t in tags
+            if (p := t.parsed) is not None and p.action == "register" and t.commit is not None
+        }
+        if not registrations:
+            return {}
+        # one plan for them all: the clone's tags and the default branch, read once
+        plan = plan_local(git, list(registrations), remote)
     found: dict[str, Any] = {}
-    for tag in tags:
+    for event in plan.events:
+        tag = registrations[event.name]
         parsed = tag.parsed
-        if parsed is None or parsed.action != "register" or tag.commit is None:
-            continue
+        assert parsed is not None
         entry = found.setdefault(parsed.artifact, {"versions": [], "stages": {}})
-        with Git.open(repo) as git:
-            plan = plan_local(git, [tag.name], remote)
         try:
-            report = judge_tag_event(repo, plan, plan.events[0])
+            report = judge_tag_event(repo, plan, event)
         except GateError as exc:
             verdict, codes, bundle = "error", [str(exc)], None
         else:
