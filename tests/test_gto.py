@@ -4,12 +4,17 @@ difference: a name ending in a newline, which GTO's ``$`` accepts and no git ref
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from promote_gate.context.tags import describe, local_tags
+from promote_gate.git import Git
 from promote_gate.gto import TagName, parse_tag
 
 gto_tag = pytest.importorskip("gto.tag", reason="GTO is installed with DVC ([dvc], [test])")
@@ -120,3 +125,44 @@ def test_any_text_parses_as_gto_parses_it(name: str) -> None:
 
 def test_the_fields_of_a_monorepo_assignment() -> None:
     assert parse_tag("path/to=model#prod#2") == TagName("path/to:model", "assign", None, "prod", 2)
+
+
+def test_a_tag_read_from_its_object_is_the_tag_for_each_ref_lists(tmp_path: Path) -> None:
+    """``describe`` (a pushed id, read from its object) and ``local_tags`` (one
+    ``for-each-ref``, which the pre-push hook uses for the tags the remote and the clone
+    share) read every kind of tag alike: annotated, lightweight, renamed, nested, of a tree,
+    with a tagger time from long ago."""
+    git_ = ["git", "-C", str(tmp_path)]
+    env = {**os.environ, "GIT_COMMITTER_DATE": "@86400 +0000"}
+
+    def sh(*argv: str) -> str:
+        done = subprocess.run(
+            [*git_, *argv],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        return done.stdout.strip()
+
+    sh("init", "-q")
+    sh("-c", "user.name=t", "-c", "user.email=t@x", "commit", "-q", "--allow-empty", "-m", "c")
+    sh("tag", "-a", "-m", "r", "model@v1.0.0")
+    sh("tag", "model#dev#1")  # lightweight
+    sh("update-ref", "refs/tags/model#prod#2", sh("rev-parse", "refs/tags/model@v1.0.0"))
+    sh("tag", "-a", "-m", "n", "model#staging#3", "refs/tags/model@v1.0.0")  # a tag of a tag
+    sh("tag", "-a", "-m", "t", "data@v2.0.0", "HEAD^{tree}")
+    with Git.open(str(tmp_path)) as git:
+        listed = local_tags(git)
+        read = {name: describe(git, name, ref.object) for name, ref in listed.items()}
+    assert set(listed) == {
+        "model@v1.0.0",
+        "model#dev#1",
+        "model#prod#2",
+        "model#staging#3",
+        "data@v2.0.0",
+    }
+    assert read == listed
+    assert listed["model#prod#2"].renamed
+    assert listed["model@v1.0.0"].time == 86400

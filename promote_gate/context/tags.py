@@ -166,9 +166,13 @@ def plan_push(git: Git, lines: list[str], remote: str) -> TagPlan:
         events.append(TagEvent(name, new, has.get(name, ZERO_SHA)))
     artifacts = {p.artifact for e in events if (p := gto.parse_tag(e.name)) is not None}
     registry: dict[str, TagRef] = {}
+    here = local_tags(git) if artifacts else {}  # one for-each-ref for the tags both have
     for name, sha in has.items():
         parsed = gto.parse_tag(name)
         if parsed is None or parsed.artifact not in artifacts:
+            continue
+        if name in here and here[name].object == sha:
+            registry[name] = here[name]
             continue
         if not git.ok("cat-file", "-e", sha):
             raise GateError(
